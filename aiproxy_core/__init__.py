@@ -1,0 +1,66 @@
+"""aiproxy core: the public API for operators and plugin authors.
+
+Plugins import only what is listed in ``__all__``.
+"""
+
+from .config import GatewayConfig, load_config
+from .context import ProxyRequest, ProxyResponse, RequestContext
+from .errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    Forbidden,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PluginFailed,
+    PluginLoadError,
+    RateLimited,
+    Unauthorized,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    ValidationFailed,
+)
+from .gateway import Gateway
+from .hookspecs import hookimpl
+from .models import ApiKey, ChainEntry, Rule, Tenant
+from .plugins import PluginRegistry
+from .services import GatewayServices
+from .store import ChangeEvent, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiKey",
+    "BadRequest",
+    "ChainEntry",
+    "ChangeEvent",
+    "ConfigError",
+    "Conflict",
+    "Forbidden",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayError",
+    "GatewayServices",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PluginFailed",
+    "PluginLoadError",
+    "PluginRegistry",
+    "ProxyRequest",
+    "ProxyResponse",
+    "RateLimited",
+    "RequestContext",
+    "Rule",
+    "Store",
+    "Tenant",
+    "Unauthorized",
+    "UpstreamTimeout",
+    "UpstreamUnreachable",
+    "ValidationFailed",
+    "__version__",
+    "hookimpl",
+    "load_config",
+]

@@ -1,0 +1,106 @@
+"""The Admin API (Starlette): tenants, rules, keys, plugins, and the routes plugins add."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import GatewayError, error_body
+from . import rules, tenant_keys, tenants
+from .state import gateway_of
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+logger = logging.getLogger("aiproxy.admin")
+
+_HTTP_CODES = {404: ("not_found_error", "not_found"), 405: ("invalid_request_error", "method_not_allowed")}
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "store": gateway_of(request).store.description})
+
+
+async def list_plugins(request: Request) -> Response:
+    return JSONResponse({"data": [info.as_dict() for info in gateway_of(request).registry.describe()]})
+
+
+def _json_error(status: int, type: str, code: str, message: str, request: Request, headers: dict[str, str] | None = None, details=None) -> Response:  # type: ignore[no-untyped-def]
+    return Response(
+        error_body(type, code, message, request.headers.get("x-request-id"), details),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return _json_error(exc.status, exc.type, exc.code, exc.message, request, exc.headers, exc.details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    type, code = _HTTP_CODES.get(exc.status_code, ("invalid_request_error", "http_error"))
+    message = exc.detail
+    if exc.status_code == 404:
+        message = f"no Admin API endpoint at {request.url.path}; the API lives under /api/v1/"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    return _json_error(exc.status_code, type, code, message, request, exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("Admin API error on %s %s", request.method, request.url.path)
+    return _json_error(500, "api_error", "internal_error", "the gateway hit an unexpected error; see its log", request)
+
+
+def core_routes() -> list[BaseRoute]:
+    t = "/api/v1/tenants/{tenant_id}"
+    return [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/api/v1/plugins", list_plugins, methods=["GET"]),
+        Route("/api/v1/tenants", tenants.create_tenant, methods=["POST"]),
+        Route("/api/v1/tenants", tenants.list_tenants, methods=["GET"]),
+        Route(t, tenants.get_tenant, methods=["GET"]),
+        Route(t, tenants.patch_tenant, methods=["PATCH"]),
+        Route(t, tenants.delete_tenant, methods=["DELETE"]),
+        Route(t + "/rules", rules.create_rule, methods=["POST"]),
+        Route(t + "/rules", rules.list_rules, methods=["GET"]),
+        Route(t + "/rules/{rule_id}", rules.get_rule, methods=["GET"]),
+        Route(t + "/rules/{rule_id}", rules.replace_rule, methods=["PUT"]),
+        Route(t + "/rules/{rule_id}", rules.delete_rule, methods=["DELETE"]),
+        Route(t + "/keys", tenant_keys.create_key, methods=["POST"]),
+        Route(t + "/keys", tenant_keys.list_keys, methods=["GET"]),
+        Route(t + "/keys/{key_id}", tenant_keys.revoke_key, methods=["DELETE"]),
+    ]
+
+
+def build_admin_app(gateway: "Gateway") -> Starlette:
+    routes = core_routes()
+    for plugin_routes in gateway.registry.manager.hook.admin_routes(services=gateway.services):
+        routes.extend(plugin_routes or [])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Only used when this app is served alone; `aiproxy serve` starts the gateway itself.
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected_error},
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return app

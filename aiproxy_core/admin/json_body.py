@@ -1,0 +1,61 @@
+"""Reading an Admin API body: size limit, JSON syntax, then the pydantic model, each with its own error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from ..errors import BadRequest, PayloadTooLarge, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than the Admin API's limit of {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is larger than the Admin API's limit of {limit} bytes")
+    if not body.strip():
+        if optional:
+            return {}
+        raise BadRequest("the request needs a JSON object body", code="missing_body")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+
+
+def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    """One 422 naming every bad field (``field``: dotted path) and what is wrong with it."""
+    details = [
+        {"field": prefix + ".".join(str(p) for p in error["loc"]), "message": _message(error)}
+        for error in exc.errors(include_url=False)
+    ]
+    first = details[0]
+    summary = f"{first['field'] or 'body'}: {first['message']}"
+    if len(details) > 1:
+        summary += f" (and {len(details) - 1} more problem(s), see details)"
+    return ValidationFailed(summary, details=details)
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    return error["msg"]
+
+
+async def read_model(request: Request, model: type[M], limit: int, *, optional: bool = False) -> M:
+    data = await read_json(request, limit, optional=optional)
+    if not isinstance(data, dict):
+        raise BadRequest(f"the body must be a JSON object, not {type(data).__name__}", code="invalid_body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_failed(exc) from None

@@ -1,0 +1,87 @@
+"""``/api/v1/tenants/{tenant_id}/rules``: forwarding rules, managed with a tenant key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import Conflict, NotFound
+from ..models import Rule, RuleInput, Tenant
+from .chain_checks import check_entries
+from .json_body import read_model
+from .lookups import authorized_tenant
+from .state import gateway_of
+
+
+async def _checked_input(request: Request, tenant: Tenant, replacing: str | None = None) -> RuleInput:
+    gateway = gateway_of(request)
+    body = await read_model(request, RuleInput, gateway.config.server.max_admin_body_bytes)
+    check_entries(
+        ((f"plugin_chain.{i}", e) for i, e in enumerate(body.plugin_chain)),
+        gateway.registry,
+        allowed=tenant.enabled_plugins,
+        required=tenant.required_plugins,
+    )
+    for other in await gateway.store.list_rules(tenant.id):
+        if other.id == replacing or other.path != body.path:
+            continue
+        if other.methods is None or body.methods is None or set(other.methods) & set(body.methods):
+            raise Conflict(
+                f"rule {other.id} already forwards {body.path} for {', '.join(other.methods or ['every method'])}; "
+                "change that rule, or give this one other methods",
+                code="rule_conflict",
+            )
+    return body
+
+
+async def create_rule(request: Request) -> Response:
+    tenant = await authorized_tenant(request)
+    body = await _checked_input(request, tenant)
+    now = datetime.now(timezone.utc)
+    rule = Rule(id="rul_" + uuid.uuid4().hex[:16], tenant_id=tenant.id, created_at=now, updated_at=now, **body.model_dump())
+    await gateway_of(request).store.put_rule(rule)
+    return JSONResponse(rule.model_dump(mode="json"), status_code=201)
+
+
+async def list_rules(request: Request) -> Response:
+    tenant = await authorized_tenant(request)
+    rules = await gateway_of(request).store.list_rules(tenant.id)
+    return JSONResponse({"data": [r.model_dump(mode="json") for r in rules]})
+
+
+async def _rule_or_404(request: Request, tenant: Tenant) -> Rule:
+    rule_id = request.path_params["rule_id"]
+    rule = await gateway_of(request).store.get_rule(tenant.id, rule_id)
+    if rule is None:
+        raise NotFound(f"tenant {tenant.id} has no rule {rule_id!r}", code="rule_not_found")
+    return rule
+
+
+async def get_rule(request: Request) -> Response:
+    tenant = await authorized_tenant(request)
+    return JSONResponse((await _rule_or_404(request, tenant)).model_dump(mode="json"))
+
+
+async def replace_rule(request: Request) -> Response:
+    tenant = await authorized_tenant(request)
+    current = await _rule_or_404(request, tenant)
+    body = await _checked_input(request, tenant, replacing=current.id)
+    rule = Rule(
+        id=current.id,
+        tenant_id=tenant.id,
+        created_at=current.created_at,
+        updated_at=datetime.now(timezone.utc),
+        **body.model_dump(),
+    )
+    await gateway_of(request).store.put_rule(rule)
+    return JSONResponse(rule.model_dump(mode="json"))
+
+
+async def delete_rule(request: Request) -> Response:
+    tenant = await authorized_tenant(request)
+    rule = await _rule_or_404(request, tenant)
+    await gateway_of(request).store.delete_rule(tenant.id, rule.id)
+    return Response(status_code=204)

@@ -1,0 +1,73 @@
+"""Running the steps of a compiled chain: ``def`` and ``async def`` hooks, in order, failing closed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..context import ProxyResponse, RequestContext
+from ..errors import GatewayError, PluginFailed
+from .compiled import Step
+
+logger = logging.getLogger("aiproxy.chain")
+
+
+async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None) -> Any:
+    """Call one hook; a plugin's own GatewayError passes through, anything else is a plugin failure.
+
+    With ``on_error: open`` a failing hook is logged and skipped instead of failing the request.
+    """
+    available = {"ctx": ctx, "settings": step.settings, "chunk": chunk}
+    try:
+        result = step.function(**{name: available[name] for name in step.argnames})
+        if step.is_async:
+            result = await result
+        return result
+    except GatewayError:
+        raise
+    except Exception as exc:
+        logger.exception("plugin %r failed in %s (request %s)", step.plugin, step.hook, ctx.request_id)
+        if step.on_error == "open":
+            return None
+        raise PluginFailed(
+            f"plugin {step.plugin!r} failed in {step.hook}: {type(exc).__name__}; "
+            f"the gateway log has the details under request id {ctx.request_id}",
+            details=[{"plugin": step.plugin, "hook": step.hook}],
+        ) from exc
+
+
+async def run_answering(steps: tuple[Step, ...], ctx: RequestContext) -> ProxyResponse | None:
+    """Run steps in order; the first that returns a response answers and ends the stage."""
+    for step in steps:
+        result = await call_step(step, ctx)
+        if result is not None:
+            if not isinstance(result, ProxyResponse):
+                raise PluginFailed(
+                    f"plugin {step.plugin!r} returned {type(result).__name__} from {step.hook}; "
+                    "return None or an aiproxy_core.ProxyResponse",
+                    details=[{"plugin": step.plugin, "hook": step.hook}],
+                )
+            return result
+    return None
+
+
+async def run_chunk(steps: tuple[Step, ...], ctx: RequestContext, chunk: bytes) -> bytes:
+    for step in steps:
+        result = await call_step(step, ctx, chunk)
+        if result is not None:
+            chunk = bytes(result)
+    return chunk
+
+
+async def run_post_response(steps: tuple[Step, ...], ctx: RequestContext) -> None:
+    """Run after the client has its answer; errors are logged and counted, never shown."""
+    for step in steps:
+        try:
+            await call_step(step, ctx)
+        except Exception:
+            post_response_failures[step.plugin] = post_response_failures.get(step.plugin, 0) + 1
+            logger.exception("post_response of plugin %r failed (request %s)", step.plugin, ctx.request_id)
+
+
+#: Per plugin, how many post_response calls failed in this process (exported in /metrics later).
+post_response_failures: dict[str, int] = {}

@@ -1,0 +1,1 @@
+"""The aiproxy command line."""

@@ -1,0 +1,118 @@
+"""The ``aiproxy`` command: ``serve``, ``plugins``, ``mock-upstream``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..config import GatewayConfig, load_config
+from ..errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _config(path: str | None) -> GatewayConfig:
+    """``--config``, else ``$AIPROXY_CONFIG``, else ``./config.yaml`` if there is one, else defaults."""
+    path = path or os.environ.get("AIPROXY_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = DEFAULT_CONFIG
+    return load_config(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..server.workers import run
+
+    config = _config(args.config)
+    logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    on_started = None
+    if args.demo:
+        from ..server.demo import MOCK_PORT, demo_banner, seed_demo, start_mock_upstream
+
+        if args.workers > 1:
+            raise ConfigError("--demo runs a single process; leave out --workers")
+        start_mock_upstream(MOCK_PORT)
+
+        async def on_started(gateway):  # type: ignore[no-untyped-def]
+            print(demo_banner(gateway, await seed_demo(gateway)), flush=True)
+
+    server = config.server
+    print(
+        f"aiproxy: Admin API on http://{server.admin_host}:{server.admin_port}, "
+        f"Proxy API on http://{server.proxy_host}:{server.proxy_port} (tenants at <subdomain>.{server.base_domain}); "
+        f"state in {'Redis ' + config.redis.host + ':' + str(config.redis.port) if config.redis else 'SQLite ' + config.storage.path}",
+        flush=True,
+    )
+    return run(config, args.workers, on_started)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from ..plugins import PluginRegistry
+
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    infos = registry.describe()
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    if not infos:
+        print("No plugins installed. Install one, e.g.: pip install -e aiproxy_plugins/rate_limiter")
+        return 0
+    for info in infos:
+        if info.error is not None:
+            print(f"{info.name}  FAILED TO LOAD: {info.error}")
+            continue
+        fields = sorted((info.settings_schema or {}).get("properties", {}))
+        print(f"{info.name} {info.version or ''}".rstrip())
+        print(f"  hooks:    {', '.join(info.hooks) or '-'}")
+        print(f"  settings: {', '.join(fields) or '-'}")
+    return 0
+
+
+def cmd_mock_upstream(args: argparse.Namespace) -> int:
+    from ..mock_upstream.running import run_mock_upstream
+
+    run_mock_upstream(args.host, args.port, args.latency_ms, args.error_rate, args.stream_delay_ms)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiproxy", description="aiproxy: a pluggable AI API gateway")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the Admin and Proxy listeners")
+    serve.add_argument("--config", metavar="FILE", help="config file (default: $AIPROXY_CONFIG or ./config.yaml)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (needs Redis when N > 1)")
+    serve.add_argument("--demo", action="store_true", help="also run the mock upstream and seed a 'demo' tenant")
+    serve.set_defaults(func=cmd_serve)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins, their hooks and settings")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(func=cmd_plugins)
+
+    mock = commands.add_parser("mock-upstream", help="run a local OpenAI-compatible upstream for demos and tests")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=9100)
+    mock.add_argument("--latency-ms", type=float, default=0.0, help="delay before every response")
+    mock.add_argument("--error-rate", type=float, default=0.0, help="fraction (0..1) of requests answered with 500")
+    mock.add_argument("--stream-delay-ms", type=float, default=0.0, help="delay between streamed events")
+    mock.set_defaults(func=cmd_mock_upstream)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"aiproxy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Configuration: the seed's ``config.yaml`` shape, validated, with environment overrides."""
+
+from .loading import load_config
+from .schema import GatewayConfig, LoggingConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig
+
+__all__ = [
+    "GatewayConfig",
+    "LoggingConfig",
+    "RedisConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "UpstreamConfig",
+    "load_config",
+]

@@ -1,0 +1,156 @@
+"""The one object that travels through a request's chain: tenant, rule, key, request, response."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from starlette.datastructures import MutableHeaders
+
+from .errors import BadRequest
+
+if TYPE_CHECKING:
+    from .models import ApiKey, Rule, Tenant
+
+__all__ = ["ProxyRequest", "ProxyResponse", "RequestContext"]
+
+_NOT_PARSED = object()
+
+
+class ProxyRequest:
+    """The request as it will be sent upstream; hooks may change any part of it.
+
+    The JSON body is parsed once, on first use of :attr:`json`, and serialized again only if a
+    hook called :meth:`set_json`, so a chain that never looks at the body never parses it.
+    """
+
+    __slots__ = ("method", "path", "query_string", "headers", "client_ip", "_body", "_json")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: MutableHeaders,
+        body: bytes,
+        client_ip: str | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.client_ip = client_ip
+        self._body: bytes | None = body
+        self._json: Any = _NOT_PARSED
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = json.dumps(self._json, ensure_ascii=False).encode()
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = value
+        self._json = _NOT_PARSED
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body (cached); a body that is not JSON raises a 400 ``invalid_json``."""
+        if self._json is _NOT_PARSED:
+            try:
+                self._json = json.loads(self.body) if self.body else None
+            except ValueError as exc:
+                raise BadRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        return self._json
+
+    def set_json(self, value: Any) -> None:
+        """Replace the body with ``value``; it is serialized once, when the request is sent."""
+        self._json = value
+        self._body = None
+
+
+class ProxyResponse:
+    """A response: from the upstream, from a hook that answers early, or a gateway error.
+
+    ``body`` holds a plain response's bytes; a streamed one has ``stream`` instead (and ``body``
+    None), and counts what was sent in ``streamed_bytes``.
+    """
+
+    __slots__ = ("status", "headers", "body", "stream", "streamed_bytes")
+
+    def __init__(
+        self,
+        status: int = 200,
+        headers: MutableHeaders | dict[str, str] | None = None,
+        body: bytes | None = b"",
+        stream: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        self.status = status
+        if headers is None or isinstance(headers, dict):
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+            headers = MutableHeaders(raw=raw)
+        self.headers = headers
+        self.body = None if stream is not None else body
+        self.stream = stream
+        self.streamed_bytes = 0
+
+    @classmethod
+    def from_json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> "ProxyResponse":
+        """A JSON answer, e.g. from a ``pre_request`` hook that serves a cached response."""
+        response = cls(status, headers, json.dumps(data).encode())
+        response.headers["content-type"] = "application/json"
+        return response
+
+    @property
+    def json(self) -> Any:
+        """The parsed body of a plain response (None for a streamed or empty one)."""
+        return json.loads(self.body) if self.body else None
+
+
+class RequestContext:
+    """Everything a hook may need about one request.
+
+    ``state`` is scratch space shared by the hooks of one request (key it by your plugin's name);
+    ``annotations`` are facts to record about the request (flags, sources) that metering plugins
+    read in ``post_response``.
+    """
+
+    __slots__ = (
+        "request_id",
+        "tenant",
+        "rule",
+        "api_key",
+        "request",
+        "response",
+        "upstream_url",
+        "started_at",
+        "state",
+        "annotations",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        tenant: "Tenant",
+        rule: "Rule",
+        api_key: "ApiKey",
+        request: ProxyRequest,
+        upstream_url: str,
+        started_at: float,
+    ) -> None:
+        self.request_id = request_id
+        self.tenant = tenant
+        self.rule = rule
+        self.api_key = api_key
+        self.request = request
+        self.response: ProxyResponse | None = None
+        self.upstream_url = upstream_url
+        self.started_at = started_at
+        self.state: dict[str, Any] = {}
+        self.annotations: dict[str, Any] = {}
+
+    @property
+    def consumer_id(self) -> str | None:
+        """The consumer whose key made this request; None for a tenant's own key."""
+        return self.api_key.consumer_id

@@ -1,0 +1,111 @@
+"""One gateway process: config, store, plugins, caches, upstream client and both ASGI apps."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Coroutine
+
+from .auth import KeyAuthenticator
+from .config import GatewayConfig
+from .plugins import PluginRegistry
+from .proxy.app import ProxyApp
+from .proxy.routing import TenantDirectory
+from .services import GatewayServices
+from .store import Store
+from .store.opening import store_for
+from .upstream import AiohttpUpstreamClient, UpstreamClient
+
+logger = logging.getLogger("aiproxy")
+
+#: How long shutdown waits for post_response hooks still running.
+BACKGROUND_DRAIN_SECONDS = 10.0
+
+
+class Gateway:
+    """Wires the parts together. ``proxy_app`` and ``admin_app`` are ASGI apps sharing its state.
+
+    Call :meth:`start` before serving and :meth:`stop` after (``aiproxy serve`` and the SDK
+    harness do); an ASGI server's lifespan events do the same through :meth:`serve_lifespan`.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        registry: PluginRegistry | None = None,
+        store: Store | None = None,
+        upstream: UpstreamClient | None = None,
+    ) -> None:
+        self.config = config
+        if registry is None:
+            registry = PluginRegistry()
+            registry.load_entry_points()
+        self.registry = registry
+        self.store = store if store is not None else store_for(config)
+        self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream)
+        data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
+        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir)
+        self.auth = KeyAuthenticator(self.store)
+        self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
+        self.proxy_app = ProxyApp(self)
+        from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
+
+        self.admin_app = build_admin_app(self)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.store.open()
+        await self.upstream.start()
+        await self._call_registration_hook("startup")
+        self._started = True
+        logger.info("gateway started; state in %s", self.store.description)
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=BACKGROUND_DRAIN_SECONDS)
+        await self._call_registration_hook("shutdown")
+        await self.upstream.close()
+        await self.store.close()
+
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` after the response, keeping a reference so it is not garbage-collected."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _call_registration_hook(self, hook: str) -> None:
+        caller = getattr(self.registry.manager.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):  # pluggy keeps registration order reversed
+            try:
+                result = impl.function(**{n: self.services for n in impl.argnames})
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                if hook == "startup":
+                    raise
+                logger.exception("plugin %r failed in shutdown", impl.plugin_name)
+
+    async def serve_lifespan(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]) -> None:
+        """ASGI lifespan for running one app alone under any ASGI server."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

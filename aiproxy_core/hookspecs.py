@@ -1,0 +1,117 @@
+"""Every hook a plugin can implement, each documented in ``docs/plugin_hooks.md``.
+
+Two kinds:
+
+* **Stage hooks** (``pre_request``, ``post_request``, ``pre_response``, ``post_response`` and the
+  per-chunk ``response_chunk``) run for the chain entries of the rule a request matched, in the
+  entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
+  neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
+* **Registration hooks** (``settings_model``, ``startup``, ``shutdown``, ``admin_routes``) are plain
+  synchronous pluggy hooks, called once per plugin.
+
+Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
+argument later without breaking old plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from starlette.routing import BaseRoute
+
+    from .context import ProxyResponse, RequestContext
+    from .services import GatewayServices
+
+PROJECT = "aiproxy"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: The hooks the chain executor runs, in the order a request meets them.
+STAGE_HOOKS = ("pre_request", "post_request", "pre_response", "post_response")
+#: The per-chunk hook; it runs with the ``pre_response`` stage of an entry.
+CHUNK_HOOK = "response_chunk"
+
+
+# -- stage hooks --------------------------------------------------------------------------------
+
+
+@hookspec
+def pre_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+    """Before the upstream call: check, change or answer the request.
+
+    ``ctx.request`` may be changed (headers, ``ctx.request.json`` then ``set_json``). Return a
+    :class:`~aiproxy_core.ProxyResponse` (or raise a :class:`~aiproxy_core.errors.GatewayError`)
+    to answer the request without calling the upstream; later ``pre_request`` hooks and the
+    upstream are then skipped, while ``pre_response`` and ``post_response`` still run.
+    """
+
+
+@hookspec
+def post_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+    """After the upstream answered, before anything is sent to the client.
+
+    ``ctx.response`` holds status and headers; its ``body`` is there for a plain response and
+    None for a streamed one (see ``response_chunk``). Return a ``ProxyResponse`` to replace it.
+    """
+
+
+@hookspec
+def pre_response(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+    """Just before the response goes out: the last chance to change status, headers or body.
+
+    Runs for upstream answers and for answers given by a ``pre_request`` hook.
+    """
+
+
+@hookspec
+def response_chunk(ctx: "RequestContext", settings: Any, chunk: bytes) -> "bytes | None":
+    """For a streamed response, once per chunk before it is sent; return new bytes or None.
+
+    For ``text/event-stream`` each chunk is whole server-sent events (ending in a blank line).
+    Runs with the ``pre_response`` stage of the chain entry. Return ``b""`` to drop a chunk.
+    """
+
+
+@hookspec
+def post_response(ctx: "RequestContext", settings: Any) -> None:
+    """After the client has the whole response; never delays it.
+
+    For metering, logging and settlement. ``ctx.response`` is what was sent (``body`` None when
+    it was streamed; ``ctx.response.streamed_bytes`` counts it). Errors are logged and counted.
+    """
+
+
+# -- registration hooks -------------------------------------------------------------------------
+
+
+@hookspec
+def settings_model() -> "type[BaseModel] | None":
+    """The pydantic model that validates this plugin's ``settings`` in a chain entry.
+
+    Settings are validated when a tenant or rule is saved (422 naming plugin and field), and the
+    stage hooks receive the validated model instance as ``settings``.
+    """
+
+
+@hookspec
+def startup(services: "GatewayServices") -> Any:
+    """Once per gateway process before it serves: open connections, load models, start tasks.
+
+    May return an awaitable. ``services`` gives the store, the Redis client (None when
+    embedded), the config and a directory for the plugin's files.
+    """
+
+
+@hookspec
+def shutdown(services: "GatewayServices") -> Any:
+    """Once per gateway process when it stops; may return an awaitable."""
+
+
+@hookspec
+def admin_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
+    """Starlette routes to add to the Admin API (e.g. ``/api/v1/tenants/{tenant_id}/plans``)."""

@@ -1,0 +1,80 @@
+"""Which headers cross the proxy, in each direction, and which the gateway adds."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from starlette.datastructures import MutableHeaders
+
+#: RFC 9110 §7.6.1 hop-by-hop headers: they describe one connection, never the message.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: Set by the gateway itself, or secrets of the client that the upstream must not see.
+_NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "authorization", "x-api-key"}
+_NOT_PASSED_DOWN = HOP_BY_HOP | {"content-length"}
+
+
+def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """Headers named in ``Connection`` are hop-by-hop for this message too."""
+    tokens: set[str] = set()
+    for name, value in headers:
+        if name == "connection":
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tokens
+
+
+def upstream_request_headers(
+    headers: MutableHeaders,
+    *,
+    client_ip: str | None,
+    host: str | None,
+    scheme: str,
+    request_id: str,
+    extra: dict[str, str],
+    identity_encoding: bool,
+) -> list[tuple[str, str]]:
+    """The header list sent upstream: client headers minus hop-by-hop and credentials, plus
+    ``X-Forwarded-*``, ``X-Request-ID`` and the rule's ``upstream_headers``."""
+    items = headers.items()
+    dropped = _NOT_FORWARDED_UP | _connection_tokens(items) | {k.lower() for k in extra}
+    out: list[tuple[str, str]] = []
+    forwarded_for = None
+    for name, value in items:
+        if name in dropped or name == "x-request-id":
+            continue
+        if name == "x-forwarded-for":
+            forwarded_for = value
+            continue
+        out.append((name, value))
+    if client_ip:
+        forwarded_for = f"{forwarded_for}, {client_ip}" if forwarded_for else client_ip
+    if forwarded_for:
+        out.append(("x-forwarded-for", forwarded_for))
+    if host:
+        out.append(("x-forwarded-host", host))
+    out.append(("x-forwarded-proto", scheme))
+    out.append(("x-request-id", request_id))
+    if identity_encoding:
+        out = [(n, v) for n, v in out if n != "accept-encoding"]
+        out.append(("accept-encoding", "identity"))
+    out.extend(extra.items())
+    return out
+
+
+def downstream_headers(raw: Sequence[tuple[bytes, bytes]]) -> MutableHeaders:
+    """The upstream's response headers minus hop-by-hop ones and Content-Length (set on send)."""
+    pairs = [(name.lower(), value) for name, value in raw]
+    tokens = {t.encode() for t in _connection_tokens((n.decode("latin-1"), v.decode("latin-1")) for n, v in pairs if n == b"connection")}
+    kept = [(n, v) for n, v in pairs if n.decode("latin-1") not in _NOT_PASSED_DOWN and n not in tokens]
+    return MutableHeaders(raw=kept)

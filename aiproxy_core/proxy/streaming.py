@@ -1,0 +1,33 @@
+"""Regrouping a byte stream into whole server-sent events for per-chunk hooks."""
+
+from __future__ import annotations
+
+import re
+from typing import AsyncIterator
+
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield the stream cut after the last complete event in what has arrived so far.
+
+    A hook then never sees half an event; what arrives after the last blank line waits for the
+    next chunk, and whatever is left when the stream ends is yielded as it is.
+    """
+    pending = b""
+    try:
+        async for chunk in chunks:
+            pending += chunk
+            last_end = None
+            for last_end in _EVENT_END.finditer(pending):
+                pass
+            if last_end is not None:
+                cut = last_end.end()
+                yield pending[:cut]
+                pending = pending[cut:]
+        if pending:
+            yield pending
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

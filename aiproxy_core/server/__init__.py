@@ -1,0 +1,1 @@
+"""Running the gateway\x27s listeners."""

@@ -1,0 +1,65 @@
+"""``aiproxy serve``: one process, or N worker processes sharing the ports (Redis only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+
+from typing import Awaitable, Callable
+
+from ..config import GatewayConfig
+from ..gateway import Gateway
+from .listeners import check_startable, serve_gateway
+
+logger = logging.getLogger("aiproxy.server")
+
+OnStarted = Callable[[Gateway], Awaitable[None]]
+
+
+def _run_loop(config: GatewayConfig, reuse_port: bool, on_started: OnStarted | None = None) -> None:
+    try:
+        import uvloop  # the fast loop when installed (uvicorn[standard] brings it)
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but not on every platform
+        runner = asyncio.run
+    runner(serve_gateway(config, reuse_port=reuse_port, on_started=on_started))
+
+
+def _worker(config: GatewayConfig) -> None:
+    logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run_loop(config, reuse_port=True)
+
+
+def run(config: GatewayConfig, workers: int = 1, on_started: OnStarted | None = None) -> int:
+    """Serve until stopped; ``on_started`` runs once the listeners are up (single process only)."""
+    check_startable(config, workers)
+    if workers <= 1:
+        _run_loop(config, reuse_port=False, on_started=on_started)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(config,), name=f"aiproxy-worker-{i}") for i in range(workers)]
+    for process in processes:
+        process.start()
+
+    def forward(sig: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                try:
+                    os.kill(process.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for process in processes:
+        process.join()
+    failed = [p for p in processes if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+    if failed:
+        print(f"aiproxy: {len(failed)} worker(s) exited with an error; see the log above", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,35 @@
+"""What a plugin gets at startup: the gateway's store, Redis client, config and a data folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import GatewayConfig
+from .store import Store
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+@dataclass(frozen=True)
+class GatewayServices:
+    config: GatewayConfig
+    store: Store
+    #: Where plugins keep files (indexes, outboxes): beside the SQLite file, or ``./aiproxy-data``.
+    data_dir: Path
+
+    @property
+    def redis(self) -> "Redis | None":
+        """The shared Redis client, or None when the gateway runs embedded."""
+        return self.store.redis
+
+    @property
+    def redis_prefix(self) -> str | None:
+        """The key prefix plugins must put before their Redis keys."""
+        return self.config.redis.prefix if self.config.redis is not None else None
+
+    @property
+    def embedded(self) -> bool:
+        return self.store.redis is None

@@ -1,0 +1,51 @@
+"""The interface between the proxy and whatever HTTP client talks to upstreams.
+
+The proxy depends only on this, so the client can be swapped and measured. The default is
+aiohttp: on this machine httpx's pool is several times slower under concurrency (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Protocol, Sequence
+
+
+class UpstreamResponse(Protocol):
+    status: int
+    #: Header pairs as received (names in any case), for the proxy to filter and pass on.
+    raw_headers: Sequence[tuple[bytes, bytes]]
+    content_length: int | None
+    content_type: str
+
+    async def read(self) -> bytes:
+        """The whole body; raises UpstreamTimeout/UpstreamUnreachable like ``send``."""
+        ...
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, chunk by chunk."""
+        ...
+
+    def release(self) -> None:
+        """Give the connection back to the pool (or drop it if the body was not read)."""
+        ...
+
+
+class UpstreamClient(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        read_timeout: float | None = None,
+    ) -> UpstreamResponse:
+        """Send a request and return once the response's status and headers are in.
+
+        Raises :class:`~aiproxy_core.errors.UpstreamUnreachable` (502) when no connection can be
+        made or it breaks, :class:`~aiproxy_core.errors.UpstreamTimeout` (504) when the upstream
+        is too slow.
+        """
+        ...

@@ -1,0 +1,35 @@
+"""Create the benchmark tenant and its rule over the Admin API; print the tenant key.
+
+Usage: python bench/seed_route.py ADMIN_URL [CHAIN_JSON]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+
+import httpx
+
+
+def main() -> None:
+    admin = sys.argv[1]
+    chain = json.loads(sys.argv[2]) if len(sys.argv) > 2 else []
+    with httpx.Client(base_url=admin, timeout=10) as client:
+        tenant = client.post(
+            "/api/v1/tenants", json={"name": f"bench-{uuid.uuid4().hex[:6]}", "subdomain": "bench" + uuid.uuid4().hex[:6]}
+        )
+        tenant.raise_for_status()
+        t = tenant.json()
+        rule = client.post(
+            f"/api/v1/tenants/{t['id']}/rules",
+            headers={"Authorization": f"Bearer {t['api_key']}"},
+            json={"path": "/v1", "target": "http://127.0.0.1:9101", "methods": ["POST"], "plugin_chain": chain},
+        )
+        if rule.status_code != 201:
+            sys.exit(f"rule not created: {rule.status_code} {rule.text}")
+    print(t["subdomain"], t["api_key"])
+
+
+if __name__ == "__main__":
+    main()

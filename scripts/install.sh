@@ -1,0 +1,16 @@
+#!/bin/bash
+# Creates .venv (Python 3.11) and installs the core, the SDK and every plugin under aiproxy_plugins/.
+# Usage: scripts/install.sh [--test]   (--test adds what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null || python=python3
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "aiproxy needs Python 3.11 or newer" >&2; exit 2; }
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+core=.
+[[ ${1:-} == --test ]] && core=".[test]"
+plugins=()
+for p in aiproxy_plugins/*/pyproject.toml; do [[ -e $p ]] && plugins+=(-e "$(dirname "$p")"); done
+# pip warns about find-links folders this machine lacks; those lines say nothing about aiproxy.
+"${pip[@]}" -e "$core" -e ./sdk "${plugins[@]}" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)

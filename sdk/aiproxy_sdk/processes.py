@@ -1,0 +1,80 @@
+"""Gateways as separate OS processes (``aiproxy serve``), for promises that must hold across them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayProcess:
+    """``aiproxy serve --config <generated>`` on free loopback ports; stopped with SIGTERM on exit.
+
+    ``config`` is the YAML content as a dict (e.g. with a ``redis`` section shared by several
+    processes); the ``server`` ports are filled in. ``log`` holds what the process printed.
+    """
+
+    def __init__(self, config: dict[str, Any], *, workdir: Path | None = None) -> None:
+        self._dir = Path(workdir or tempfile.mkdtemp(prefix="aiproxy-proc-"))
+        self.admin_port, self.proxy_port = free_port(), free_port()
+        server = {**config.get("server", {}), "admin_port": self.admin_port, "proxy_port": self.proxy_port}
+        self.config = {**config, "server": server}
+        self.admin_url = f"http://127.0.0.1:{self.admin_port}"
+        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
+        self.log = self._dir / f"gateway-{self.proxy_port}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> "GatewayProcess":
+        path = self._dir / f"config-{self.proxy_port}.yaml"
+        path.write_text(yaml.safe_dump(self.config))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "aiproxy_core.cli.main", "serve", "--config", str(path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self._dir,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the gateway process exited with {self._process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.admin_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the gateway process did not answer within {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> "GatewayProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

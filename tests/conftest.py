@@ -24,3 +24,70 @@ def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+class Recorder:
+    """A test plugin that records which of its hooks ran, in order, into a shared list."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+
+def make_plugin(name: str, log: list[str], **hooks: Any) -> object:
+    """A plugin object named ``name`` whose hookimpls are the given functions.
+
+    Each function takes (ctx, settings[, chunk]) and may return what the hook may return; every
+    call is appended to ``log`` as ``"<name>.<hook>"`` first.
+    """
+    from aiproxy_core import hookimpl
+
+    namespace: dict[str, Any] = {}
+    for hook, function in hooks.items():
+        namespace[hook] = _wrap(name, hook, function, log)
+    return type(f"Plugin_{name}", (), namespace)()
+
+
+def _wrap(name: str, hook: str, function: Any, log: list[str]) -> Any:
+    import inspect
+
+    from aiproxy_core import hookimpl
+
+    if hook in ("settings_model", "startup", "shutdown", "admin_routes"):
+        def registration(self, **kwargs):  # type: ignore[no-untyped-def]
+            return function(**kwargs)
+
+        registration.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in inspect.signature(function).parameters]
+        )
+        return hookimpl(registration)
+
+    params = list(inspect.signature(function).parameters)
+    if inspect.iscoroutinefunction(function):
+        async def stage(self, **kwargs):  # type: ignore[no-untyped-def]
+            log.append(f"{name}.{hook}")
+            return await function(**kwargs)
+    else:
+        def stage(self, **kwargs):  # type: ignore[no-untyped-def]
+            log.append(f"{name}.{hook}")
+            return function(**kwargs)
+    stage.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params]
+    )
+    stage.__name__ = hook
+    return hookimpl(stage)
+
+
+@pytest.fixture
+def plugin_log() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def plugin_maker(plugin_log: list[str]):  # type: ignore[no-untyped-def]
+    def maker(name: str, **hooks: Any) -> object:
+        return make_plugin(name, plugin_log, **hooks)
+
+    return maker

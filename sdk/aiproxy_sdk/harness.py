@@ -11,23 +11,27 @@ import httpx
 from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
 
 DEFAULT_BASE_DOMAIN = "gateway.test"
+#: The client address the Proxy API sees for harness requests (a documentation range, RFC 5737).
+CLIENT_IP = "203.0.113.7"
 
 
 class GatewayHarness:
     """A started gateway with one tenant and one rule (``/v1`` to the upstream).
 
-    * ``admin``: an httpx client for the Admin API (no auth needed: no admin token is set).
+    * ``admin``: an httpx client for the Admin API; it sends no credentials of its own (with
+      ``server.admin_token`` configured, pass it per call).
     * ``proxy``: an httpx client for the Proxy API, already sending the tenant's Host and key.
     * ``tenant``, ``api_key``, ``rule``: what the Admin API answered when they were made.
     """
 
-    def __init__(self, gateway: Gateway, admin: httpx.AsyncClient, proxy: httpx.AsyncClient) -> None:
+    def __init__(self, gateway: Gateway, admin: httpx.AsyncClient) -> None:
         self.gateway = gateway
         self.admin = admin
-        self.proxy = proxy
+        self.proxy: httpx.AsyncClient = httpx.AsyncClient()  # replaced once the tenant exists
         self.tenant: dict[str, Any] = {}
         self.api_key = ""
         self.rule: dict[str, Any] = {}
+        self._clients: list[httpx.AsyncClient] = [self.proxy]
 
     @classmethod
     async def start(
@@ -63,7 +67,7 @@ class GatewayHarness:
         gateway = Gateway(GatewayConfig.model_validate(settings), registry=registry)
         await gateway.start()
         admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.admin_app), base_url="http://admin.local")
-        harness = cls(gateway, admin, httpx.AsyncClient())
+        harness = cls(gateway, admin)
         try:
             await harness._create(upstream_url, chain or [], tenant or {}, rule or {})
         except BaseException:
@@ -73,7 +77,12 @@ class GatewayHarness:
 
     async def _create(self, upstream_url: str, chain: list[dict[str, Any]], tenant: dict[str, Any], rule: dict[str, Any]) -> None:
         subdomain = tenant.get("subdomain") or "t" + uuid.uuid4().hex[:10]
-        created = await self.admin.post("/api/v1/tenants", json={"name": f"Tenant {subdomain}", "subdomain": subdomain, **tenant})
+        token = self.gateway.config.server.admin_token
+        created = await self.admin.post(
+            "/api/v1/tenants",
+            json={"name": f"Tenant {subdomain}", "subdomain": subdomain, **tenant},
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+        )
         _expect(created, 201, "create the tenant")
         self.tenant = created.json()
         self.api_key = self.tenant["api_key"]
@@ -84,7 +93,6 @@ class GatewayHarness:
         )
         _expect(made, 201, "create the rule")
         self.rule = made.json()
-        await self.proxy.aclose()
         self.proxy = self.proxy_client(self.api_key)
 
     @property
@@ -98,12 +106,15 @@ class GatewayHarness:
     def proxy_client(self, api_key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """A Proxy API client for this tenant; ``api_key`` None sends no key."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.gateway.proxy_app, client=("203.0.113.7", 40000)),
+        headers.update(kwargs.pop("headers", None) or {})
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.gateway.proxy_app, client=(CLIENT_IP, 40000)),
             base_url=f"http://{self.host}",
             headers=headers,
             **kwargs,
         )
+        self._clients.append(client)
+        return client
 
     async def set_chain(self, chain: list[dict[str, Any]], **rule_fields: Any) -> dict[str, Any]:
         """Replace the rule's plugin chain (and any other rule fields); returns the saved rule."""
@@ -121,7 +132,8 @@ class GatewayHarness:
         return await self.proxy.post("/v1/chat/completions", json=payload, headers=headers)
 
     async def close(self) -> None:
-        await self.proxy.aclose()
+        for client in self._clients:
+            await client.aclose()
         await self.admin.aclose()
         await self.gateway.stop()
 

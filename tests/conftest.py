@@ -26,22 +26,12 @@ def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
     client.close()
 
 
-class Recorder:
-    """A test plugin that records which of its hooks ran, in order, into a shared list."""
-
-    def __init__(self, name: str, log: list[str]) -> None:
-        self.name = name
-        self.log = log
-
-
 def make_plugin(name: str, log: list[str], **hooks: Any) -> object:
     """A plugin object named ``name`` whose hookimpls are the given functions.
 
     Each function takes (ctx, settings[, chunk]) and may return what the hook may return; every
     call is appended to ``log`` as ``"<name>.<hook>"`` first.
     """
-    from aiproxy_core import hookimpl
-
     namespace: dict[str, Any] = {}
     for hook, function in hooks.items():
         namespace[hook] = _wrap(name, hook, function, log)
@@ -54,8 +44,8 @@ def _wrap(name: str, hook: str, function: Any, log: list[str]) -> Any:
     from aiproxy_core import hookimpl
 
     if hook in ("settings_model", "startup", "shutdown", "admin_routes"):
-        def registration(self, **kwargs):  # type: ignore[no-untyped-def]
-            return function(**kwargs)
+        def registration(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return function(*args, **kwargs)  # pluggy passes arguments by position
 
         registration.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]

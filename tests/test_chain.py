@@ -183,7 +183,7 @@ async def test_required_plugins_run_on_every_rule_and_cannot_be_disabled(aiproxy
     assert plugin_log == ["guard.pre_request"]
 
 
-async def test_settings_reach_hooks_as_the_validated_model(aiproxy_gateway_factory, plugin_maker):
+async def test_hook_settings_model_validates_settings_that_reach_hooks_as_the_model(aiproxy_gateway_factory, plugin_maker):
     class Settings(BaseModel):
         greeting: str = Field(min_length=1)
         times: int = 1

@@ -26,10 +26,12 @@ class GatewayProcess:
     """``aiproxy serve --config <generated>`` on free loopback ports; stopped with SIGTERM on exit.
 
     ``config`` is the YAML content as a dict (e.g. with a ``redis`` section shared by several
-    processes); the ``server`` ports are filled in. ``log`` holds what the process printed.
+    processes); the ``server`` ports are filled in. ``args`` go to ``aiproxy serve`` (e.g.
+    ``("--workers", "2")``). ``log`` holds what the process printed.
     """
 
-    def __init__(self, config: dict[str, Any], *, workdir: Path | None = None) -> None:
+    def __init__(self, config: dict[str, Any], *, workdir: Path | None = None, args: tuple[str, ...] = ()) -> None:
+        self._args = args
         self._dir = Path(workdir or tempfile.mkdtemp(prefix="aiproxy-proc-"))
         self.admin_port, self.proxy_port = free_port(), free_port()
         server = {**config.get("server", {}), "admin_port": self.admin_port, "proxy_port": self.proxy_port}
@@ -45,7 +47,7 @@ class GatewayProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "aiproxy_core.cli.main", "serve", "--config", str(path)],
+                [sys.executable, "-m", "aiproxy_core.cli.main", "serve", "--config", str(path), *self._args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

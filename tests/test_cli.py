@@ -1,0 +1,133 @@
+"""The aiproxy command as an operator meets it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import httpx
+import redis
+
+from aiproxy_sdk import GatewayProcess
+
+
+def aiproxy(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aiproxy_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def fake_distribution(root, name: str, entry_points: str, module: str | None = None, source: str = "") -> None:
+    """An installed distribution (a .dist-info folder on PYTHONPATH) declaring aiproxy entry points."""
+    info = root / f"{name}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    if module:
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def test_plugins_lists_hooks_settings_and_failures(tmp_path):
+    fake_distribution(
+        tmp_path,
+        "aiproxy-sample",
+        "[aiproxy]\nsample = sample_plugin\nbroken = module_that_does_not_exist\n",
+        "sample_plugin",
+        """
+        from pydantic import BaseModel
+        from aiproxy_core import hookimpl
+
+        class Settings(BaseModel):
+            greeting: str = "hi"
+
+        @hookimpl
+        def settings_model():
+            return Settings
+
+        @hookimpl
+        def pre_request(ctx, settings):
+            return None
+        """,
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = aiproxy("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["sample"]["version"] == "1.2.3"
+    assert plugins["sample"]["hooks"] == ["pre_request", "settings_model"]
+    assert plugins["sample"]["settings_schema"]["properties"]["greeting"]["default"] == "hi"
+    assert "ModuleNotFoundError" in plugins["broken"]["error"]
+
+    human = aiproxy("plugins", env=env)
+    assert "sample 1.2.3" in human.stdout and "settings: greeting" in human.stdout
+    assert "broken  FAILED TO LOAD: ModuleNotFoundError" in human.stdout
+
+
+def test_a_plugin_with_a_wrong_hook_signature_is_reported(tmp_path):
+    fake_distribution(
+        tmp_path,
+        "aiproxy-wrong",
+        "[aiproxy]\nwrong = wrong_plugin\n",
+        "wrong_plugin",
+        """
+        from aiproxy_core import hookimpl
+
+        @hookimpl
+        def pre_request(ctx, settings, surprise):
+            return None
+        """,
+    )
+    listed = json.loads(aiproxy("plugins", "--json", env={"PYTHONPATH": str(tmp_path)}).stdout)
+    wrong = next(p for p in listed if p["name"] == "wrong")
+    assert "surprise" in wrong["error"]
+
+
+def test_serve_refuses_an_open_admin_listener_without_a_token(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("server: {admin_host: 0.0.0.0, admin_port: 0, proxy_port: 0}\n")
+    result = aiproxy("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert "server.admin_token" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_workers_without_redis(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("server: {admin_port: 0, proxy_port: 0}\n")
+    result = aiproxy("serve", "--config", str(config), "--workers", "2")
+    assert result.returncode == 2 and "needs a redis section" in result.stderr
+
+
+def test_serve_reports_a_bad_config_without_a_traceback(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("server: {admin_port: eighty}\n")
+    result = aiproxy("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}: server.admin_port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_with_workers_shares_the_ports_on_redis(tmp_path):
+    prefix = "aiproxy-test-" + uuid.uuid4().hex[:12]
+    config = {"server": {"base_domain": "gw.test"}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": prefix}}
+    try:
+        with GatewayProcess(config, workdir=tmp_path, args=("--workers", "2")) as gateway:
+            tenant = httpx.post(gateway.admin_url + "/api/v1/tenants", json={"name": "W", "subdomain": "w"}).json()
+            # Whichever worker answers, it sees the tenant the other one may have created.
+            for _ in range(20):
+                with httpx.Client() as fresh:  # a new connection each time, so both workers are asked
+                    assert fresh.get(f"{gateway.admin_url}/api/v1/tenants/{tenant['id']}").status_code == 200
+        assert "worker(s) exited with an error" not in gateway.log.read_text()
+    finally:
+        client = redis.Redis()
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

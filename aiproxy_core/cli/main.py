@@ -1,4 +1,4 @@
-"""The ``aiproxy`` command: ``serve``, ``plugins``, ``mock-upstream``."""
+"""The ``aiproxy`` command: ``serve``, ``plugins``, ``install``, ``mock-upstream``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,33 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    from ..bundles import BUNDLES, install, pip_arguments
+
+    if args.list or (not args.bundle and not args.plugins):
+        for bundle in BUNDLES.values():
+            print(f"{bundle.name:<12} {', '.join(bundle.plugins)}\n{'':<12} {bundle.description}")
+        return 0
+    plugins = list(args.plugins)
+    for name in args.bundle or []:
+        if name not in BUNDLES:
+            raise ConfigError(f"no bundle named {name!r}; bundles: {', '.join(BUNDLES)} (see: aiproxy install --list)")
+        plugins += [p for p in BUNDLES[name].plugins if p not in plugins]
+    try:
+        command = pip_arguments(plugins, args.source)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    print("$ " + " ".join(command), flush=True)
+    if args.dry_run:
+        return 0
+    status = install(plugins, args.source)
+    if status != 0:
+        print(f"aiproxy: pip failed (exit {status}); nothing else was changed", file=sys.stderr)
+        return status
+    print(f"installed: {', '.join(plugins)}. Check with: aiproxy plugins")
+    return 0
+
+
 def cmd_mock_upstream(args: argparse.Namespace) -> int:
     from ..mock_upstream.running import run_mock_upstream
 
@@ -92,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list installed plugins, their hooks and settings")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=cmd_plugins)
+
+    install = commands.add_parser("install", help="install plugins or a named bundle of them")
+    install.add_argument("plugins", nargs="*", metavar="PLUGIN", help="plugin names, e.g. rate_limiter")
+    install.add_argument("--bundle", action="append", metavar="NAME", help="a named set of plugins (repeatable)")
+    install.add_argument("--list", action="store_true", help="list the bundles")
+    install.add_argument(
+        "--source",
+        choices=("auto", "repo", "index"),
+        default="auto",
+        help="repo: this checkout's aiproxy_plugins/ folders; index: the package index; auto: repo when present",
+    )
+    install.add_argument("--dry-run", action="store_true", help="print the pip command without running it")
+    install.set_defaults(func=cmd_install)
 
     mock = commands.add_parser("mock-upstream", help="run a local OpenAI-compatible upstream for demos and tests")
     mock.add_argument("--host", default="127.0.0.1")

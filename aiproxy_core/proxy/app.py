@@ -6,6 +6,7 @@ tenant (Host) -> key -> rule -> body -> pre_request -> upstream -> post_request 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -42,11 +43,28 @@ def error_response(exc: GatewayError, request_id: str) -> ProxyResponse:
     return response
 
 
-def _request_id(headers: MutableHeaders) -> str:
-    given = headers.get("x-request-id")
+#: Request ids are this process's random prefix plus a counter: unique across processes without
+#: an os.urandom call per request.
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_id_counter = itertools.count(1)
+
+#: The request headers the proxy itself reads, found in one pass over the raw list.
+_WANTED = {b"host": 0, b"authorization": 1, b"x-api-key": 2, b"content-length": 3, b"x-request-id": 4}
+
+
+def _core_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
+    found: list[str | None] = [None, None, None, None, None]
+    for name, value in raw:
+        index = _WANTED.get(name)
+        if index is not None and found[index] is None:
+            found[index] = value.decode("latin-1")
+    return found
+
+
+def _request_id(given: str | None) -> str:
     if given and len(given) <= 200 and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_id_counter):012x}"
 
 
 class ProxyApp:
@@ -61,20 +79,18 @@ class ProxyApp:
             return
         started = time.perf_counter()
         headers = MutableHeaders(scope=scope)
-        request_id = _request_id(headers)
+        host, authorization, x_api_key, content_length, given_id = _core_headers(headers.raw)
+        request_id = _request_id(given_id)
         ctx: RequestContext | None = None
         chain: CompiledChain | None = None
         try:
             gateway = self.gateway
-            host = headers.get("host")
             view = await gateway.tenants.resolve(host)
-            key = await gateway.auth.authenticate(
-                view.tenant.id, presented_key(headers.get("authorization"), headers.get("x-api-key"))
-            )
+            key = await gateway.auth.authenticate(view.tenant.id, presented_key(authorization, x_api_key))
             path = scope["path"]
             route = view.match(path, scope["method"])
             chain = route.checked_chain()
-            body = await self._read_body(headers, receive)
+            body = await self._read_body(content_length, receive)
             client = scope.get("client")
             request = ProxyRequest(
                 scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, client[0] if client else None
@@ -90,8 +106,7 @@ class ProxyApp:
             ctx.response = response
             self.gateway.in_background(run_post_response(chain.post_response, ctx))
 
-    async def _read_body(self, headers: MutableHeaders, receive) -> bytes:  # type: ignore[no-untyped-def]
-        declared = headers.get("content-length")
+    async def _read_body(self, declared: str | None, receive) -> bytes:  # type: ignore[no-untyped-def]
         if declared is not None:
             if not declared.isdigit():
                 raise BadRequest("Content-Length must be a whole number", code="bad_content_length")

@@ -11,6 +11,7 @@ from .errors import BadRequest
 
 if TYPE_CHECKING:
     from .models import ApiKey, Rule, Tenant
+    from .services import GatewayServices
 
 __all__ = ["ProxyRequest", "ProxyResponse", "RequestContext"]
 
@@ -127,6 +128,8 @@ class RequestContext:
         "started_at",
         "state",
         "annotations",
+        "response_headers",
+        "services",
     )
 
     def __init__(
@@ -138,6 +141,7 @@ class RequestContext:
         request: ProxyRequest,
         upstream_url: str,
         started_at: float,
+        services: "GatewayServices | None" = None,
     ) -> None:
         self.request_id = request_id
         self.tenant = tenant
@@ -149,6 +153,13 @@ class RequestContext:
         self.started_at = started_at
         self.state: dict[str, Any] = {}
         self.annotations: dict[str, Any] = {}
+        #: Headers added to whatever response goes out for this request: the upstream's, an
+        #: early answer, or an error (e.g. rate-limit headers set in ``pre_request``).
+        self.response_headers: dict[str, str] = {}
+        #: The serving gateway's services (store, Redis client, config): a plugin that keeps
+        #: per-gateway state finds it here rather than in module globals, so two gateways in one
+        #: process (as in tests) never share it.
+        self.services = services
 
     @property
     def consumer_id(self) -> str | None:

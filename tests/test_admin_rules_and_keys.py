@@ -6,8 +6,8 @@ import pytest
 
 
 @pytest.fixture
-async def gw(aiproxy_gateway_factory, backend):
-    return await aiproxy_gateway_factory(redis=backend)
+async def gw(aiproxy_gateway_factory, aiproxy_backend):
+    return await aiproxy_gateway_factory(redis=aiproxy_backend)
 
 
 def rules_url(gw) -> str:
@@ -31,8 +31,8 @@ async def test_rule_crud(gw, aiproxy_mock_upstream):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "rule_not_found"
 
 
-async def test_rules_need_a_key_of_that_tenant(gw, aiproxy_gateway_factory, backend):
-    other = await aiproxy_gateway_factory(redis=backend)
+async def test_rules_need_a_key_of_that_tenant(gw, aiproxy_gateway_factory, aiproxy_backend):
+    other = await aiproxy_gateway_factory(redis=aiproxy_backend)
     no_key = await gw.admin.get(rules_url(gw))
     assert no_key.status_code == 401 and no_key.json()["error"]["code"] == "missing_api_key"
     foreign = await gw.admin.get(rules_url(gw), headers=other.tenant_auth)

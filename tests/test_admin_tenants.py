@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 
 @pytest.fixture
-async def admin(aiproxy_gateway_factory, plugin_maker, backend):
+async def admin(aiproxy_gateway_factory, plugin_maker, aiproxy_backend):
     """A gateway whose registry has a 'limiter' plugin with a settings model, and its admin client."""
 
     class LimiterSettings(BaseModel):
@@ -15,7 +15,7 @@ async def admin(aiproxy_gateway_factory, plugin_maker, backend):
         window: str = "1m"
 
     limiter = plugin_maker("limiter", settings_model=lambda: LimiterSettings, pre_request=lambda ctx: None)
-    gw = await aiproxy_gateway_factory(plugins={"limiter": limiter}, redis=backend)
+    gw = await aiproxy_gateway_factory(plugins={"limiter": limiter}, redis=aiproxy_backend)
     return gw
 
 

@@ -108,7 +108,7 @@ async def test_hook_post_response_runs_after_the_client_has_its_answer(aiproxy_g
 
 async def test_post_response_errors_are_not_shown_to_the_client(aiproxy_gateway_factory, plugin_maker):
     def broken(ctx):
-        raise RuntimeError("metering backend down")
+        raise RuntimeError("metering aiproxy_backend down")
 
     gw = await aiproxy_gateway_factory(plugins={"b": plugin_maker("b", post_response=broken)}, chain=[{"name": "b"}])
     response = await gw.chat("hi")
@@ -204,3 +204,16 @@ async def test_chains_are_rebuilt_when_the_rule_changes_not_per_request(aiproxy_
     assert await gw.gateway.tenants.resolve(gw.host) is not view
     await gw.chat("two")
     assert plugin_log == ["p.pre_request"]
+
+
+async def test_response_headers_set_early_reach_every_kind_of_response(aiproxy_gateway_factory, plugin_maker, aiproxy_mock_upstream):
+    def mark(ctx):
+        ctx.response_headers["x-quota"] = "7"
+
+    gw = await aiproxy_gateway_factory(plugins={"mark": plugin_maker("mark", pre_request=mark)}, chain=[{"name": "mark", "stage": "pre_request"}])
+    assert (await gw.chat("hi")).headers["x-quota"] == "7"
+    failing = await gw.chat("hi", headers={"X-Mock-Status": "503"})
+    assert failing.status_code == 503 and failing.headers["x-quota"] == "7"
+    await gw.set_chain([{"name": "mark"}], timeout=0.1)
+    timed_out = await gw.chat("hi", headers={"X-Mock-Latency-Ms": "1000"})
+    assert timed_out.status_code == 504 and timed_out.headers["x-quota"] == "7"

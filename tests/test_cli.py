@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import httpx
-import redis
 
 from aiproxy_sdk import GatewayProcess
 
@@ -114,20 +112,12 @@ def test_serve_reports_a_bad_config_without_a_traceback(tmp_path):
     assert f"{config}: server.admin_port" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_serve_with_workers_shares_the_ports_on_redis(tmp_path):
-    prefix = "aiproxy-test-" + uuid.uuid4().hex[:12]
-    config = {"server": {"base_domain": "gw.test"}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": prefix}}
-    try:
-        with GatewayProcess(config, workdir=tmp_path, args=("--workers", "2")) as gateway:
-            tenant = httpx.post(gateway.admin_url + "/api/v1/tenants", json={"name": "W", "subdomain": "w"}).json()
-            # Whichever worker answers, it sees the tenant the other one may have created.
-            for _ in range(20):
-                with httpx.Client() as fresh:  # a new connection each time, so both workers are asked
-                    assert fresh.get(f"{gateway.admin_url}/api/v1/tenants/{tenant['id']}").status_code == 200
-        assert "worker(s) exited with an error" not in gateway.log.read_text()
-    finally:
-        client = redis.Redis()
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+def test_serve_with_workers_shares_the_ports_on_redis(tmp_path, aiproxy_redis_prefix):
+    config = {"server": {"base_domain": "gw.test"}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}
+    with GatewayProcess(config, workdir=tmp_path, args=("--workers", "2")) as gateway:
+        tenant = httpx.post(gateway.admin_url + "/api/v1/tenants", json={"name": "W", "subdomain": "w"}).json()
+        # Whichever worker answers, it sees the tenant the other one may have created.
+        for _ in range(20):
+            with httpx.Client() as fresh:  # a new connection each time, so both workers are asked
+                assert fresh.get(f"{gateway.admin_url}/api/v1/tenants/{tenant['id']}").status_code == 200
+    assert "worker(s) exited with an error" not in gateway.log.read_text()

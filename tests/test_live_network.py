@@ -19,10 +19,10 @@ BASE_DOMAIN = "gateway.test"
 
 
 @pytest.fixture
-def live(tmp_path, backend):
+def live(tmp_path, aiproxy_backend):
     config = {"server": {"base_domain": BASE_DOMAIN}, "storage": {"path": str(tmp_path / "live.db")}}
-    if backend is not None:
-        config["redis"] = backend
+    if aiproxy_backend is not None:
+        config["redis"] = aiproxy_backend
     with LiveGateway(GatewayConfig.model_validate(config)) as gateway:
         yield gateway
 
@@ -105,3 +105,33 @@ def test_sse_reaches_the_client_event_by_event(live):
             seen_first.set()
             rest = [line for line in lines if line]
     assert rest == ['data: {"n": 2}', "data: [DONE]"]
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_upstream_read(live):
+    """After the client disconnects, the gateway closes its upstream stream instead of draining it."""
+    upstream_closed = threading.Event()
+    client_gone = threading.Event()
+
+    async def stream(request):
+        async def events():
+            try:
+                yield b'data: {"n": 1}\n\n'
+                while not client_gone.is_set():
+                    await asyncio.sleep(0.01)
+                for n in range(2, 1000):
+                    yield f'data: {{"n": {n}}}\n\n'.encode()
+                    await asyncio.sleep(0.01)
+            finally:
+                upstream_closed.set()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    with ServerThread(Starlette(routes=[Route("/v1/chat/completions", stream, methods=["POST"])])) as upstream:
+        host, key = seed(live, upstream)
+        with httpx.Client(timeout=10) as client, client.stream(
+            "POST", live.proxy_url + "/v1/chat/completions", headers={"Host": host, "Authorization": f"Bearer {key}"}, json={}
+        ) as response:
+            next(response.iter_lines())
+        client_gone.set()
+        # 998 more events at 10 ms each would take ~10 s if the gateway drained them.
+        assert upstream_closed.wait(timeout=5), "the gateway kept reading the upstream after the client left"

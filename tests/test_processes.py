@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import httpx
 import pytest
@@ -19,17 +18,6 @@ BASE_DOMAIN = "gw.test"
 def upstream():
     with ServerThread(create_mock_upstream()) as url:
         yield url
-
-
-@pytest.fixture
-def redis_prefix():
-    prefix = "aiproxy-test-" + uuid.uuid4().hex[:12]
-    yield prefix
-    client = redis.Redis()
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def create_tenant_and_rule(admin_url: str, upstream: str, subdomain: str = "acme") -> dict:
@@ -51,8 +39,8 @@ def chat(proxy_url: str, key: str, subdomain: str = "acme") -> httpx.Response:
     )
 
 
-def test_revocation_reaches_a_second_process_within_one_second(upstream, redis_prefix, tmp_path):
-    config = {"server": {"base_domain": BASE_DOMAIN}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": redis_prefix}}
+def test_revocation_reaches_a_second_process_within_one_second(upstream, aiproxy_redis_prefix, tmp_path):
+    config = {"server": {"base_domain": BASE_DOMAIN}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}
     with GatewayProcess(config, workdir=tmp_path) as first, GatewayProcess(config, workdir=tmp_path) as second:
         tenant = create_tenant_and_rule(first.admin_url, upstream)
         auth = {"Authorization": f"Bearer {tenant['api_key']}"}
@@ -102,13 +90,13 @@ def redis_contents(prefix: str) -> bytes:
     return out
 
 
-def test_full_keys_are_never_stored_or_logged(upstream, redis_prefix, tmp_path):
+def test_full_keys_are_never_stored_or_logged(upstream, aiproxy_redis_prefix, tmp_path):
     sqlite_config = {
         "server": {"base_domain": BASE_DOMAIN},
         "storage": {"path": str(tmp_path / "keys.db")},
         "logging": {"level": "debug", "access_log": True},
     }
-    redis_config = {**sqlite_config, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": redis_prefix}}
+    redis_config = {**sqlite_config, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}
     keys: list[str] = []
     logs = []
     for config in (sqlite_config, redis_config):
@@ -126,7 +114,7 @@ def test_full_keys_are_never_stored_or_logged(upstream, redis_prefix, tmp_path):
     stored = (tmp_path / "keys.db").read_bytes()
     for wal in tmp_path.glob("keys.db-*"):
         stored += wal.read_bytes()
-    stored += redis_contents(redis_prefix)
+    stored += redis_contents(aiproxy_redis_prefix)
     for key in keys:
         secret_part = key[len("aip_") + 8:]
         assert secret_part.encode() not in stored

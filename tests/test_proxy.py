@@ -18,8 +18,8 @@ def assert_error(response, status: int, code: str) -> dict:
     return error
 
 
-async def test_plain_chat_is_forwarded(aiproxy_gateway_factory, backend):
-    gw = await aiproxy_gateway_factory(redis=backend)
+async def test_plain_chat_is_forwarded(aiproxy_gateway_factory, aiproxy_backend):
+    gw = await aiproxy_gateway_factory(redis=aiproxy_backend)
     response = await gw.chat("Hello!")
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "You said: Hello!"
@@ -107,12 +107,12 @@ async def test_unknown_tenant_and_unknown_route_are_404(aiproxy_gateway):
     assert_error(await gw.proxy.post("/v2/other", json={}), 404, "route_not_found")
 
 
-async def test_missing_and_bad_keys_are_401(aiproxy_gateway_factory, backend):
-    gw = await aiproxy_gateway_factory(redis=backend)
+async def test_missing_and_bad_keys_are_401(aiproxy_gateway_factory, aiproxy_backend):
+    gw = await aiproxy_gateway_factory(redis=aiproxy_backend)
     assert_error(await gw.proxy_client(None).post("/v1/chat/completions", json={}), 401, "missing_api_key")
     assert_error(await gw.proxy_client("aip_not-a-real-key").post("/v1/chat/completions", json={}), 401, "invalid_api_key")
     assert_error(await gw.proxy_client("sk-something-else").post("/v1/chat/completions", json={}), 401, "invalid_api_key")
-    other = await aiproxy_gateway_factory(redis=backend)
+    other = await aiproxy_gateway_factory(redis=aiproxy_backend)
     # A real key of another tenant is refused here: keys never cross tenants.
     assert_error(await gw.proxy_client(other.api_key).post("/v1/chat/completions", json={}), 401, "invalid_api_key")
     x_api_key = gw.proxy_client(None, headers={"X-API-Key": gw.api_key})

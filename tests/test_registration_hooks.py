@@ -8,7 +8,7 @@ from starlette.routing import Route
 from aiproxy_core import BadRequest
 
 
-async def test_hook_startup_and_hook_shutdown_get_the_services(aiproxy_gateway_factory, plugin_maker, backend):
+async def test_hook_startup_and_hook_shutdown_get_the_services(aiproxy_gateway_factory, plugin_maker, aiproxy_backend):
     events = []
 
     async def startup(services):
@@ -17,8 +17,8 @@ async def test_hook_startup_and_hook_shutdown_get_the_services(aiproxy_gateway_f
     def shutdown(services):
         events.append(("shutdown", services.store is not None))
 
-    gw = await aiproxy_gateway_factory(plugins={"life": plugin_maker("life", startup=startup, shutdown=shutdown)}, redis=backend)
-    on_redis = backend is not None
+    gw = await aiproxy_gateway_factory(plugins={"life": plugin_maker("life", startup=startup, shutdown=shutdown)}, redis=aiproxy_backend)
+    on_redis = aiproxy_backend is not None
     assert events == [("startup", not on_redis, on_redis)]
     await gw.gateway.stop()
     assert events[-1] == ("shutdown", True)

@@ -87,12 +87,12 @@ def redis_config(prefix: str) -> RedisConfig:
 @pytest.fixture(params=["sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
-        backend: Store = SQLiteStore(str(tmp_path / "aiproxy.db"))
+        aiproxy_backend: Store = SQLiteStore(str(tmp_path / "aiproxy.db"))
     else:
-        backend = RedisStore(redis_config(request.getfixturevalue("redis_prefix")))
-    await backend.open()
-    yield backend
-    await backend.close()
+        aiproxy_backend = RedisStore(redis_config(request.getfixturevalue("redis_prefix")))
+    await aiproxy_backend.open()
+    yield aiproxy_backend
+    await aiproxy_backend.close()
 
 
 def recorder(store: Store) -> list[ChangeEvent]:

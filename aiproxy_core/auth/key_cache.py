@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from ..errors import Unauthorized
 from ..models import ApiKey
+from ..single_flight import SingleFlight
 from ..store import ChangeEvent, Store
 from .keys import KEY_PREFIX, hash_key
 
@@ -27,10 +28,12 @@ class KeyAuthenticator:
         # Bumped on every change event: a lookup that was in flight across one is not cached,
         # since it may have read the key before it was revoked.
         self._generation = 0
+        self._loads: SingleFlight[str, ApiKey | None] = SingleFlight()
         store.subscribe(self.on_change)
 
     def on_change(self, event: ChangeEvent) -> None:
         self._generation += 1
+        self._loads.forget()
         if event.kind == "key" and event.key_hash:
             self._cache.pop(event.key_hash, None)
         elif event.kind in ("reset", "tenant"):
@@ -63,7 +66,7 @@ class KeyAuthenticator:
         if hit is not None and hit[1] > now:
             return hit[0]
         generation = self._generation
-        key = await self._store.find_key(digest)
+        key = await self._loads.load(digest, lambda: self._store.find_key(digest))
         if generation != self._generation:
             return key
         if len(self._cache) >= MAX_ENTRIES:

@@ -30,6 +30,8 @@ class RedisConfig(_Section):
     db: int = Field(default=0, ge=0)
     #: Every key and channel the gateway uses starts with this, so several gateways can share a server.
     prefix: str = Field(default="aiproxy", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    #: Connections per gateway process; a burst beyond it waits (up to 5 s) for a free one.
+    max_connections: int = Field(default=200, ge=2)
 
 
 class StorageConfig(_Section):

@@ -6,6 +6,7 @@ tenant (Host) -> key -> rule -> body -> pre_request -> upstream -> post_request 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -95,13 +96,15 @@ class ProxyApp:
             request = ProxyRequest(
                 scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, client[0] if client else None
             )
-            ctx = RequestContext(request_id, view.tenant, route.rule, key, request, upstream_url(route.rule, path), started)
+            ctx = RequestContext(
+                request_id, view.tenant, route.rule, key, request, upstream_url(route.rule, path), started, gateway.services
+            )
             response = await self._through_chain(ctx, chain, scope, host)
         except ClientDisconnected:
             return
         except GatewayError as exc:
             response = error_response(exc, request_id)
-        await self._send(response, ctx, chain, request_id, send)
+        await self._send(response, ctx, chain, request_id, send, receive)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
             self.gateway.in_background(run_post_response(chain.post_response, ctx))
@@ -183,8 +186,11 @@ class ProxyApp:
             stream = sse_events(stream)
         return ProxyResponse(upstream.status, headers, stream=stream)
 
-    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, request_id: str, send) -> None:  # type: ignore[no-untyped-def]
+    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, request_id: str, send, receive) -> None:  # type: ignore[no-untyped-def]
         headers = response.headers
+        if ctx is not None and ctx.response_headers:
+            for name, value in ctx.response_headers.items():
+                headers[name] = value
         headers["x-request-id"] = request_id
         raw = headers.raw
         if response.stream is None:
@@ -196,8 +202,15 @@ class ProxyApp:
         await send({"type": "http.response.start", "status": response.status, "headers": raw})
         chunk_steps = chain.response_chunk if chain is not None else ()
         stream: AsyncIterator[bytes] = response.stream
+        # The request body has been read, so the next message can only be http.disconnect: when
+        # it comes, stop reading the upstream instead of paying for tokens nobody will see.
+        disconnected = asyncio.ensure_future(receive())
         try:
             async for chunk in stream:
+                if disconnected.done():
+                    if ctx is not None:
+                        ctx.annotations["client_disconnected"] = True
+                    break
                 if chunk_steps and ctx is not None:
                     chunk = await run_chunk(chunk_steps, ctx, chunk)
                     if not chunk:
@@ -208,6 +221,7 @@ class ProxyApp:
             # Headers are gone already: all we can do is end the stream early and say why in the log.
             logger.warning("stream of request %s ended early: %s", request_id, exc.message)
         finally:
+            disconnected.cancel()
             await _discard(response)
         await send({"type": "http.response.body", "body": b""})
 

@@ -7,13 +7,13 @@ settings parsing in the steady state.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from ..chain import ChainCompileError, CompiledChain, chain_entries, compile_chain
 from ..errors import MethodNotAllowed, NotFound, PluginFailed
 from ..models import Rule, Tenant
 from ..plugins import PluginRegistry
+from ..single_flight import SingleFlight
 from ..store import ChangeEvent, Store
 
 
@@ -68,7 +68,7 @@ class TenantDirectory:
         self._registry = registry
         self._suffix = "." + base_domain.lower().strip(".")
         self._views: dict[str, TenantView | None] = {}
-        self._loading: dict[str, asyncio.Future[TenantView | None]] = {}
+        self._loads: SingleFlight[str, TenantView | None] = SingleFlight()
         self._generation = 0
         store.subscribe(self.on_change)
 
@@ -76,7 +76,7 @@ class TenantDirectory:
         if event.kind != "key":
             self._generation += 1
             self._views.clear()
-            self._loading.clear()
+            self._loads.forget()
 
     def subdomain_of(self, host: str | None) -> str | None:
         if not host:
@@ -102,24 +102,9 @@ class TenantDirectory:
         return view
 
     async def _load_once(self, subdomain: str) -> TenantView | None:
-        """Concurrent misses for one tenant share a single load."""
-        pending = self._loading.get(subdomain)
-        if pending is not None:
-            return await asyncio.shield(pending)
         generation = self._generation
-        future: asyncio.Future[TenantView | None] = asyncio.get_running_loop().create_future()
-        self._loading[subdomain] = future
-        try:
-            view = await self._load(subdomain)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) get it through shield
-            raise
-        finally:
-            if self._loading.get(subdomain) is future:
-                del self._loading[subdomain]
-        future.set_result(view)
-        if generation == self._generation:
+        view = await self._loads.load(subdomain, lambda: self._load(subdomain))
+        if generation == self._generation:  # not cached if a change event came in meanwhile
             self._views[subdomain] = view
         return view
 

@@ -23,7 +23,9 @@ import logging
 import uuid
 from typing import TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -129,7 +131,11 @@ class RedisStore(Store):
         self.config = config
         # Tells this store's own messages apart when pub/sub echoes them back.
         self._origin = uuid.uuid4().hex
-        self.redis: Redis = Redis(
+        pool = BlockingConnectionPool(
+            # Under a burst, requests wait up to `timeout` for a free connection instead of
+            # failing at the pool's limit (the non-blocking pool raises MaxConnectionsError).
+            max_connections=config.max_connections,
+            timeout=5.0,
             host=config.host,
             port=config.port,
             password=config.password or None,
@@ -141,7 +147,10 @@ class RedisStore(Store):
             socket_keepalive=True,
             # Names this instance's connections in CLIENT LIST, for operators (and tests).
             client_name=f"aiproxy-{self._origin}",
+            # A dead server should cost a request well under a second, not many backoff rounds.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
         )
+        self.redis: Redis = Redis(connection_pool=pool)
         p = config.prefix + ":"
         self._tenants = p + "tenants"
         self._names = p + "tenant_names"

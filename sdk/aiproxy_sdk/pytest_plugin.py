@@ -4,6 +4,9 @@
 * ``aiproxy_gateway_factory``: ``await factory(plugins=..., chain=...)`` gives a started
   :class:`~aiproxy_sdk.GatewayHarness`; every harness is closed after the test.
 * ``aiproxy_gateway``: a harness with no plugins, for tests of the core path.
+* ``aiproxy_backend``: runs a test twice, with ``None`` (embedded: SQLite) and with a ``redis``
+  config section on 127.0.0.1:6379 under a fresh prefix; pass it as the factory's ``redis=``.
+* ``aiproxy_redis_prefix``: a fresh key prefix on that Redis, emptied after the test.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aiproxy_core.mock_upstream import create_mock_upstream
 
 from .harness import GatewayHarness
 from .live import ServerThread
+from .redis_space import drop_prefix, new_prefix
 
 GatewayFactory = Callable[..., Awaitable[GatewayHarness]]
 
@@ -48,3 +52,20 @@ async def aiproxy_gateway_factory(aiproxy_mock_upstream: str, tmp_path: Path) ->
 async def aiproxy_gateway(aiproxy_gateway_factory: GatewayFactory) -> GatewayHarness:
     return await aiproxy_gateway_factory()
 
+
+
+@pytest.fixture
+def aiproxy_redis_prefix() -> Iterator[str]:
+    prefix = new_prefix()
+    yield prefix
+    drop_prefix(prefix)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def aiproxy_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    prefix = new_prefix()
+    yield {"host": "127.0.0.1", "port": 6379, "prefix": prefix}
+    drop_prefix(prefix)

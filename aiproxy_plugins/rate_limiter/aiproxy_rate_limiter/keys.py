@@ -1,0 +1,50 @@
+"""Who a request is counted for, and the name of each counter.
+
+A counter's name is ``rl:{<tenant id>}:`` and then what ``limits`` would call the key of the
+item (``LIMITER/<cost>/<scope>/<subject>/<limit>/<n>/<unit>``). The tenant id is in every name
+so tenants never share a counter; in braces, it is a Redis Cluster hash tag, so all counters a
+request touches sit in one slot and one script may update them together. The Redis counter puts
+the gateway's ``redis_prefix`` in front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiproxy_core import RequestContext
+
+from .policies import Policy
+
+__all__ = ["counter_name", "subject_of"]
+
+#: Header values longer than this are hashed, so a client cannot make huge Redis keys.
+_LONGEST_RAW_VALUE = 64
+
+
+def _consumer(ctx: RequestContext) -> str:
+    # Until consumers exist every key is its own consumer; a consumer's keys share its counter.
+    consumer_id = ctx.consumer_id
+    return f"consumer:{consumer_id}" if consumer_id else f"key:{ctx.api_key.id}"
+
+
+def subject_of(key: str, ctx: RequestContext) -> str:
+    """The subject named by the ``key`` setting: ``consumer``, ``tenant``, ``ip`` or ``header:<name>``."""
+    if key == "consumer":
+        return _consumer(ctx)
+    if key == "tenant":
+        return "tenant"
+    if key == "ip":
+        return f"ip:{ctx.request.client_ip or '-'}"
+    name = key.removeprefix("header:")
+    value = ctx.request.headers.get(name)
+    if value is None:
+        # Leaving the header out must not escape the limit: such requests count per consumer.
+        return _consumer(ctx)
+    if len(value) > _LONGEST_RAW_VALUE or not value.isprintable():
+        value = "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"header:{name.lower()}:{value}"
+
+
+def counter_name(policy: Policy, *, tenant_id: str, cost: str, scope: str, subject: str) -> str:
+    """``scope`` is the rule id with ``per_endpoint``, else ``*`` (one counter across the tenant's rules)."""
+    return f"rl:{{{tenant_id}}}:" + policy.item.key_for(cost, scope, subject)

@@ -1,0 +1,201 @@
+"""The ``rate_limiter`` plugin: count and label in ``pre_request``, settle in ``post_response``.
+
+* ``pre_request``: one counter call admits the request in every limit of the entry or refuses it
+  (429 with ``Retry-After``); with ``cost: tokens`` it reserves an estimate. The rate-limit
+  headers go into ``ctx.response_headers``, so every response carries them (the upstream's, an
+  early answer or an error) even when the entry is narrowed to ``stage: pre_request``.
+* ``response_chunk``: with ``cost: tokens``, notes the usage a streamed answer reports at its end.
+* ``post_response``: with ``cost: tokens``, replaces the estimate by the real usage, or refunds it
+  when the request got no successful answer.
+
+The gateway loads this module through its entry point, so the module's hooks are those of one
+:class:`RateLimiter`. It keeps the counter its gateway's ``startup`` chose (Redis or memory),
+which is why several gateways in one process each need their own ``RateLimiter()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, RateLimited, RequestContext, hookimpl
+
+from .counting import Counter, CounterUnavailable, Slot, Verdict, seconds_up
+from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
+from .keys import counter_name, subject_of
+from .memory_counter import MemoryCounter
+from .policies import Policy
+from .redis_counter import RedisCounter
+from .settings import RateLimiterSettings
+from .state import EntryState, entry_states
+from .tokens import estimate_tokens, usage_in_body, usage_in_events
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._counter: Counter | None = None
+
+    # -- registration ----------------------------------------------------------------------------
+
+    @hookimpl
+    def settings_model(self) -> type[RateLimiterSettings]:
+        return RateLimiterSettings
+
+    @hookimpl
+    def startup(self, services: GatewayServices) -> None:
+        redis = services.redis
+        if redis is None:
+            self._counter = MemoryCounter()
+        else:
+            # The gateway's own client and prefix: no second pool, and keys under its namespace.
+            self._counter = RedisCounter(redis, services.redis_prefix or "aiproxy")
+
+    @hookimpl
+    def shutdown(self, services: GatewayServices) -> None:
+        self._counter = None
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    @hookimpl
+    async def pre_request(self, ctx: RequestContext, settings: RateLimiterSettings) -> None:
+        policies = settings.policies(ctx.tenant.tier)
+        if not policies:
+            return None  # e.g. only plans are set, and none for this tenant's tier
+        subject = subject_of(settings.key, ctx)
+        scope = ctx.rule.id if settings.per_endpoint else "*"
+        slots = tuple(
+            Slot(
+                counter_name(policy, tenant_id=ctx.tenant.id, cost=settings.cost, scope=scope, subject=subject),
+                policy.limit,
+                policy.seconds * 1000,
+            )
+            for policy in policies
+        )
+        # The member must be unique per request: X-Request-Id comes from the client and may repeat.
+        state = EntryState(slots, uuid.uuid4().hex)
+        entry_states(ctx.state)[id(settings)] = state
+        cost = _cost(ctx, settings)
+        try:
+            verdict = await self._started().acquire(slots, state.member, cost, settings.redis_timeout)
+        except CounterUnavailable:
+            if settings.on_error == "open":
+                state.unavailable = True
+                _label(ctx)
+                return None
+            raise GatewayError(
+                "rate limiting is unavailable (the gateway cannot reach its Redis), so the request was refused; "
+                "try again shortly",
+                status=503,
+                code="rate_limiter_unavailable",
+                headers={"Retry-After": "1"},
+            ) from None
+        if verdict.allowed:
+            state.charged = tuple(slot.charged for slot in verdict.slots)
+            state.statuses = _statuses(policies, verdict, cost)
+            _label(ctx)
+            return None
+        retry_after = max(1, seconds_up(verdict.retry_ms))
+        state.retry_after = retry_after
+        state.statuses = _statuses(policies, verdict, cost, retry_after)
+        refusing = next(p for p, s in zip(policies, state.statuses) if s.refusing)
+        _label(ctx)
+        unit = " tokens" if settings.cost == "tokens" else ""
+        raise RateLimited(
+            f"rate limit of {refusing.limit}{unit} per {refusing.window} exceeded; retry in {retry_after} s",
+            headers={**limit_headers(state.statuses), "Retry-After": str(retry_after)},
+        )
+
+    @hookimpl
+    def response_chunk(self, ctx: RequestContext, settings: RateLimiterSettings, chunk: bytes) -> None:
+        if settings.cost != "tokens":
+            return None
+        state = entry_states(ctx.state).get(id(settings))
+        if state is not None and state.charged:
+            usage = usage_in_events(chunk)
+            if usage is not None:
+                state.streamed_usage = usage
+        return None
+
+    @hookimpl
+    async def post_response(self, ctx: RequestContext, settings: RateLimiterSettings) -> None:
+        if settings.cost != "tokens":
+            return None
+        state = entry_states(ctx.state).get(id(settings))
+        if state is None or not state.charged or state.settled:
+            return None
+        state.settled = True
+        actual = _used_tokens(ctx, state)
+        if actual is None or all(charged == actual for charged in state.charged):
+            return None
+        counter = self._counter
+        if counter is None:
+            return None  # the gateway is stopping; its counters go with it
+        try:
+            await counter.settle(state.slots, state.member, state.charged, actual, settings.redis_timeout)
+        except CounterUnavailable:
+            pass  # the outage is logged by the counter; the estimate stands
+
+    def _started(self) -> Counter:
+        if self._counter is None:
+            raise RuntimeError("the rate_limiter plugin has no counter: the gateway did not call its startup hook")
+        return self._counter
+
+
+def _label(ctx: RequestContext) -> None:
+    """Write the headers of every limiter entry that ran so far into ``ctx.response_headers``.
+
+    All entries write the same headers from all of their states, so two entries (a tenant's
+    required one and a rule's own) do not overwrite each other.
+    """
+    states = entry_states(ctx.state).values()
+    statuses = [status for state in states for status in state.statuses]
+    headers = ctx.response_headers
+    headers.update(limit_headers(statuses))
+    retry_after = max((s.retry_after for s in states if s.retry_after is not None), default=None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if any(state.unavailable for state in states):
+        headers[UNAVAILABLE_HEADER[0]] = UNAVAILABLE_HEADER[1]
+
+
+def _cost(ctx: RequestContext, settings: RateLimiterSettings) -> int:
+    if settings.cost == "requests":
+        return 1
+    try:
+        body: Any = ctx.request.json
+    except BadRequest:
+        body = None  # not JSON: the upstream will say so; reserve by size meanwhile
+    return estimate_tokens(body, len(ctx.request.body), settings.default_max_tokens)
+
+
+def _statuses(policies: tuple[Policy, ...], verdict: Verdict, cost: int, retry_after: int | None = None) -> tuple[PolicyStatus, ...]:
+    statuses = []
+    for policy, slot in zip(policies, verdict.slots):
+        refusing = not verdict.allowed and slot.used + min(cost, policy.limit) > policy.limit
+        reset = retry_after if refusing and retry_after is not None else seconds_up(slot.reset_ms)
+        statuses.append(
+            PolicyStatus(policy.name, policy.limit, policy.seconds, max(0, policy.limit - slot.used), reset, refusing)
+        )
+    return tuple(statuses)
+
+
+def _used_tokens(ctx: RequestContext, state: EntryState) -> int | None:
+    """Tokens the request really used; 0 when it got no successful answer; None if unknown."""
+    response = ctx.response
+    if response is None or response.status >= 400:
+        return 0  # refused later in the chain, or failed upstream: nothing was generated
+    if response.body is None:
+        return state.streamed_usage
+    return usage_in_body(response.body)
+
+
+# The module is the entry point: its hooks are those of one RateLimiter per process.
+_default = RateLimiter()
+settings_model = _default.settings_model
+startup = _default.startup
+shutdown = _default.shutdown
+pre_request = _default.pre_request
+response_chunk = _default.response_chunk
+post_response = _default.post_response

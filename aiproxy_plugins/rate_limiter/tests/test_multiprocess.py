@@ -1,0 +1,68 @@
+"""One limit shared by two real gateway processes on one Redis admits exactly its size, no more."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Iterator
+
+import httpx
+import pytest
+
+from aiproxy_sdk import GatewayProcess
+
+LIMIT = 100
+REQUESTS = 300
+
+
+@pytest.fixture
+def two_gateways(redis_prefix: str) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    config = {"redis": {"host": "127.0.0.1", "port": 6379, "prefix": redis_prefix}, "server": {"base_domain": "gw.test"}}
+    first, second = GatewayProcess(config), GatewayProcess(config)
+    try:
+        first.start()
+        second.start()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_two_processes_admit_exactly_the_limit_together(
+    two_gateways: tuple[GatewayProcess, GatewayProcess], aiproxy_mock_upstream: str
+) -> None:
+    first, second = two_gateways
+    subdomain = "rl" + uuid.uuid4().hex[:10]
+    async with httpx.AsyncClient(base_url=first.admin_url, timeout=30) as admin:
+        made = await admin.post("/api/v1/tenants", json={"name": f"Tenant {subdomain}", "subdomain": subdomain})
+        assert made.status_code == 201, made.text
+        tenant = made.json()
+        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+        rule = await admin.post(
+            f"/api/v1/tenants/{tenant['id']}/rules",
+            headers=auth,
+            json={
+                "path": "/v1",
+                "target": aiproxy_mock_upstream,
+                "plugin_chain": [{"name": "rate_limiter", "settings": {"limit": LIMIT, "window": "1m"}}],
+            },
+        )
+        assert rule.status_code == 201, rule.text
+
+    headers = {**auth, "Host": f"{subdomain}.gw.test"}
+    body = {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}
+    pool = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+    async with httpx.AsyncClient(timeout=60, limits=pool) as client:
+        urls = [first.proxy_url, second.proxy_url]
+        # No warm-up: the burst meets cold caches in both processes, as after a deploy.
+        responses = await asyncio.gather(
+            *(client.post(f"{urls[i % 2]}/v1/chat/completions", headers=headers, json=body) for i in range(REQUESTS))
+        )
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: LIMIT, 429: REQUESTS - LIMIT}, first.log.read_text()[-3000:] + second.log.read_text()[-3000:]
+    # Both processes did admit some: the limit really was shared, not enforced by one alone.
+    admitted_by = Counter(str(r.url).split("/v1/")[0] for r in responses if r.status_code == 200)
+    assert len(admitted_by) == 2
+    assert all("retry-after" in r.headers for r in responses if r.status_code == 429)

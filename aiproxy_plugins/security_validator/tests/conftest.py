@@ -1,0 +1,76 @@
+"""Fixtures for security_validator's tests: a gateway with the plugin in its chain, and signing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from aiproxy_sdk import GatewayHarness
+from aiproxy_security_validator import plugin
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SECRET = "test-secret-0123456789abcdef"
+
+MakeGateway = Callable[..., Awaitable[GatewayHarness]]
+Sign = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def make_gateway(aiproxy_gateway_factory: Callable[..., Awaitable[GatewayHarness]]) -> MakeGateway:
+    """``await make_gateway(settings)``: a gateway whose rule runs security_validator with ``settings``."""
+
+    async def make(settings: dict[str, Any], **options: Any) -> GatewayHarness:
+        chain = [{"name": "security_validator", "priority": 1, "settings": settings}]
+        return await aiproxy_gateway_factory(plugins={"security_validator": plugin}, chain=chain, **options)
+
+    return make
+
+
+@pytest.fixture
+def hmac_secret() -> str:
+    return SECRET
+
+
+@pytest.fixture
+def sign(hmac_secret: str) -> Sign:
+    """Headers for a signed request, computed here independently of the plugin's own code."""
+
+    def make_headers(
+        method: str, path: str, body: bytes, *, secret: str | None = None, timestamp: int | None = None, algorithm: str = "sha256"
+    ) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        message = f"{stamp}.{method}.{path}.".encode() + body
+        signature = hmac.new((secret or hmac_secret).encode(), message, getattr(hashlib, algorithm)).hexdigest()
+        return {"X-Timestamp": stamp, "X-Signature": signature}
+
+    return make_headers
+
+
+@pytest.fixture
+def redis_section() -> Iterator[dict[str, Any]]:
+    """A Redis section with its own prefix (skips when no Redis runs); its keys are removed after."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    prefix = "aiproxy-sv-test-" + uuid.uuid4().hex[:12]
+    yield {"host": "127.0.0.1", "port": 6379, "prefix": prefix}
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Any]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()

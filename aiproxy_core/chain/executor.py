@@ -11,15 +11,20 @@ from .compiled import Step
 
 logger = logging.getLogger("aiproxy.chain")
 
+_CTX_SETTINGS = ("ctx", "settings")
+
 
 async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None) -> Any:
     """Call one hook; a plugin's own GatewayError passes through, anything else is a plugin failure.
 
     With ``on_error: open`` a failing hook is logged and skipped instead of failing the request.
     """
-    available = {"ctx": ctx, "settings": step.settings, "chunk": chunk}
     try:
-        result = step.function(**{name: available[name] for name in step.argnames})
+        if step.argnames == _CTX_SETTINGS:  # the common signature, without building a dict
+            result = step.function(ctx=ctx, settings=step.settings)
+        else:
+            available = {"ctx": ctx, "settings": step.settings, "chunk": chunk}
+            result = step.function(**{name: available[name] for name in step.argnames})
         if step.is_async:
             result = await result
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import signal
@@ -84,7 +85,9 @@ async def serve_gateway(
     common = dict(lifespan="off", log_level=level, access_log=config.logging.access_log, timeout_graceful_shutdown=10)
     admin = _QuietServer(uvicorn.Config(gateway.admin_app, **common))
     proxy = _QuietServer(
-        uvicorn.Config(gateway.proxy_app, http="httptools", server_header=False, date_header=False, **common)
+        # proxy_headers off: the gateway writes X-Forwarded-For itself, and plugins decide which
+        # proxies to trust; uvicorn must not rewrite the client address from client headers.
+        uvicorn.Config(gateway.proxy_app, http="httptools", server_header=False, date_header=False, proxy_headers=False, **common)
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,9 +99,23 @@ async def serve_gateway(
             await asyncio.sleep(0.01)
         if on_started is not None and not any(t.done() for t in tasks):
             await on_started(gateway)
+        tune_garbage_collection()
         await asyncio.gather(*tasks)
     finally:
         await gateway.stop()
+
+
+def tune_garbage_collection() -> None:
+    """Fewer, cheaper collections while serving.
+
+    Everything alive after start-up (modules, plugins, caches) moves to the permanent generation,
+    so collections stop scanning it; and the youngest generation collects every 50,000
+    allocations instead of 700, since a request allocates hundreds of short-lived objects that
+    reference counting frees anyway. Measured with bench/run.sh: fewer long pauses at p99.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _stop_all(*servers: uvicorn.Server) -> None:

@@ -94,7 +94,9 @@ class LiveGateway:
         common: dict[str, Any] = dict(lifespan="off", log_level="warning", access_log=False)
         self._servers = [
             _ThreadServer(uvicorn.Config(self.gateway.admin_app, **common)),
-            _ThreadServer(uvicorn.Config(self.gateway.proxy_app, server_header=False, date_header=False, **common)),
+            _ThreadServer(
+                uvicorn.Config(self.gateway.proxy_app, server_header=False, date_header=False, proxy_headers=False, **common)
+            ),
         ]
         tasks = [
             asyncio.create_task(self._servers[0].serve([self._admin_sock])),

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from aiproxy_rate_limiter.counting import Counter, Slot
 from aiproxy_rate_limiter.memory_counter import MemoryCounter
 from aiproxy_rate_limiter.redis_counter import RedisCounter
+from aiproxy_rate_limiter.script_connection import ScriptConnection
 
 TIMEOUT = 5.0
 
@@ -21,9 +22,9 @@ async def counter(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIte
     if request.param == "memory":
         yield MemoryCounter()
         return
-    client = Redis(host="127.0.0.1", port=6379, decode_responses=True)
-    yield RedisCounter(client, redis_prefix)
-    await client.aclose()
+    connection = ScriptConnection("127.0.0.1", 6379)
+    yield RedisCounter(connection, redis_prefix)
+    await connection.close()
 
 
 def slot(limit: int, window_ms: int = 60_000) -> Slot:
@@ -84,8 +85,9 @@ async def test_retry_is_when_enough_of_the_oldest_have_left(counter: Counter) ->
 
 async def test_redis_keys_live_under_the_prefix_with_the_tenant_and_expire(redis_prefix: str) -> None:
     client = Redis(host="127.0.0.1", port=6379, decode_responses=True)
+    connection = ScriptConnection("127.0.0.1", 6379)
     try:
-        counter = RedisCounter(client, redis_prefix)
+        counter = RedisCounter(connection, redis_prefix)
         limited = slot(5, window_ms=10_000)
         await counter.acquire([limited], member(), 1, TIMEOUT)
         keys = sorted(await client.keys(f"{redis_prefix}:*"))
@@ -97,6 +99,7 @@ async def test_redis_keys_live_under_the_prefix_with_the_tenant_and_expire(redis
         seconds, micros = await client.time()
         assert abs(seconds * 1000 + micros // 1000 - score) < 1000
     finally:
+        await connection.close()
         await client.aclose()
 
 

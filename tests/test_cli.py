@@ -121,3 +121,25 @@ def test_serve_with_workers_shares_the_ports_on_redis(tmp_path, aiproxy_redis_pr
             with httpx.Client() as fresh:  # a new connection each time, so both workers are asked
                 assert fresh.get(f"{gateway.admin_url}/api/v1/tenants/{tenant['id']}").status_code == 200
     assert "worker(s) exited with an error" not in gateway.log.read_text()
+
+
+def test_install_lists_bundles_and_refuses_unknown_ones():
+    listed = aiproxy("install", "--list")
+    assert listed.returncode == 0 and "traffic" in listed.stdout and "rate_limiter, security_validator" in listed.stdout
+    unknown = aiproxy("install", "--bundle", "nope")
+    assert unknown.returncode == 2 and "no bundle named 'nope'" in unknown.stderr
+
+
+def test_install_builds_the_pip_command_from_repo_or_index():
+    repo = aiproxy("install", "--bundle", "traffic", "--dry-run", "--source", "repo")
+    assert repo.returncode == 0
+    assert "-e " in repo.stdout and "aiproxy_plugins/rate_limiter" in repo.stdout and "aiproxy_plugins/security_validator" in repo.stdout
+    index = aiproxy("install", "--bundle", "seed", "--dry-run", "--source", "index")
+    assert "aiproxy-rate-limiter aiproxy-security-validator aiproxy-content-validator" in index.stdout
+
+
+def test_install_a_bundle_then_plugins_lists_it():
+    installed = aiproxy("install", "--bundle", "validation", "--source", "repo")
+    assert installed.returncode == 0, installed.stderr
+    names = {p["name"] for p in json.loads(aiproxy("plugins", "--json").stdout)}
+    assert "content_validator" in names

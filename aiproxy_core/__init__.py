@@ -3,6 +3,8 @@
 Plugins import only what is listed in ``__all__``.
 """
 
+from .admin.json_body import read_model
+from .admin.lookups import authorized_tenant
 from .config import GatewayConfig, load_config
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
@@ -61,6 +63,8 @@ __all__ = [
     "UpstreamUnreachable",
     "ValidationFailed",
     "__version__",
+    "authorized_tenant",
     "hookimpl",
     "load_config",
+    "read_model",
 ]

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from pydantic import BaseModel
     from starlette.routing import BaseRoute
 
@@ -115,3 +117,13 @@ def shutdown(services: "GatewayServices") -> Any:
 @hookspec
 def admin_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
     """Starlette routes to add to the Admin API (e.g. ``/api/v1/tenants/{tenant_id}/plans``)."""
+
+
+@hookspec
+def cli_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add subcommands to the ``aiproxy`` command (e.g. ``aiproxy billing-worker``).
+
+    Call ``commands.add_parser(...)`` and ``set_defaults(func=handler)``; the handler gets the
+    parsed arguments and returns an exit code. Give it a ``--config`` option and read it with
+    :func:`aiproxy_core.load_config` so it finds the same store as ``aiproxy serve``.
+    """

@@ -143,3 +143,34 @@ def test_install_a_bundle_then_plugins_lists_it():
     assert installed.returncode == 0, installed.stderr
     names = {p["name"] for p in json.loads(aiproxy("plugins", "--json").stdout)}
     assert "content_validator" in names
+
+
+def test_hook_cli_commands_adds_a_subcommand(tmp_path):
+    fake_distribution(
+        tmp_path,
+        "aiproxy-worker",
+        "[aiproxy]\nworker = worker_plugin\n",
+        "worker_plugin",
+        """
+        from aiproxy_core import ConfigError, hookimpl
+
+        def run(args):
+            if args.fail:
+                raise ConfigError("worker: say what to fix")
+            print(f"worker ran with {args.batch}")
+            return 0
+
+        @hookimpl
+        def cli_commands(commands):
+            parser = commands.add_parser("demo-worker", help="a plugin's command")
+            parser.add_argument("--batch", type=int, default=10)
+            parser.add_argument("--fail", action="store_true")
+            parser.set_defaults(func=run)
+        """,
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    ran = aiproxy("demo-worker", "--batch", "3", env=env)
+    assert ran.returncode == 0 and "worker ran with 3" in ran.stdout
+    assert "demo-worker" in aiproxy("--help", env=env).stdout
+    failed = aiproxy("demo-worker", "--fail", env=env)
+    assert failed.returncode == 2 and "worker: say what to fix" in failed.stderr and "Traceback" not in failed.stderr

@@ -140,7 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--error-rate", type=float, default=0.0, help="fraction (0..1) of requests answered with 500")
     mock.add_argument("--stream-delay-ms", type=float, default=0.0, help="delay between streamed events")
     mock.set_defaults(func=cmd_mock_upstream)
+    _plugin_commands(commands)
     return parser
+
+
+def _plugin_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Subcommands that installed plugins add (their ``cli_commands`` hook)."""
+    from ..plugins import PluginRegistry
+
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    registry.manager.hook.cli_commands(commands=commands)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from starlette.datastructures import MutableHeaders
 from .errors import BadRequest
 
 if TYPE_CHECKING:
-    from .models import ApiKey, Rule, Tenant
+    from .models import ApiKey, Consumer, Rule, Tenant
     from .services import GatewayServices
 
 __all__ = ["ProxyRequest", "ProxyResponse", "RequestContext"]
@@ -122,6 +122,7 @@ class RequestContext:
         "tenant",
         "rule",
         "api_key",
+        "consumer",
         "request",
         "response",
         "upstream_url",
@@ -142,11 +143,14 @@ class RequestContext:
         upstream_url: str,
         started_at: float,
         services: "GatewayServices | None" = None,
+        consumer: "Consumer | None" = None,
     ) -> None:
         self.request_id = request_id
         self.tenant = tenant
         self.rule = rule
         self.api_key = api_key
+        #: The consumer whose key made the request (with its ``plan_id``); None for tenant keys.
+        self.consumer = consumer
         self.request = request
         self.response: ProxyResponse | None = None
         self.upstream_url = upstream_url

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Coroutine
 
-from .auth import KeyAuthenticator
+from .auth import ConsumerDirectory, KeyAuthenticator
 from .config import GatewayConfig
 from .plugins import PluginRegistry
 from .proxy.app import ProxyApp
@@ -49,6 +49,7 @@ class Gateway:
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
         self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir)
         self.auth = KeyAuthenticator(self.store)
+        self.consumers = ConsumerDirectory(self.store)
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
         self.proxy_app = ProxyApp(self)
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last

@@ -119,3 +119,29 @@ def test_full_keys_are_never_stored_or_logged(upstream, aiproxy_redis_prefix, tm
         secret_part = key[len("aip_") + 8:]
         assert secret_part.encode() not in stored
         assert all(secret_part not in log for log in logs)
+
+
+def test_consumer_key_rotation_and_revocation_across_processes(upstream, aiproxy_redis_prefix, tmp_path):
+    config = {"server": {"base_domain": BASE_DOMAIN}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}
+    with GatewayProcess(config, workdir=tmp_path) as first, GatewayProcess(config, workdir=tmp_path) as second:
+        tenant = create_tenant_and_rule(first.admin_url, upstream)
+        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+        consumers = f"{first.admin_url}/api/v1/tenants/{tenant['id']}/consumers"
+        consumer = httpx.post(consumers, headers=auth, json={"name": "Ada", "plan_id": "pro"}).json()
+        old = httpx.post(f"{consumers}/{consumer['id']}/keys", headers=auth).json()
+        assert chat(second.proxy_url, old["key"]).status_code == 200  # cached as valid in the second process
+
+        new = httpx.post(f"{consumers}/{consumer['id']}/keys/{old['id']}/rotate", headers=auth, json={"grace_seconds": 2}).json()
+        assert chat(second.proxy_url, old["key"]).status_code == 200  # the grace period
+        assert chat(second.proxy_url, new["key"]).status_code == 200
+        time.sleep(2.0)
+        deadline = time.monotonic() + 1.0
+        while chat(second.proxy_url, old["key"]).status_code != 401:
+            assert time.monotonic() < deadline, "the old key still worked 1 s after its grace period ended"
+            time.sleep(0.05)
+
+        assert httpx.delete(f"{consumers}/{consumer['id']}/keys/{new['id']}", headers=auth).status_code == 204
+        deadline = time.monotonic() + 1.0
+        while chat(second.proxy_url, new["key"]).status_code != 401:
+            assert time.monotonic() < deadline, "a revoked consumer key still worked on another process after 1 s"
+            time.sleep(0.02)

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from aiproxy_core.config.schema import RedisConfig
 from aiproxy_core.errors import Conflict, NotFound
-from aiproxy_core.models import ApiKey, Rule, Tenant
+from aiproxy_core.models import ApiKey, Consumer, Rule, Tenant
 from aiproxy_core.store import ChangeEvent, Store
 from aiproxy_core.store.redis_store import RedisStore
 from aiproxy_core.store.sqlite_store import SQLiteStore
@@ -314,6 +314,46 @@ async def test_key_writes_need_an_existing_tenant_and_key(store: Store) -> None:
 
 
 # -- change feed ---------------------------------------------------------------------------------
+def consumer(tenant_id: str, cid: str, minute: int = 0, plan_id: str | None = None) -> Consumer:
+    return Consumer(id=cid, tenant_id=tenant_id, name=cid.title(), plan_id=plan_id, created_at=at(minute), updated_at=at(minute))
+
+
+async def test_consumers_crud_and_delete_takes_their_keys(store: Store) -> None:
+    await store.create_tenant(tenant("t1"))
+    await store.create_tenant(tenant("t2"))
+    events = recorder(store)
+    await store.put_consumer(consumer("t1", "c2", minute=2))
+    await store.put_consumer(consumer("t1", "c1", minute=1, plan_id="plan_a"))
+    await store.put_consumer(consumer("t2", "c1"))
+    assert [c.id for c in await store.list_consumers("t1")] == ["c1", "c2"]
+    assert (await store.get_consumer("t1", "c1")).plan_id == "plan_a"
+    assert await store.get_consumer("t1", "missing") is None
+    await store.put_consumer(consumer("t1", "c1", minute=1, plan_id="plan_b"))
+    assert (await store.get_consumer("t1", "c1")).plan_id == "plan_b"
+    assert ChangeEvent("consumer", tenant_id="t1", consumer_id="c1") in events
+
+    await store.create_key(api_key("t1", "k1", consumer_id="c1"))
+    await store.create_key(api_key("t1", "k2", consumer_id="c2"))
+    await store.create_key(api_key("t1", "k3"))
+    events.clear()
+    assert await store.delete_consumer("t1", "c1") is True
+    assert await store.delete_consumer("t1", "c1") is False
+    assert await store.get_consumer("t1", "c1") is None
+    assert await store.find_key(sha("k1")) is None
+    assert [k.id for k in await store.list_keys("t1")] == ["k2", "k3"]
+    assert ChangeEvent("key", tenant_id="t1", key_hash=sha("k1")) in events
+    assert await store.get_consumer("t2", "c1") is not None  # another tenant's consumer of the same id
+
+
+async def test_consumers_need_their_tenant_and_go_with_it(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.put_consumer(consumer("nobody", "c1"))
+    await store.create_tenant(tenant("t1"))
+    await store.put_consumer(consumer("t1", "c1"))
+    await store.delete_tenant("t1")
+    assert await store.list_consumers("t1") == []
+
+
 async def test_every_write_notifies_listeners(store: Store) -> None:
     events = recorder(store)
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import GatewayError, error_body
-from . import rules, tenant_keys, tenants
+from . import consumers, key_endpoints, rules, tenants
 from .state import gateway_of
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 def core_routes() -> list[BaseRoute]:
     t = "/api/v1/tenants/{tenant_id}"
-    return [
+    c = t + "/consumers/{consumer_id}"
+    routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/api/v1/plugins", list_plugins, methods=["GET"]),
         Route("/api/v1/tenants", tenants.create_tenant, methods=["POST"]),
@@ -77,10 +78,21 @@ def core_routes() -> list[BaseRoute]:
         Route(t + "/rules/{rule_id}", rules.get_rule, methods=["GET"]),
         Route(t + "/rules/{rule_id}", rules.replace_rule, methods=["PUT"]),
         Route(t + "/rules/{rule_id}", rules.delete_rule, methods=["DELETE"]),
-        Route(t + "/keys", tenant_keys.create_key, methods=["POST"]),
-        Route(t + "/keys", tenant_keys.list_keys, methods=["GET"]),
-        Route(t + "/keys/{key_id}", tenant_keys.revoke_key, methods=["DELETE"]),
+        Route(t + "/consumers", consumers.create_consumer, methods=["POST"]),
+        Route(t + "/consumers", consumers.list_consumers, methods=["GET"]),
+        Route(c, consumers.get_consumer, methods=["GET"]),
+        Route(c, consumers.patch_consumer, methods=["PATCH"]),
+        Route(c, consumers.delete_consumer, methods=["DELETE"]),
     ]
+    # The same key endpoints serve a tenant's own keys and each consumer's.
+    for owner in (t, c):
+        routes += [
+            Route(owner + "/keys", key_endpoints.create_key, methods=["POST"]),
+            Route(owner + "/keys", key_endpoints.list_keys, methods=["GET"]),
+            Route(owner + "/keys/{key_id}", key_endpoints.revoke_key, methods=["DELETE"]),
+            Route(owner + "/keys/{key_id}/rotate", key_endpoints.rotate_key, methods=["POST"]),
+        ]
+    return routes
 
 
 def build_admin_app(gateway: "Gateway") -> Starlette:

@@ -2,12 +2,16 @@
 
 from .api_key import ApiKey
 from .chain_entry import STAGES, ChainEntry, Stage
+from .consumer import Consumer, ConsumerCreate, ConsumerPatch
 from .rule import Rule, RuleInput
 from .tenant import Tenant, TenantCreate, TenantPatch
 
 __all__ = [
     "ApiKey",
     "ChainEntry",
+    "Consumer",
+    "ConsumerCreate",
+    "ConsumerPatch",
     "Rule",
     "RuleInput",
     "STAGES",

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ApiKey(BaseModel):
-    """A tenant key (``consumer_id`` None) or, later, a consumer's key."""
+    """A tenant key (``consumer_id`` None) or a consumer's key."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -21,6 +21,10 @@ class ApiKey(BaseModel):
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    #: Rule ids this key may call; None means every rule of the tenant.
+    scopes: list[str] | None = None
+    #: Set on a key replaced by rotation: the id of its successor.
+    replaced_by: str | None = None
 
     def public(self) -> dict:
         """What the Admin API shows of a key: everything but its hash."""

@@ -18,7 +18,7 @@ from starlette.datastructures import MutableHeaders
 from ..auth import presented_key
 from ..chain import CompiledChain, run_answering, run_chunk, run_post_response
 from ..context import ProxyRequest, ProxyResponse, RequestContext
-from ..errors import BadRequest, GatewayError, PayloadTooLarge
+from ..errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge, Unauthorized
 from .headers import downstream_headers, upstream_request_headers
 from .streaming import sse_events
 from .target import upstream_url
@@ -88,8 +88,17 @@ class ProxyApp:
             gateway = self.gateway
             view = await gateway.tenants.resolve(host)
             key = await gateway.auth.authenticate(view.tenant.id, presented_key(authorization, x_api_key))
+            consumer = None
+            if key.consumer_id is not None:
+                consumer = await gateway.consumers.get(view.tenant.id, key.consumer_id)
+                if consumer is None:
+                    raise Unauthorized("this key's consumer no longer exists", code="invalid_api_key")
             path = scope["path"]
             route = view.match(path, scope["method"])
+            if key.scopes is not None and route.rule.id not in key.scopes:
+                raise Forbidden(
+                    f"this key may not call {path}: its scopes do not include rule {route.rule.id}", code="key_scope_denied"
+                )
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)
             client = scope.get("client")
@@ -97,7 +106,15 @@ class ProxyApp:
                 scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, client[0] if client else None
             )
             ctx = RequestContext(
-                request_id, view.tenant, route.rule, key, request, upstream_url(route.rule, path), started, gateway.services
+                request_id,
+                view.tenant,
+                route.rule,
+                key,
+                request,
+                upstream_url(route.rule, path),
+                started,
+                gateway.services,
+                consumer,
             )
             response = await self._through_chain(ctx, chain, scope, host)
         except ClientDisconnected:

@@ -12,7 +12,7 @@ import abc
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..models import ApiKey, Rule, Tenant
+from ..models import ApiKey, Consumer, Rule, Tenant
 from .events import ChangeEvent, Listener
 
 if TYPE_CHECKING:
@@ -96,6 +96,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def update_key(self, key: ApiKey) -> None:
         """Replace a stored key (same id and hash), e.g. to set ``revoked_at``."""
+
+    # -- consumers -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_consumer(self, consumer: Consumer) -> None:
+        """Create or replace a consumer (by ``tenant_id`` and ``id``); NotFound without its tenant."""
+
+    @abc.abstractmethod
+    async def get_consumer(self, tenant_id: str, consumer_id: str) -> Consumer | None: ...
+
+    @abc.abstractmethod
+    async def list_consumers(self, tenant_id: str) -> list[Consumer]:
+        """A tenant's consumers, oldest first."""
+
+    @abc.abstractmethod
+    async def delete_consumer(self, tenant_id: str, consumer_id: str) -> bool:
+        """Delete a consumer and its keys; False when there was none."""
 
     # -- change feed -----------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:

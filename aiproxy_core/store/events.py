@@ -6,12 +6,13 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Callable, Literal
 
-EventKind = Literal["tenant", "rule", "key", "reset"]
+EventKind = Literal["tenant", "rule", "key", "consumer", "reset"]
 
 
 @dataclass(frozen=True)
 class ChangeEvent:
-    """``tenant``/``rule`` events name the tenant; ``key`` events carry the key's SHA-256.
+    """``tenant``/``rule`` events name the tenant; ``key`` events carry the key's SHA-256;
+    ``consumer`` events name tenant and consumer.
 
     ``reset`` tells a listener to drop everything it cached (sent after a lost subscription).
     """
@@ -19,6 +20,7 @@ class ChangeEvent:
     kind: EventKind
     tenant_id: str | None = None
     key_hash: str | None = None
+    consumer_id: str | None = None
 
     def encode(self, origin: str | None = None) -> str:
         """JSON for pub/sub; ``origin`` names the sending store so it can skip its own echo."""

@@ -31,13 +31,13 @@ from redis.exceptions import RedisError
 
 from ..config.schema import RedisConfig
 from ..errors import Conflict, NotFound
-from ..models import ApiKey, Rule, Tenant
+from ..models import ApiKey, Consumer, Rule, Tenant
 from .base import Store, dump
 from .events import ChangeEvent
 
 logger = logging.getLogger("aiproxy.store")
 
-_Record = TypeVar("_Record", Tenant, Rule, ApiKey)
+_Record = TypeVar("_Record", Tenant, Rule, ApiKey, Consumer)
 
 # KEYS: tenants, names, subdomains. ARGV: id, name key, subdomain, doc.
 _CREATE_TENANT = """
@@ -69,8 +69,8 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[7])
 return 'ok'
 """
 
-# KEYS: tenants, names, subdomains, rules of the tenant, tenant_keys of the tenant, keys.
-# ARGV: id, old doc, old name key, old subdomain.
+# KEYS: tenants, names, subdomains, rules of the tenant, tenant_keys of the tenant, keys,
+# consumers of the tenant. ARGV: id, old doc, old name key, old subdomain.
 _DELETE_TENANT = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return 'tenant_not_found' end
@@ -78,7 +78,7 @@ if current ~= ARGV[2] then return 'retry' end
 for _, key_hash in ipairs(redis.call('HVALS', KEYS[5])) do
   redis.call('HDEL', KEYS[6], key_hash)
 end
-redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[7])
 redis.call('HDEL', KEYS[2], ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[4])
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -108,6 +108,31 @@ _UPDATE_KEY = """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 'key_not_found' end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 'ok'
+"""
+
+# KEYS: tenants, consumers of the tenant. ARGV: tenant id, consumer id, doc.
+_PUT_CONSUMER = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'tenant_not_found' end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 'ok'
+"""
+
+# KEYS: consumers of the tenant, tenant_keys of the tenant, keys. ARGV: consumer id.
+# Returns the hashes of the consumer's keys it deleted, or false when there was no consumer.
+_DELETE_CONSUMER = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return false end
+local removed = {}
+local pairs_ = redis.call('HGETALL', KEYS[2])
+for i = 1, #pairs_, 2 do
+  local key_id, key_hash = pairs_[i], pairs_[i + 1]
+  local doc = redis.call('HGET', KEYS[3], key_hash)
+  if doc and cjson.decode(doc)['consumer_id'] == ARGV[1] then
+    redis.call('HDEL', KEYS[3], key_hash)
+    redis.call('HDEL', KEYS[2], key_id)
+    table.insert(removed, key_hash)
+  end
+end
+return removed
 """
 
 _MAX_ATTEMPTS = 20  # compare-and-set retries; only concurrent writes to one tenant cause any
@@ -163,6 +188,8 @@ class RedisStore(Store):
         self._delete_tenant = self.redis.register_script(_DELETE_TENANT)
         self._put_rule = self.redis.register_script(_PUT_RULE)
         self._create_key = self.redis.register_script(_CREATE_KEY)
+        self._put_consumer = self.redis.register_script(_PUT_CONSUMER)
+        self._delete_consumer = self.redis.register_script(_DELETE_CONSUMER)
         self._update_key = self.redis.register_script(_UPDATE_KEY)
         self._pubsub: PubSub | None = None
         self._listener_task: asyncio.Task[None] | None = None
@@ -342,6 +369,7 @@ class RedisStore(Store):
                     self._rules(tenant_id),
                     self._tenant_keys(tenant_id),
                     self._keys,
+                    self._consumers(tenant_id),
                 ],
                 args=[tenant_id, old_doc, _name_key(old.name), old.subdomain],
             )
@@ -417,3 +445,35 @@ class RedisStore(Store):
         if code != "ok":
             raise NotFound(f"tenant {key.tenant_id!r} has no API key {key.id!r} with this hash", code="key_not_found")
         await self.publish(ChangeEvent("key", tenant_id=key.tenant_id, key_hash=key.hash))
+
+    # -- consumers -------------------------------------------------------------------------------
+    def _consumers(self, tenant_id: str) -> str:
+        return f"{self.config.prefix}:consumers:{tenant_id}"
+
+    async def put_consumer(self, consumer: Consumer) -> None:
+        code = await self._put_consumer(
+            keys=[self._tenants, self._consumers(consumer.tenant_id)],
+            args=[consumer.tenant_id, consumer.id, dump(consumer)],
+        )
+        if code != "ok":
+            raise NotFound(f"tenant {consumer.tenant_id!r} does not exist", code="tenant_not_found")
+        await self.publish(ChangeEvent("consumer", tenant_id=consumer.tenant_id, consumer_id=consumer.id))
+
+    async def get_consumer(self, tenant_id: str, consumer_id: str) -> Consumer | None:
+        doc = await self.redis.hget(self._consumers(tenant_id), consumer_id)
+        return Consumer.model_validate_json(doc) if doc else None
+
+    async def list_consumers(self, tenant_id: str) -> list[Consumer]:
+        docs = await self.redis.hvals(self._consumers(tenant_id))
+        return _oldest_first([Consumer.model_validate_json(doc) for doc in docs])
+
+    async def delete_consumer(self, tenant_id: str, consumer_id: str) -> bool:
+        removed = await self._delete_consumer(
+            keys=[self._consumers(tenant_id), self._tenant_keys(tenant_id), self._keys], args=[consumer_id]
+        )
+        if removed is None:
+            return False
+        await self.publish(ChangeEvent("consumer", tenant_id=tenant_id, consumer_id=consumer_id))
+        for key_hash in removed:
+            await self.publish(ChangeEvent("key", tenant_id=tenant_id, key_hash=key_hash))
+        return True

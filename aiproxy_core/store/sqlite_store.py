@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from ..errors import Conflict, NotFound
-from ..models import ApiKey, Rule, Tenant
+from ..models import ApiKey, Consumer, Rule, Tenant
 from .base import Store, dump
 from .events import ChangeEvent
 
@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
     doc         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id, consumer_id);
+CREATE TABLE IF NOT EXISTS consumers (
+    tenant_id  TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
 """
 
 
@@ -165,6 +172,7 @@ class SQLiteStore(Store):
             deleted = db.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,)).rowcount > 0
             db.execute("DELETE FROM rules WHERE tenant_id = ?", (tenant_id,))
             db.execute("DELETE FROM api_keys WHERE tenant_id = ?", (tenant_id,))
+            db.execute("DELETE FROM consumers WHERE tenant_id = ?", (tenant_id,))
         if not deleted:
             return False
         await self.publish(ChangeEvent("tenant", tenant_id=tenant_id))
@@ -252,3 +260,44 @@ class SQLiteStore(Store):
                     f"tenant {key.tenant_id!r} has no API key {key.id!r} with this hash", code="key_not_found"
                 )
         await self.publish(ChangeEvent("key", tenant_id=key.tenant_id, key_hash=key.hash))
+
+    # -- consumers -------------------------------------------------------------------------------
+    async def put_consumer(self, consumer: Consumer) -> None:
+        with self._transaction() as db:
+            self._require_tenant(db, consumer.tenant_id)
+            db.execute(
+                "INSERT INTO consumers (tenant_id, id, created_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET doc = excluded.doc",
+                (consumer.tenant_id, consumer.id, _sort_key(consumer.created_at), dump(consumer)),
+            )
+        await self.publish(ChangeEvent("consumer", tenant_id=consumer.tenant_id, consumer_id=consumer.id))
+
+    async def get_consumer(self, tenant_id: str, consumer_id: str) -> Consumer | None:
+        row = self._db.execute(
+            "SELECT doc FROM consumers WHERE tenant_id = ? AND id = ?", (tenant_id, consumer_id)
+        ).fetchone()
+        return Consumer.model_validate_json(row[0]) if row else None
+
+    async def list_consumers(self, tenant_id: str) -> list[Consumer]:
+        rows = self._db.execute(
+            "SELECT doc FROM consumers WHERE tenant_id = ? ORDER BY created_at, id", (tenant_id,)
+        ).fetchall()
+        return [Consumer.model_validate_json(doc) for (doc,) in rows]
+
+    async def delete_consumer(self, tenant_id: str, consumer_id: str) -> bool:
+        with self._transaction() as db:
+            deleted = (
+                db.execute("DELETE FROM consumers WHERE tenant_id = ? AND id = ?", (tenant_id, consumer_id)).rowcount > 0
+            )
+            hashes = [
+                h for (h,) in db.execute(
+                    "SELECT hash FROM api_keys WHERE tenant_id = ? AND consumer_id = ?", (tenant_id, consumer_id)
+                )
+            ]
+            db.execute("DELETE FROM api_keys WHERE tenant_id = ? AND consumer_id = ?", (tenant_id, consumer_id))
+        if not deleted:
+            return False
+        await self.publish(ChangeEvent("consumer", tenant_id=tenant_id, consumer_id=consumer_id))
+        for key_hash in hashes:
+            await self.publish(ChangeEvent("key", tenant_id=tenant_id, key_hash=key_hash))
+        return True

@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 from .auth import ConsumerDirectory, KeyAuthenticator
 from .config import GatewayConfig
+from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .proxy.app import ProxyApp
 from .proxy.routing import TenantDirectory
@@ -90,9 +91,9 @@ class Gateway:
                 result = impl.function(**{n: self.services for n in impl.argnames})
                 if inspect.isawaitable(result):
                     await result
-            except Exception:
+            except Exception as exc:
                 if hook == "startup":
-                    raise
+                    raise PluginLoadError(impl.plugin_name, f"startup failed: {type(exc).__name__}: {exc}") from exc
                 logger.exception("plugin %r failed in shutdown", impl.plugin_name)
 
     async def serve_lifespan(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]) -> None:

@@ -174,3 +174,11 @@ def test_hook_cli_commands_adds_a_subcommand(tmp_path):
     assert "demo-worker" in aiproxy("--help", env=env).stdout
     failed = aiproxy("demo-worker", "--fail", env=env)
     assert failed.returncode == 2 and "worker: say what to fix" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_serve_names_an_unreachable_redis_without_a_traceback(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("server: {admin_port: 0, proxy_port: 0}\nredis: {host: 127.0.0.1, port: 1}\n")
+    result = aiproxy("serve", "--config", str(config))
+    assert result.returncode == 1
+    assert "cannot reach Redis at 127.0.0.1:1" in result.stderr and "Traceback" not in result.stderr

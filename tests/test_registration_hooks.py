@@ -5,7 +5,9 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aiproxy_core import BadRequest
+import pytest
+
+from aiproxy_core import BadRequest, PluginLoadError
 
 
 async def test_hook_startup_and_hook_shutdown_get_the_services(aiproxy_gateway_factory, plugin_maker, aiproxy_backend):
@@ -28,12 +30,9 @@ async def test_a_failing_startup_stops_the_gateway(aiproxy_gateway_factory, plug
     def startup(services):
         raise RuntimeError("model file missing")
 
-    try:
+    with pytest.raises(PluginLoadError) as failed:
         await aiproxy_gateway_factory(plugins={"bad": plugin_maker("bad", startup=startup)})
-    except RuntimeError as exc:
-        assert "model file missing" in str(exc)
-    else:
-        raise AssertionError("the gateway started although a plugin's startup failed")
+    assert failed.value.name == "bad" and "model file missing" in failed.value.reason
 
 
 async def test_hook_admin_routes_adds_endpoints_with_the_error_envelope(aiproxy_gateway_factory, plugin_maker):

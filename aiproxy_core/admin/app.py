@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..chain.executor import post_response_failures
 from ..errors import GatewayError, error_body
 from . import consumers, key_endpoints, rules, tenants
 from .state import gateway_of
@@ -25,7 +26,14 @@ _HTTP_CODES = {404: ("not_found_error", "not_found"), 405: ("invalid_request_err
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "store": gateway_of(request).store.description})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "store": gateway_of(request).store.description,
+            # post_response errors never reach clients; this is where an operator sees them.
+            "post_response_failures": dict(post_response_failures),
+        }
+    )
 
 
 async def list_plugins(request: Request) -> Response:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..config import GatewayConfig, load_config
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginLoadError
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aiproxy: {exc}", file=sys.stderr)
         return 2
+    except (PluginLoadError, ConnectionError) as exc:
+        # Things the operator fixes outside the config file: a plugin's start-up, a server's reach.
+        print(f"aiproxy: cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

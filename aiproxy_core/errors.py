@@ -5,6 +5,7 @@ Exception tree::
     GatewayError                  - anything a client should see as {"error": {...}}
     ├── BadRequest                400  (invalid_request_error)
     ├── Unauthorized              401  (authentication_error)
+    ├── PaymentRequired           402  (insufficient_quota)
     ├── Forbidden                 403  (permission_error)
     ├── NotFound                  404  (not_found_error)
     ├── MethodNotAllowed          405  (invalid_request_error)
@@ -32,6 +33,7 @@ __all__ = [
     "GatewayError",
     "BadRequest",
     "Unauthorized",
+    "PaymentRequired",
     "Forbidden",
     "NotFound",
     "MethodNotAllowed",
@@ -96,6 +98,10 @@ class BadRequest(GatewayError):
 
 class Unauthorized(GatewayError):
     status, type, code = 401, "authentication_error", "invalid_api_key"
+
+
+class PaymentRequired(GatewayError):
+    status, type, code = 402, "insufficient_quota", "payment_required"
 
 
 class Forbidden(GatewayError):

@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aiproxy: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which stopped reading: not an error of aiproxy's.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (PluginLoadError, ConnectionError) as exc:
         # Things the operator fixes outside the config file: a plugin's start-up, a server's reach.
         print(f"aiproxy: cannot start: {exc}", file=sys.stderr)

@@ -8,9 +8,9 @@
 * ``post_response``: with ``cost: tokens``, replaces the estimate by the real usage, or refunds it
   when the request got no successful answer.
 
-The gateway loads this module through its entry point, so the module's hooks are those of one
-:class:`RateLimiter`. It keeps the counter its gateway's ``startup`` chose (Redis or memory),
-which is why several gateways in one process each need their own ``RateLimiter()``.
+The entry point names the :class:`RateLimiter` class; the gateway makes one instance per
+process. It keeps the counter its gateway's ``startup`` chose (Redis or memory), which is why
+several gateways in one process (tests) each need their own ``RateLimiter()``.
 """
 
 from __future__ import annotations
@@ -201,13 +201,3 @@ def _used_tokens(ctx: RequestContext, state: EntryState) -> int | None:
     if response.body is None:
         return state.streamed_usage
     return usage_in_body(response.body)
-
-
-# The module is the entry point: its hooks are those of one RateLimiter per process.
-_default = RateLimiter()
-settings_model = _default.settings_model
-startup = _default.startup
-shutdown = _default.shutdown
-pre_request = _default.pre_request
-response_chunk = _default.response_chunk
-post_response = _default.post_response

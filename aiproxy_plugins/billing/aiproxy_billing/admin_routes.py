@@ -1,0 +1,123 @@
+"""The plugin's Admin API: plans (create, list, get, replace, delete) and a consumer's usage.
+
+Every endpoint first calls ``authorized_tenant`` (tenant key or admin token; 401 before 404), and
+bodies are read with ``read_model`` (400 bad JSON, 413 too large, 422 naming the bad field), so a
+bad request is refused before anything stored changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Callable
+
+from pydantic import RootModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from aiproxy_core import BadRequest, GatewayServices, NotFound, authorized_tenant, read_model
+
+from .backend import BillingBackend
+from .consumer_plans import consumer_plan_id
+from .plans import Plan, PlanSpec
+from .usage import MAX_DAYS, days_between, report
+
+__all__ = ["billing_routes"]
+
+TENANT = "/api/v1/tenants/{tenant_id}"
+
+
+class PlanBody(RootModel[PlanSpec]):
+    """A plan as the Admin API receives it: one of the plan types, chosen by ``type``."""
+
+
+def billing_routes(services: GatewayServices, backend: Callable[[], BillingBackend]) -> list[BaseRoute]:
+    limit = services.config.server.max_admin_body_bytes
+
+    async def create_plan(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        body = await read_model(request, PlanBody, limit)
+        now = datetime.now(timezone.utc)
+        plan = Plan(id="plan_" + uuid.uuid4().hex[:16], tenant_id=tenant.id, created_at=now, updated_at=now, spec=body.root)
+        await backend().plans.put(plan)
+        return JSONResponse(plan.public(), status_code=201)
+
+    async def list_plans(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        return JSONResponse({"data": [plan.public() for plan in await backend().plans.list(tenant.id)]})
+
+    async def get_plan(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        return JSONResponse((await _plan_or_404(backend(), tenant.id, request.path_params["plan_id"])).public())
+
+    async def replace_plan(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        current = await _plan_or_404(backend(), tenant.id, request.path_params["plan_id"])
+        body = await read_model(request, PlanBody, limit)
+        plan = current.model_copy(update={"spec": body.root, "updated_at": datetime.now(timezone.utc)})
+        await backend().plans.put(plan)
+        return JSONResponse(plan.public())
+
+    async def delete_plan(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        if not await backend().plans.delete(tenant.id, request.path_params["plan_id"]):
+            raise _no_plan(request.path_params["plan_id"])
+        return Response(status_code=204)
+
+    async def consumer_usage(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        consumer_id = request.path_params["consumer_id"]
+        first, last = _range(request)
+        store = backend()
+        usage_by_day, recorded_plan = await store.ledger.days(tenant.id, consumer_id, days_between(first, last))
+        plan_id = request.query_params.get("plan_id") or await consumer_plan_id(services, tenant.id, consumer_id) or recorded_plan
+        plan = await store.plans.get(tenant.id, plan_id) if plan_id else None
+        if plan_id and plan is None and request.query_params.get("plan_id"):
+            raise _no_plan(plan_id)
+        return JSONResponse(report(tenant.id, consumer_id, first, last, usage_by_day, plan).as_json())
+
+    return [
+        Route(TENANT + "/plans", create_plan, methods=["POST"]),
+        Route(TENANT + "/plans", list_plans, methods=["GET"]),
+        Route(TENANT + "/plans/{plan_id}", get_plan, methods=["GET"]),
+        Route(TENANT + "/plans/{plan_id}", replace_plan, methods=["PUT"]),
+        Route(TENANT + "/plans/{plan_id}", delete_plan, methods=["DELETE"]),
+        Route(TENANT + "/consumers/{consumer_id}/usage", consumer_usage, methods=["GET"]),
+    ]
+
+
+def _no_plan(plan_id: str) -> NotFound:
+    return NotFound(f"this tenant has no plan with the id {plan_id!r}", code="plan_not_found")
+
+
+async def _plan_or_404(backend: BillingBackend, tenant_id: str, plan_id: str) -> Plan:
+    plan = await backend.plans.get(tenant_id, plan_id)
+    if plan is None:
+        raise _no_plan(plan_id)
+    return plan
+
+
+def _range(request: Request) -> tuple[date, date]:
+    """``from`` and ``to`` (inclusive, YYYY-MM-DD); both default to today (UTC)."""
+    today = datetime.now(timezone.utc).date()
+    bounds: list[date] = []
+    for name in ("from", "to"):
+        raw = request.query_params.get(name)
+        if raw is None:
+            bounds.append(today)
+            continue
+        try:
+            bounds.append(date.fromisoformat(raw))
+        except ValueError:
+            raise BadRequest(f"{name} must be a date as YYYY-MM-DD, not {raw!r}", code="invalid_date") from None
+    first, last = bounds
+    if "from" not in request.query_params and "to" in request.query_params:
+        first = last
+    if first > last:
+        raise BadRequest("from must not be after to", code="invalid_date_range")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise BadRequest(f"a usage report covers at most {MAX_DAYS} days", code="invalid_date_range")
+    return first, last
+
+

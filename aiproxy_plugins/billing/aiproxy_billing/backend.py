@@ -1,0 +1,67 @@
+"""One gateway's billing state, on Redis or embedded: plans, queue, ledger, quota, worker drain.
+
+``aiproxy serve`` (the plugin's ``startup``) and ``aiproxy billing-worker`` both build it from the
+gateway config, so they always find the same stream, outbox and ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .events import BillingEvent
+from .ledger_redis import RedisLedger
+from .ledger_sqlite import SqliteLedger
+from .plan_store import PlanStore, RedisPlanStore, SqlitePlanStore
+from .pricing import PeriodUsage
+from .quota import QuotaCounter, RedisQuota, SqliteQuota
+from .redis_queue import RedisEventQueue
+from .sqlite_db import BillingDatabase
+from .sqlite_queue import SqliteOutbox
+from .worker import Drain, RedisDrain, SqliteDrain
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["BillingBackend", "EventQueue", "LedgerReader", "open_backend"]
+
+
+class EventQueue(Protocol):
+    async def put(self, event: BillingEvent) -> None: ...
+
+
+class LedgerReader(Protocol):
+    async def count(self, tenant_id: str) -> int: ...
+    async def days(self, tenant_id: str, consumer: str, days: list[date]) -> tuple[dict[str, PeriodUsage], str | None]: ...
+
+
+@dataclass
+class BillingBackend:
+    plans: PlanStore
+    queue: EventQueue
+    ledger: LedgerReader
+    quota: QuotaCounter
+    database: BillingDatabase | None = None
+
+    def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
+        if isinstance(self.ledger, SqliteLedger):
+            return SqliteDrain(self.ledger, batch_size)
+        assert isinstance(self.queue, RedisEventQueue) and isinstance(self.ledger, RedisLedger)
+        return RedisDrain(self.queue, self.ledger, batch_size=batch_size, claim_idle_ms=claim_idle_ms)
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+
+def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> BillingBackend:
+    if redis is not None and prefix is not None:
+        return BillingBackend(
+            RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix)
+        )
+    database = BillingDatabase.in_directory(data_dir)
+    return BillingBackend(
+        SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database), database
+    )

@@ -1,0 +1,207 @@
+"""The ``billing`` plugin: quotas in ``pre_request``, usage from the answer, one event per billable request.
+
+* ``pre_request``: find the consumer's plan; on a free plan, count the request against its quota
+  (429 with ``Retry-After``, or 402, when used up); for ``stream: true`` ask the upstream to end
+  the stream with a usage chunk.
+* ``response_chunk``: note the usage chunk (and drop it if only we asked for it).
+* ``post_response``: queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
+  request (an answer below 400). The queue is a Redis Stream or a SQLite outbox; the worker
+  started in ``startup`` (or ``aiproxy billing-worker``) writes the ledger.
+
+The entry point names the :class:`Billing` class; the gateway makes one instance per process.
+Several gateways in one process (tests) each need their own ``Billing()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl
+
+from .admin_routes import billing_routes
+from .backend import BillingBackend, open_backend
+from .cli import add_worker_command
+from .consumer_plans import request_plan_id
+from .events import BillingEvent, billing_subject
+from .plans import FreePlan
+from .request_state import billing_state
+from .settings import BillingSettings
+from .token_usage import usage_in_body, usage_in_events, without_usage_events
+from .worker import run_worker
+
+__all__ = ["Billing"]
+
+logger = logging.getLogger("aiproxy.billing")
+
+#: How long shutdown waits for the worker's last drain.
+FINAL_DRAIN_SECONDS = 5.0
+
+
+class Billing:
+    def __init__(self, *, run_worker: bool = True) -> None:
+        #: False leaves the queue to ``aiproxy billing-worker`` processes (and lets tests do so).
+        self.run_worker = run_worker
+        self._backend: BillingBackend | None = None
+        self._stop: asyncio.Event | None = None
+        self._worker: asyncio.Task[int] | None = None
+
+    # -- registration ----------------------------------------------------------------------------
+
+    @hookimpl
+    def settings_model(self) -> type[BillingSettings]:
+        return BillingSettings
+
+    @hookimpl
+    def startup(self, services: GatewayServices) -> None:
+        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir)
+        if self.run_worker:
+            self._stop = asyncio.Event()
+            self._worker = asyncio.get_running_loop().create_task(run_worker(self._backend.drain(), self._stop))
+
+    @hookimpl
+    async def shutdown(self, services: GatewayServices) -> None:
+        backend, self._backend = self._backend, None
+        if self._worker is not None and self._stop is not None:
+            self._stop.set()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._worker, FINAL_DRAIN_SECONDS)
+            self._worker = None
+            if backend is not None:
+                # The post_response hooks have finished: move their events now rather than
+                # leaving them for the next start (a worker elsewhere would also take them).
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(run_worker(backend.drain(), asyncio.Event(), once=True), FINAL_DRAIN_SECONDS)
+        if backend is not None:
+            backend.close()
+
+    @hookimpl
+    def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
+        return billing_routes(services, self.backend)
+
+    @hookimpl
+    def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+        add_worker_command(commands)
+
+    def backend(self) -> BillingBackend:
+        if self._backend is None:
+            raise GatewayError("billing is not running on this gateway (its startup did not run)", status=503, code="billing_unavailable")
+        return self._backend
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    @hookimpl
+    async def pre_request(self, ctx: RequestContext, settings: BillingSettings) -> None:
+        state = billing_state(ctx.state)
+        plan_id = await request_plan_id(ctx) or settings.plan_id
+        if plan_id is not None:
+            state.plan = await self.backend().plans.get(ctx.tenant.id, plan_id)
+        plan = state.plan.spec if state.plan is not None else None
+        if settings.enforce_quota and isinstance(plan, FreePlan):
+            subject = billing_subject(ctx.consumer_id, ctx.api_key.id)
+            if not await self.backend().quota.take(ctx.tenant.id, subject, plan.period, plan.quota):
+                state.refused = True
+                retry_after = str(_seconds_to_period_end(plan.period))
+                message = f"the free plan's quota of {plan.quota} requests per {plan.period} is used up"
+                if plan.over_quota_status == 402:
+                    raise PaymentRequired(
+                        message + "; upgrade the plan to continue", code="quota_exceeded", headers={"Retry-After": retry_after}
+                    )
+                raise RateLimited(message, code="quota_exceeded", headers={"Retry-After": retry_after})
+        if settings.stream_usage:
+            _ask_for_stream_usage(ctx, state)
+
+    @hookimpl
+    def response_chunk(self, ctx: RequestContext, settings: BillingSettings, chunk: bytes) -> bytes | None:
+        state = billing_state(ctx.state)
+        usage = usage_in_events(chunk)
+        if usage is None:
+            return None
+        state.streamed_usage = usage
+        return without_usage_events(chunk) if state.injected_usage else None
+
+    @hookimpl
+    async def post_response(self, ctx: RequestContext, settings: BillingSettings) -> None:
+        state = billing_state(ctx.state)
+        response = ctx.response
+        if not settings.meter or state.refused or state.metered or response is None or response.status >= 400:
+            return None  # refused or failed: nothing billable happened
+        state.metered = True
+        backend = self._backend
+        if backend is None:
+            logger.error("billing event for request %s lost: the plugin is stopped", ctx.request_id)
+            return None
+        await backend.queue.put(_event(ctx, state.plan.id if state.plan else None, state.streamed_usage))
+
+
+def _event(ctx: RequestContext, plan_id: str | None, streamed: Any) -> BillingEvent:
+    response = ctx.response
+    assert response is not None
+    usage = streamed if response.body is None else usage_in_body(response.body)
+    return BillingEvent(
+        request_id=ctx.request_id,
+        tenant_id=ctx.tenant.id,
+        consumer_id=ctx.consumer_id,
+        key_id=ctx.api_key.id,
+        rule_id=ctx.rule.id,
+        endpoint=ctx.request.path,
+        model=_model(ctx),
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        status=response.status,
+        latency_ms=round((time.perf_counter() - ctx.started_at) * 1000, 3),
+        timestamp=BillingEvent.now(),
+        plan_id=plan_id,
+    )
+
+
+def _model(ctx: RequestContext) -> str:
+    """The model that answered (a plain answer names it), else the one the client asked for."""
+    response = ctx.response
+    if response is not None and response.body:
+        try:
+            model = response.json.get("model") if isinstance(response.json, dict) else None
+        except ValueError:
+            model = None
+        if isinstance(model, str) and model:
+            return model
+    try:
+        body = ctx.request.json
+    except BadRequest:
+        return ""
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else ""
+
+
+def _ask_for_stream_usage(ctx: RequestContext, state: Any) -> None:
+    if "json" not in ctx.request.headers.get("content-type", ""):
+        return  # not a JSON body: nothing to ask, and nothing to parse
+    try:
+        body = ctx.request.json
+    except BadRequest:
+        return  # the upstream will answer the bad body; billing does not refuse it
+    if not isinstance(body, dict) or body.get("stream") is not True:
+        return
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return  # the client asked itself: it gets the chunk
+    body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+    ctx.request.set_json(body)
+    state.injected_usage = True
+
+
+def _seconds_to_period_end(period: str) -> int:
+    now = datetime.now(timezone.utc)
+    if period == "day":
+        end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+        end = now.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((end - now).total_seconds()) + 1)

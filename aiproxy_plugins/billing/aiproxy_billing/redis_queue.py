@@ -1,0 +1,82 @@
+"""The Redis event queue: a Stream read through a consumer group.
+
+An event is XADDed on the request path (one round trip). A worker reads it with XREADGROUP, which
+puts it in the group's pending list under the worker's name; only after the ledger holds it does
+the worker XACK it (and XDEL it, so the stream does not grow). A worker killed in between leaves
+its events pending; the next worker takes them over with XAUTOCLAIM and writes them again, which
+the ledger ignores (idempotent), so nothing is lost and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .events import BillingEvent
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisEventQueue", "GROUP"]
+
+GROUP = "billing"
+
+
+class RedisEventQueue:
+    def __init__(self, redis: "Redis", prefix: str) -> None:
+        self._redis = redis
+        self.stream = f"{prefix}:billing:events"
+
+    async def put(self, event: BillingEvent) -> None:
+        await self._redis.xadd(self.stream, {"event": event.to_json()})
+
+    async def ensure_group(self) -> None:
+        try:
+            # id 0: a group made after events were queued still gets them all.
+            await self._redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except Exception as exc:  # redis.ResponseError, without importing redis at module level
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, BillingEvent | None]]:
+        """New entries for ``consumer`` (now pending under its name)."""
+        reply = await self._redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms or None)  # 0: do not block at all
+        return [entry for _, entries in reply or [] for entry in _entries(entries)]
+
+    async def claim(self, consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, BillingEvent | None]]:
+        """Entries pending for at least ``min_idle_ms`` under any name (a dead worker's), now ours."""
+        claimed: list[tuple[str, BillingEvent | None]] = []
+        start = "0-0"
+        while True:
+            reply = await self._redis.xautoclaim(self.stream, GROUP, consumer, min_idle_ms, start, count=count)
+            start, entries = reply[0], reply[1]
+            claimed.extend(_entries(entries))
+            deleted = reply[2] if len(reply) > 2 else []
+            if deleted:  # gone from the stream (e.g. XDEL after a crash between ACK and DEL)
+                await self._redis.xack(self.stream, GROUP, *deleted)
+            if start in ("0-0", b"0-0") or len(claimed) >= count:
+                return claimed
+
+    async def ack(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, GROUP, *ids)
+            pipe.xdel(self.stream, *ids)
+            await pipe.execute()
+
+    async def pending_count(self) -> int:
+        info = await self._redis.xpending(self.stream, GROUP)
+        return int(info["pending"])
+
+
+def _entries(entries: Any) -> list[tuple[str, BillingEvent | None]]:
+    parsed: list[tuple[str, BillingEvent | None]] = []
+    for entry_id, fields in entries or []:
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        raw = (fields or {}).get("event") or (fields or {}).get(b"event")
+        try:
+            event = BillingEvent.from_json(raw) if raw is not None else None
+        except (ValueError, TypeError):
+            event = None  # a malformed entry is acknowledged and dropped, not retried forever
+        parsed.append((entry_id, event))
+    return parsed

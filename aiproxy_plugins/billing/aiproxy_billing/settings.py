@@ -1,0 +1,22 @@
+"""The ``billing`` chain entry's settings, validated when a rule or tenant is saved."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BillingSettings"]
+
+
+class BillingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The plan for requests whose consumer has none (and for a tenant's own keys).
+    plan_id: str | None = Field(default=None, min_length=1, max_length=100)
+    #: Queue a billing event for each billable request.
+    meter: bool = True
+    #: Refuse requests over a free plan's quota (429 or 402, as the plan says).
+    enforce_quota: bool = True
+    #: For ``stream: true`` requests, ask the upstream for the final usage chunk
+    #: (``stream_options.include_usage``); it is removed again before the client sees it,
+    #: unless the client asked for it itself.
+    stream_usage: bool = True

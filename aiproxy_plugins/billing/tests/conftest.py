@@ -1,0 +1,81 @@
+"""Fixtures for the billing plugin's tests: both backends, gateways with billing, a consumer key.
+
+Test modules are imported with ``--import-mode=importlib``, so what they share lives here as
+fixtures rather than in an importable helper module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from aiproxy_billing import Billing
+from aiproxy_sdk import GatewayHarness
+
+
+@pytest.fixture
+def backend(aiproxy_backend: dict[str, Any] | None) -> dict[str, Any] | None:
+    """None (embedded: SQLite store, outbox and ledger) or a Redis section with a fresh prefix."""
+    return aiproxy_backend
+
+
+BillingGateway = Callable[..., Awaitable[GatewayHarness]]
+
+
+@pytest.fixture
+def billing_gateway(aiproxy_gateway_factory: Any, backend: dict[str, Any] | None) -> BillingGateway:
+    """``await billing_gateway(settings, run_worker=True)``: a gateway whose rule has a billing entry."""
+
+    async def start(settings: dict[str, Any] | None = None, *, run_worker: bool = True, **options: Any) -> GatewayHarness:
+        chain = [{"name": "billing", "settings": settings or {}}]
+        gateway = await aiproxy_gateway_factory(
+            plugins={"billing": Billing(run_worker=run_worker)}, chain=chain, redis=options.pop("redis", backend), **options
+        )
+        return gateway
+
+    return start
+
+
+def billing_of(gateway: GatewayHarness) -> Billing:
+    """The Billing object registered in a harness's gateway."""
+    plugin = gateway.gateway.registry.manager.get_plugin("billing")
+    assert isinstance(plugin, Billing)
+    return plugin
+
+
+@pytest.fixture
+def plugin_of() -> Callable[[GatewayHarness], Billing]:
+    return billing_of
+
+
+@pytest.fixture
+def consumer() -> Callable[..., Awaitable[tuple[str, str]]]:
+    """``await consumer(gateway, plan_id=None)``: a new consumer (through the core's Admin API) and a key of it."""
+
+    async def make(gateway: GatewayHarness, plan_id: str | None = None, name: str = "Alice") -> tuple[str, str]:
+        base = f"/api/v1/tenants/{gateway.tenant['id']}/consumers"
+        body: dict[str, Any] = {"name": name} | ({"plan_id": plan_id} if plan_id else {})
+        made = await gateway.admin.post(base, json=body, headers=gateway.tenant_auth)
+        assert made.status_code == 201, made.text
+        consumer_id = made.json()["id"]
+        key = await gateway.admin.post(f"{base}/{consumer_id}/keys", json={}, headers=gateway.tenant_auth)
+        assert key.status_code == 201, key.text
+        return consumer_id, key.json()["key"]
+
+    return make
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[None]]:
+    """``await wait_for(predicate, timeout)``: poll an async predicate until it holds."""
+
+    async def wait(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await predicate():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the condition did not hold in time")
+            await asyncio.sleep(0.02)
+
+    return wait

@@ -1,0 +1,149 @@
+"""Metering through the gateway on both backends: events, the worker, the ledger and usage reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from aiproxy_billing.backend import open_backend
+from aiproxy_billing.events import BillingEvent
+
+
+def today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+async def make_plan(gw: Any, body: dict[str, Any]) -> str:
+    made = await gw.admin.post(f"/api/v1/tenants/{gw.tenant['id']}/plans", json={"name": "p", **body}, headers=gw.tenant_auth)
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+async def usage_of(gw: Any, consumer: str, **params: str) -> Any:
+    response = await gw.admin.get(
+        f"/api/v1/tenants/{gw.tenant['id']}/consumers/{consumer}/usage",
+        params={"from": today(), "to": today(), **params},
+        headers=gw.tenant_auth,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_requests_are_metered_into_the_ledger_and_reported(
+    billing_gateway: Any, consumer: Any, plugin_of: Any, wait_for: Any
+) -> None:
+    gw = await billing_gateway()
+    plan_id = await make_plan(gw, {"type": "pay_per_call", "price_per_request": "0.002",
+                                   "endpoint_prices": {"/v1/embeddings": "0.0005"}})
+    alice, key = await consumer(gw, plan_id)
+    bob, _ = await consumer(gw, None, "Bob")
+    client = gw.proxy_client(key)
+    expected_in = expected_out = 0
+    for n in range(3):
+        answer = await client.post("/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello there {n}"}]})
+        assert answer.status_code == 200, answer.text
+        expected_in += answer.json()["usage"]["prompt_tokens"]
+        expected_out += answer.json()["usage"]["completion_tokens"]
+    embedded = await client.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": "hi"})
+    assert embedded.status_code == 200, embedded.text
+    failed = await client.post("/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": []}, headers={"X-Mock-Status": "500"})
+    assert failed.status_code == 500  # not billable
+
+    ledger = plugin_of(gw).backend().ledger
+    await wait_for(lambda: _count_is(ledger, gw.tenant["id"], 4))
+    report = await usage_of(gw, alice)
+    assert report["requests"] == 4
+    assert report["input_tokens"] >= expected_in and report["output_tokens"] == expected_out
+    # 3 x 0.002 + 1 x 0.0005 = 0.0065 -> 0.01 to the cent
+    assert report["cost_exact"] == "0.0065" and report["cost"] == "0.01"
+    assert report["plan_id"] == plan_id
+    assert [d["date"] for d in report["by_day"]] == [today()] and report["by_day"][0]["requests"] == 4
+    assert Decimal(report["by_day"][0]["cost"]) == Decimal("0.0065")
+    by_endpoint = {e["endpoint"]: e["requests"] for e in report["by_endpoint"]}
+    assert by_endpoint == {"/v1/chat/completions": 3, "/v1/embeddings": 1}
+    # Another consumer, and another tenant's view, see nothing of it.
+    assert (await usage_of(gw, bob))["requests"] == 0
+
+
+async def _count_is(ledger: Any, tenant_id: str, count: int) -> bool:
+    return await ledger.count(tenant_id) == count
+
+
+async def test_a_repeated_request_id_is_billed_once(billing_gateway: Any, plugin_of: Any, wait_for: Any) -> None:
+    gw = await billing_gateway()
+    for _ in range(3):
+        assert (await gw.chat("same id", headers={"X-Request-ID": "req-fixed-1"})).status_code == 200
+    assert (await gw.chat("other id", headers={"X-Request-ID": "req-fixed-2"})).status_code == 200
+    ledger = plugin_of(gw).backend().ledger
+    await wait_for(lambda: _count_is(ledger, gw.tenant["id"], 2))
+    await asyncio.sleep(0.3)  # give any duplicate the time to (wrongly) land
+    assert await ledger.count(gw.tenant["id"]) == 2
+    key_id = (await gw.admin.get(f"/api/v1/tenants/{gw.tenant['id']}/keys", headers=gw.tenant_auth)).json()["data"][0]["id"]
+    assert (await usage_of(gw, f"key:{key_id}"))["requests"] == 2
+
+
+async def test_streamed_usage_is_asked_for_metered_and_hidden(billing_gateway: Any, plugin_of: Any, wait_for: Any) -> None:
+    gw = await billing_gateway()
+    response = await gw.chat("count my tokens please", stream=True)
+    assert response.status_code == 200
+    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:") and "[DONE]" not in line]
+    assert events and not any("usage" in e for e in events), "the client did not ask for the usage chunk"
+    asked = await gw.chat("count my tokens please", stream=True, stream_options={"include_usage": True})
+    assert '"usage"' in asked.text  # the client asked: it keeps the chunk
+
+    ledger = plugin_of(gw).backend().ledger
+    await wait_for(lambda: _count_is(ledger, gw.tenant["id"], 2))
+    key_id = (await gw.admin.get(f"/api/v1/tenants/{gw.tenant['id']}/keys", headers=gw.tenant_auth)).json()["data"][0]["id"]
+    report = await usage_of(gw, f"key:{key_id}")
+    assert report["requests"] == 2 and report["input_tokens"] == 8 and report["output_tokens"] > 0
+
+
+async def test_usage_report_rejects_bad_ranges(billing_gateway: Any) -> None:
+    gw = await billing_gateway()
+    url = f"/api/v1/tenants/{gw.tenant['id']}/consumers/c1/usage"
+    for params in ({"from": "yesterday"}, {"from": "2025-02-10", "to": "2025-02-01"}, {"from": "2020-01-01", "to": "2025-01-01"}):
+        response = await gw.admin.get(url, params=params, headers=gw.tenant_auth)
+        assert response.status_code == 400, response.text
+    assert (await gw.admin.get(url)).status_code == 401
+
+
+async def test_replayed_events_are_written_once(backend: Any, tmp_path: Any) -> None:
+    """The ledger's idempotency on its own: the same batch written twice counts once."""
+    redis = None
+    if backend is not None:
+        from redis.asyncio import Redis
+
+        redis = Redis(host="127.0.0.1", port=6379, decode_responses=True)
+    store = open_backend(redis, backend["prefix"] if backend else None, tmp_path)
+    try:
+        events = [_event(f"r{n}", day="2025-03-0" + str(1 + n % 2)) for n in range(10)]
+        for _ in range(2):
+            for event in events:
+                await store.queue.put(event)
+            await _drain(store)
+        assert await store.ledger.count("t1") == 10
+        days = [datetime(2025, 3, d).date() for d in (1, 2)]
+        usage, plan = await store.ledger.days("t1", "c1", days)
+        assert sum(u.requests for u in usage.values()) == 10
+        assert sum(u.input_tokens for u in usage.values()) == 100 and plan == "plan_x"
+    finally:
+        store.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _drain(store: Any) -> None:
+    from aiproxy_billing.worker import run_worker
+
+    await run_worker(store.drain(claim_idle_ms=0), asyncio.Event(), once=True)
+
+
+def _event(request_id: str, day: str) -> BillingEvent:
+    return BillingEvent(
+        request_id=request_id, tenant_id="t1", consumer_id="c1", key_id="k1", rule_id="r1", endpoint="/v1/chat/completions",
+        model="gpt-4o", input_tokens=10, output_tokens=5, status=200, latency_ms=1.5, timestamp=f"{day}T10:00:00.000Z",
+        plan_id="plan_x",
+    )

@@ -72,11 +72,15 @@ class Gateway:
         if not self._started:
             return
         self._started = False
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=BACKGROUND_DRAIN_SECONDS)
+        await self.drain_background()
         await self._call_registration_hook("shutdown")
         await self.upstream.close()
         await self.store.close()
+
+    async def drain_background(self, timeout: float = BACKGROUND_DRAIN_SECONDS) -> None:
+        """Wait until the post_response work started so far has finished (tests, shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` after the response, keeping a reference so it is not garbage-collected."""

@@ -18,6 +18,7 @@ BUNDLES: dict[str, Bundle] = {
         Bundle("traffic", "protect the upstream: rate limits, quotas and request security checks", ("rate_limiter", "security_validator")),
         Bundle("validation", "keep requests and answers in shape: schemas, model and token caps, prompt guard", ("content_validator",)),
         Bundle("seed", "the three plugins of the original AI Gateway", ("rate_limiter", "security_validator", "content_validator")),
+        Bundle("ai", "the AI pipeline: moderation and PII redaction, knowledge bases (RAG), exact and semantic cache", ("moderation", "rag", "cache")),
         Bundle("monetization", "sell an API: plans, metering, usage and quotas, with rate limits", ("billing", "rate_limiter")),
     )
 }

@@ -131,6 +131,10 @@ class GatewayHarness:
         payload = {"model": "mock-model", "messages": [{"role": "user", "content": content}], **body}
         return await self.proxy.post("/v1/chat/completions", json=payload, headers=headers)
 
+    async def settle(self) -> None:
+        """Wait for the background post_response hooks of the requests made so far."""
+        await self.gateway.drain_background()
+
     async def close(self) -> None:
         for client in self._clients:
             await client.aclose()

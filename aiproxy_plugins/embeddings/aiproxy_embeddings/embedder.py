@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -17,6 +18,14 @@ import numpy as np
 
 #: Texts per forward pass at most; more wait for the next one.
 MAX_BATCH = 64
+
+
+class _LoopQueue:
+    __slots__ = ("items", "running")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+        self.running = False
 
 
 def _load_model() -> Any:
@@ -37,8 +46,9 @@ class Embedder:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiproxy-embed")
-        self._queue: list[tuple[str, asyncio.Future[np.ndarray]]] = []
-        self._running = False
+        # One queue per event loop: futures belong to their loop, and a process may run several
+        # (a test's loop beside a live gateway's thread).
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
 
     @classmethod
     def shared(cls) -> "Embedder":
@@ -61,22 +71,25 @@ class Embedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _LoopQueue()
         futures = []
         for text in texts:
             future: asyncio.Future[np.ndarray] = loop.create_future()
-            self._queue.append((text, future))
+            queue.items.append((text, future))
             futures.append(future)
-        if not self._running:
-            self._running = True
-            loop.create_task(self._drain())
+        if not queue.running:
+            queue.running = True
+            loop.create_task(self._drain(queue))
         rows = await asyncio.gather(*futures)
         return np.vstack(rows)
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: "_LoopQueue") -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            while queue.items:
+                batch, queue.items = queue.items[:MAX_BATCH], queue.items[MAX_BATCH:]
                 texts = [text for text, _ in batch]
                 try:
                     vectors = await loop.run_in_executor(self._executor, self._encode, texts)
@@ -89,7 +102,7 @@ class Embedder:
                     if not future.done():
                         future.set_result(vector)
         finally:
-            self._running = False
+            queue.running = False
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self._ensure_model()

@@ -62,7 +62,8 @@ async def test_two_processes_admit_exactly_the_limit_together(
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: LIMIT, 429: REQUESTS - LIMIT}, first.log.read_text()[-3000:] + second.log.read_text()[-3000:]
-    # Both processes did admit some: the limit really was shared, not enforced by one alone.
-    admitted_by = Counter(str(r.url).split("/v1/")[0] for r in responses if r.status_code == 200)
-    assert len(admitted_by) == 2
+    # Each process answered its 150 requests, more than the limit: had each counted alone, each
+    # would have admitted 100. Which one admitted how many depends on scheduling, not asserted.
+    answered_by = Counter(str(r.url).split("/v1/")[0] for r in responses if r.status_code in (200, 429))
+    assert sorted(answered_by.values()) == [REQUESTS // 2, REQUESTS // 2]
     assert all("retry-after" in r.headers for r in responses if r.status_code == 429)

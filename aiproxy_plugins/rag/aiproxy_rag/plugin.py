@@ -1,0 +1,125 @@
+"""The ``rag`` plugin: knowledge bases over the Admin API, and retrieved context in chat requests.
+
+* ``admin_routes``: ``/api/v1/tenants/{tenant_id}/knowledge-bases/...`` (``admin_routes.py``).
+* ``startup``: picks the store that matches the gateway's own (files beside the SQLite file, or
+  Redis under the gateway's prefix) and loads the embedding model, so the first request does
+  not pay for it.
+* ``pre_request``: embeds the last user message, searches the rule's knowledge base and inserts
+  the chunks above ``min_score`` into the messages; sources go to ``X-RAG-Sources`` and
+  ``ctx.annotations["rag"]``.
+
+The gateway loads this module through its entry point, so the module's hooks are those of one
+:class:`RagPlugin`. It keeps the store its gateway's ``startup`` chose, which is why several
+gateways in one process (as in tests) each need their own ``RagPlugin()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from aiproxy_core import BadRequest, GatewayServices, RequestContext, hookimpl
+from aiproxy_embeddings import Embedder
+
+from .admin_routes import rag_routes
+from .file_store import FileStore
+from .injection import last_user_text, with_context
+from .ingestion import Embeds
+from .kb_store import KnowledgeStore
+from .redis_store import RedisStore
+from .retrieval import Retriever
+from .runtime import RagRuntime
+from .settings import RagSettings
+
+__all__ = ["SOURCES_HEADER", "RagPlugin"]
+
+SOURCES_HEADER = "X-RAG-Sources"
+
+
+class RagPlugin:
+    def __init__(self, embedder: Embeds | None = None) -> None:
+        self._embedder = embedder
+        self._runtime: RagRuntime | None = None
+        self._warming: asyncio.Future[None] | None = None
+
+    # -- registration ----------------------------------------------------------------------------
+
+    @hookimpl
+    def settings_model(self) -> type[RagSettings]:
+        return RagSettings
+
+    @hookimpl
+    def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
+        # Routes are built with the admin app, before startup: they find the runtime when called.
+        return rag_routes(services, self.runtime)
+
+    @hookimpl
+    async def startup(self, services: GatewayServices) -> None:
+        store: KnowledgeStore
+        if services.redis is not None:
+            store = RedisStore(services.redis, services.redis_prefix or "aiproxy")
+        else:
+            store = FileStore(services.data_dir / "rag")
+        embedder = self._embedder
+        if embedder is None:
+            shared = Embedder.shared()
+            # Loading the model takes seconds: in the background, so a gateway that has the
+            # plugin installed but no rule using it starts at once; the first embedding waits.
+            self._warming = asyncio.ensure_future(shared.warm_up())
+            embedder = shared
+        self._runtime = RagRuntime(store, Retriever(store), embedder)
+
+    @hookimpl
+    def shutdown(self, services: GatewayServices) -> None:
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+        self._warming = None
+        self._runtime = None
+
+    def runtime(self) -> RagRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the rag plugin is not started: the gateway did not call its startup hook")
+        return self._runtime
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    @hookimpl
+    async def pre_request(self, ctx: RequestContext, settings: RagSettings) -> None:
+        started = time.perf_counter()
+        try:
+            body: Any = ctx.request.json
+        except BadRequest:
+            return None  # not JSON, so not a chat request: the upstream will say what is wrong
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list):
+            return None
+        found = last_user_text(messages)
+        if found is None:
+            return None
+        question_at, question = found
+        runtime = self.runtime()
+        query = (await runtime.embedder.embed([question]))[0]
+        hits = await runtime.retriever.search(ctx.tenant.id, settings.knowledge_base, query, settings.top_k, settings.min_score)
+        sources = list(dict.fromkeys(hit.document.id for hit in hits))  # unique, best first
+        ctx.annotations["rag"] = {
+            "knowledge_base": settings.knowledge_base,
+            "sources": sources,
+            "chunks": [{"chunk_id": hit.chunk.id, "score": round(hit.score, 4)} for hit in hits],
+            "retrieval_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        ctx.response_headers[SOURCES_HEADER] = ",".join(sources)
+        if hits:
+            ctx.request.set_json({**body, "messages": with_context(messages, question_at, question, hits, settings)})
+        return None
+
+
+# The module is the entry point: its hooks are those of one RagPlugin per process.
+_default = RagPlugin()
+settings_model = _default.settings_model
+admin_routes = _default.admin_routes
+startup = _default.startup
+shutdown = _default.shutdown
+pre_request = _default.pre_request

@@ -1,0 +1,103 @@
+"""Searching a knowledge base: the query's embedding against a FAISS index cached per process.
+
+The cache holds one index per base, tagged with the base's version; each search costs one
+version read from the store, and a changed version (a document added or deleted, here or by
+another gateway process) reloads the base once, however many searches arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aiproxy_core import NotFound
+
+from .index import VectorIndex
+from .kb_store import Contents, KnowledgeStore
+from .records import Chunk, Document
+
+__all__ = ["Hit", "Retriever"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    document: Document
+    score: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk.id,
+            "document_id": self.document.id,
+            "title": self.document.title,
+            "metadata": self.document.metadata,
+            "score": round(self.score, 4),
+            "text": self.chunk.text,
+        }
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    version: str
+    index: VectorIndex
+    chunks: list[Chunk]
+    documents: dict[str, Document]
+
+
+class Retriever:
+    def __init__(self, store: KnowledgeStore) -> None:
+        self._store = store
+        self._loaded: dict[tuple[str, str], _Loaded] = {}
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def search(self, tenant_id: str, kb_id: str, query: np.ndarray, top_k: int, min_score: float = -1.0) -> list[Hit]:
+        """The ``top_k`` best chunks scoring at least ``min_score``, best first.
+
+        Raises NotFound when the base does not exist (deleted since a rule named it).
+        """
+        loaded = await self._current(tenant_id, kb_id)
+        hits = []
+        for row, score in loaded.index.search(query, top_k):
+            if score < min_score:
+                break  # best first: the rest score lower still
+            chunk = loaded.chunks[row]
+            hits.append(Hit(chunk, loaded.documents[chunk.document_id], score))
+        return hits
+
+    async def index_kind(self, tenant_id: str, kb_id: str) -> str:
+        return (await self._current(tenant_id, kb_id)).index.kind
+
+    async def _current(self, tenant_id: str, kb_id: str) -> _Loaded:
+        key = (tenant_id, kb_id)
+        version = await self._store.version(tenant_id, kb_id)
+        if version is None:
+            self._loaded.pop(key, None)
+            raise NotFound(f"this tenant has no knowledge base with the id {kb_id!r}", code="knowledge_base_not_found")
+        loaded = self._loaded.get(key)
+        if loaded is not None and loaded.version == version:
+            return loaded
+        async with self._locks[key]:
+            loaded = self._loaded.get(key)
+            if loaded is not None and loaded.version == version:
+                return loaded  # another search loaded it while this one waited
+            contents = await self._store.contents(tenant_id, kb_id)
+            if contents is None:
+                raise NotFound(f"this tenant has no knowledge base with the id {kb_id!r}", code="knowledge_base_not_found")
+            loaded = await self._build(tenant_id, kb_id, contents)
+            self._loaded[key] = loaded
+            return loaded
+
+    async def _build(self, tenant_id: str, kb_id: str, contents: Contents) -> _Loaded:
+        index = contents.index
+        if index is None or len(index) != len(contents.chunks):
+            # HNSW over many vectors takes a while to build: off the event loop.
+            index = await asyncio.to_thread(VectorIndex.build, contents.vectors, contents.base.hnsw_threshold)
+            await self._store.keep_index(tenant_id, kb_id, contents.version, index)
+        return _Loaded(contents.version, index, contents.chunks, contents.documents)
+
+    def forget(self, tenant_id: str, kb_id: str) -> None:
+        self._loaded.pop((tenant_id, kb_id), None)

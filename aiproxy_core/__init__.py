@@ -25,6 +25,7 @@ from .errors import (
     UpstreamUnreachable,
     ValidationFailed,
 )
+from . import sse
 from .gateway import Gateway
 from .hookspecs import hookimpl
 from .models import ApiKey, ChainEntry, Rule, Tenant
@@ -69,4 +70,5 @@ __all__ = [
     "hookimpl",
     "load_config",
     "read_model",
+    "sse",
 ]

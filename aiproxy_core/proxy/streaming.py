@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import AsyncIterator
 
-_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+from ..sse import EVENT_END
 
 
 async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -19,7 +18,7 @@ async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in chunks:
             pending += chunk
             last_end = None
-            for last_end in _EVENT_END.finditer(pending):
+            for last_end in EVENT_END.finditer(pending):
                 pass
             if last_end is not None:
                 cut = last_end.end()

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aiproxy_core import sse
+
 __all__ = ["TokenUsage", "usage_in_body", "usage_in_events", "without_usage_events"]
 
 
@@ -42,19 +44,8 @@ def _data_lines(chunk: bytes) -> list[bytes]:
 
 def usage_in_events(chunk: bytes) -> TokenUsage | None:
     """The last usage reported in these server-sent events (the final chunk carries it)."""
-    if b'"usage"' not in chunk:
-        return None  # the common case: skip parsing every token's event
-    found = None
-    for data in _data_lines(chunk):
-        if data == b"[DONE]":
-            continue
-        try:
-            usage = _usage(json.loads(data))
-        except ValueError:
-            continue
-        if usage is not None:
-            found = usage
-    return found
+    usage = sse.last_usage(chunk)
+    return _usage({"usage": usage}) if usage is not None else None
 
 
 def without_usage_events(chunk: bytes) -> bytes:

@@ -13,21 +13,17 @@ longer than that window can be missed.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Pattern, Sequence
 
 from aiproxy_core import RequestContext
+from aiproxy_core.sse import DONE_EVENT, event_payload, split_events
 
 from .message_text import delta_texts
 from .refusals import PLUGIN_NAME, rejected_response
 
 __all__ = ["StreamScan", "event_payload", "guard_chunk", "split_events"]
 
-_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_DONE_EVENT = b"data: [DONE]\n\n"
 
 
 @dataclass
@@ -36,32 +32,6 @@ class StreamScan:
 
     tails: dict[int, str] = field(default_factory=dict)
     stopped: bool = False
-
-
-def split_events(chunk: bytes) -> list[bytes]:
-    """The whole events of a chunk, each with its blank line; a trailing remainder stays whole."""
-    events: list[bytes] = []
-    start = 0
-    for end in _EVENT_END.finditer(chunk):
-        events.append(chunk[start : end.end()])
-        start = end.end()
-    if start < len(chunk):
-        events.append(chunk[start:])
-    return events
-
-
-def event_payload(event: bytes) -> Any:
-    """The JSON of an event's ``data:`` lines; None for comments, ``[DONE]`` and non-JSON data."""
-    lines = [line[5:] for line in _LINE_BREAK.split(event) if line.startswith(b"data:")]
-    if not lines:
-        return None
-    data = b"\n".join(line[1:] if line.startswith(b" ") else line for line in lines)
-    if data.strip() == b"[DONE]":
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
 
 
 def _first_match(
@@ -96,6 +66,6 @@ def guard_chunk(ctx: RequestContext, patterns: Sequence[Pattern[str]], lookback:
                 choice=choice,
                 pattern_index=index,
             )
-            return b"".join(kept) + b"data: " + error.to_body(ctx.request_id) + b"\n\n" + _DONE_EVENT
+            return b"".join(kept) + b"data: " + error.to_body(ctx.request_id) + b"\n\n" + DONE_EVENT
         kept.append(event)
     return None

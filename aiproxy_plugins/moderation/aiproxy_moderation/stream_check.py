@@ -20,7 +20,7 @@ from .backend import moderate
 from .message_text import delta_texts
 from .request_state import state_of
 from .settings import ModerationSettings
-from .sse import DONE_EVENT, data_event, event_payload, is_done, split_events
+from aiproxy_core.sse import DONE_EVENT, data_event, event_payload, is_done, split_events
 from .stream_restore import StreamRestorer
 from .verdicts import apply_verdict
 

@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any, Iterator
 
+from aiproxy_core import sse
+
 __all__ = ["estimate_tokens", "usage_in_body", "usage_in_events"]
 
 #: Characters per token, the usual rule of thumb for English text with OpenAI's tokenizers.
@@ -77,22 +79,5 @@ def usage_in_body(body: bytes | None) -> int | None:
 
 
 def usage_in_events(chunk: bytes) -> int | None:
-    """The last usage in a chunk of server-sent events (``data: {...}`` lines), or None.
-
-    Only lines that mention usage are parsed, so a long stream costs a substring search per chunk.
-    """
-    if b'"usage"' not in chunk:
-        return None
-    found = None
-    for line in chunk.splitlines():
-        if not line.startswith(b"data:") or b'"usage"' not in line:
-            continue
-        try:
-            data = json.loads(line[5:])
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            total = _total(data.get("usage"))
-            if total is not None:
-                found = total
-    return found
+    """The total tokens of the last usage in a chunk of server-sent events, or None."""
+    return _total(sse.last_usage(chunk))

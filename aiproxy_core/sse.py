@@ -1,4 +1,10 @@
-"""Server-sent events as the core hands them to ``response_chunk``: whole events, parsed and rebuilt."""
+"""Server-sent events as the core hands them to ``response_chunk``: whole events, parsed and rebuilt.
+
+Public for plugins (``from aiproxy_core import sse``), so each does not parse SSE its own way::
+
+    for event in sse.split_events(chunk):
+        payload = sse.event_payload(event)   # the JSON of its data lines, or None
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,9 @@ import json
 import re
 from typing import Any
 
-__all__ = ["DONE_EVENT", "data_event", "event_payload", "is_done", "split_events"]
+__all__ = ["DONE_EVENT", "EVENT_END", "data_event", "event_payload", "is_done", "last_usage", "split_events"]
 
-_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -17,7 +23,7 @@ def split_events(chunk: bytes) -> list[bytes]:
     """The whole events of a chunk, each with its blank line; a trailing remainder stays whole."""
     events: list[bytes] = []
     start = 0
-    for end in _EVENT_END.finditer(chunk):
+    for end in EVENT_END.finditer(chunk):
         events.append(chunk[start : end.end()])
         start = end.end()
     if start < len(chunk):
@@ -50,3 +56,21 @@ def event_payload(event: bytes) -> Any:
 
 def data_event(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+def last_usage(chunk: bytes) -> dict[str, Any] | None:
+    """The last ``usage`` object reported in these events (a stream's final chunk carries it).
+
+    Only events that mention usage are parsed, so a long stream costs one substring search per
+    chunk; what the usage means (total, input/output, which keys) is each plugin's business.
+    """
+    if b'"usage"' not in chunk:
+        return None
+    found = None
+    for event in split_events(chunk):
+        if b'"usage"' not in event:
+            continue
+        payload = event_payload(event)
+        if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
+            found = payload["usage"]
+    return found

@@ -1,6 +1,8 @@
 """The Redis event queue: a Stream read through a consumer group.
 
-An event is XADDed on the request path (one round trip). A worker reads it with XREADGROUP, which
+An event is XADDed after the response (post_response); events queued in the same event-loop turn
+go out in one pipeline, since redis-py's per-command Python work, not Redis, is the cost under
+load. A worker reads it with XREADGROUP, which
 puts it in the group's pending list under the worker's name; only after the ledger holds it does
 the worker XACK it (and XDEL it, so the stream does not grow). A worker killed in between leaves
 its events pending; the next worker takes them over with XAUTOCLAIM and writes them again, which
@@ -9,6 +11,7 @@ the ledger ignores (idempotent), so nothing is lost and nothing is counted twice
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .events import BillingEvent
@@ -25,9 +28,38 @@ class RedisEventQueue:
     def __init__(self, redis: "Redis", prefix: str) -> None:
         self._redis = redis
         self.stream = f"{prefix}:billing:events"
+        self._outgoing: list[tuple[str, asyncio.Future[None]]] = []
+        self._flushing = False
 
     async def put(self, event: BillingEvent) -> None:
-        await self._redis.xadd(self.stream, {"event": event.to_json()})
+        """Queue one event; returns once Redis holds it (raises if it could not be written)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._outgoing.append((event.to_json(), future))
+        if not self._flushing:
+            self._flushing = True
+            loop.call_soon(lambda: loop.create_task(self._flush()))
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._outgoing:
+                batch, self._outgoing = self._outgoing, []
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for doc, _ in batch:
+                            pipe.xadd(self.stream, {"event": doc})
+                        await pipe.execute()
+                except Exception as exc:  # every waiter learns its event was not queued
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flushing = False
 
     async def ensure_group(self) -> None:
         try:

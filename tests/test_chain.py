@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from pydantic import BaseModel, Field
 
 from aiproxy_core import GatewayError, ProxyResponse
+from aiproxy_sdk.stream_reading import stream_payloads, streamed_text
 
 
 async def test_hook_pre_request_runs_in_priority_order_and_may_answer_early(aiproxy_gateway_factory, plugin_maker, plugin_log):
@@ -130,12 +130,7 @@ async def test_hook_response_chunk_sees_whole_sse_events_and_may_rewrite_them(ai
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert all(e.endswith(b"\n\n") for e in events)
-    text = "".join(
-        json.loads(line[6:])["choices"][0]["delta"].get("content", "")
-        for line in response.text.splitlines()
-        if line.startswith("data: {") and json.loads(line[6:])["choices"]
-    )
-    assert text == "You SAID: hello world"
+    assert streamed_text(stream_payloads(response.text)) == "You SAID: hello world"
 
 
 async def test_a_failing_plugin_fails_closed_naming_the_plugin(aiproxy_gateway_factory, plugin_maker):

@@ -6,6 +6,7 @@ import json
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+from aiproxy_sdk.stream_reading import stream_payloads, streamed_text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -39,20 +40,9 @@ def stream_chat() -> StreamChat:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             text = (await response.aread()).decode()
-        events = [event for event in text.split("\n\n") if event.strip()]
-        assert all(event.startswith("data: ") for event in events), events
-        return [event[6:] if event[6:] == "[DONE]" else json.loads(event[6:]) for event in events]
+        return stream_payloads(text)
 
     return stream
-
-
-def streamed_text(events: list[Any]) -> str:
-    return "".join(
-        choice["delta"].get("content") or ""
-        for event in events
-        if isinstance(event, dict)
-        for choice in event.get("choices", [])
-    )
 
 
 @pytest.fixture

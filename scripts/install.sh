@@ -13,7 +13,8 @@ core=.
 plugins=()
 for p in aiproxy_plugins/*/pyproject.toml; do [[ -e $p ]] && plugins+=(-e "$(dirname "$p")"); done
 # torch first, pinned: the CPU build of 2.13.0 is what the AI plugins are tested with, and asking
-# for it by itself keeps pip's resolver from pulling a multi-GB CUDA build for them.
-"${pip[@]}" torch==2.13.0 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+# for it by itself keeps pip's resolver from pulling a multi-GB CUDA build for them. Elsewhere,
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu picks the CPU build from PyTorch's index.
+"${pip[@]}" torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 # pip warns about find-links folders this machine lacks; those lines say nothing about aiproxy.
 "${pip[@]}" -e "$core" -e ./sdk "${plugins[@]}" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)

@@ -11,15 +11,19 @@ import uuid
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from pydantic import RootModel
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, RootModel, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from aiproxy_core import BadRequest, GatewayServices, NotFound, authorized_tenant, read_model
+from aiproxy_core import BadRequest, GatewayServices, NotFound, ValidationFailed, authorized_tenant, read_model
 
 from .backend import BillingBackend
 from .consumer_plans import consumer_plan_id
+from .credits import MAX_BALANCE_MICROS, from_micros, to_micros
+from .money import money_text, parse_credit_amount
 from .plans import Plan, PlanSpec
 from .usage import MAX_DAYS, days_between, report
 
@@ -30,6 +34,19 @@ TENANT = "/api/v1/tenants/{tenant_id}"
 
 class PlanBody(RootModel[PlanSpec]):
     """A plan as the Admin API receives it: one of the plan types, chosen by ``type``."""
+
+
+class TopUpBody(BaseModel):
+    """A top-up: ``{"amount": "10.00"}``, a decimal string (or integer) above 0, at most 6 places."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: object) -> Decimal:
+        return parse_credit_amount(value, "amount")
 
 
 def billing_routes(services: GatewayServices, backend: Callable[[], BillingBackend]) -> list[BaseRoute]:
@@ -77,7 +94,31 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
             raise _no_plan(plan_id)
         return JSONResponse(report(tenant.id, consumer_id, first, last, usage_by_day, plan).as_json())
 
+    async def consumer_or_404(request: Request) -> tuple[str, str]:
+        tenant = await authorized_tenant(request)
+        consumer_id = request.path_params["consumer_id"]
+        get_consumer = getattr(services.store, "get_consumer", None)
+        if get_consumer is not None and await get_consumer(tenant.id, consumer_id) is None:
+            raise NotFound(f"this tenant has no consumer with the id {consumer_id!r}", code="consumer_not_found")
+        return tenant.id, consumer_id
+
+    async def top_up_credits(request: Request) -> Response:
+        tenant_id, consumer_id = await consumer_or_404(request)
+        body = await read_model(request, TopUpBody, limit)
+        balance = await backend().credits.top_up(tenant_id, consumer_id, to_micros(body.amount))
+        if balance is None:
+            raise ValidationFailed(
+                f"the balance may not pass {money_text(from_micros(MAX_BALANCE_MICROS))}", code="balance_too_high"
+            )
+        return JSONResponse(_credits(consumer_id, balance))
+
+    async def get_credits(request: Request) -> Response:
+        tenant_id, consumer_id = await consumer_or_404(request)
+        return JSONResponse(_credits(consumer_id, await backend().credits.balance(tenant_id, consumer_id)))
+
     return [
+        Route(TENANT + "/consumers/{consumer_id}/credits", top_up_credits, methods=["POST"]),
+        Route(TENANT + "/consumers/{consumer_id}/credits", get_credits, methods=["GET"]),
         Route(TENANT + "/plans", create_plan, methods=["POST"]),
         Route(TENANT + "/plans", list_plans, methods=["GET"]),
         Route(TENANT + "/plans/{plan_id}", get_plan, methods=["GET"]),
@@ -85,6 +126,10 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
         Route(TENANT + "/plans/{plan_id}", delete_plan, methods=["DELETE"]),
         Route(TENANT + "/consumers/{consumer_id}/usage", consumer_usage, methods=["GET"]),
     ]
+
+
+def _credits(consumer_id: str, balance: int) -> dict[str, str]:
+    return {"consumer_id": consumer_id, "balance": money_text(from_micros(balance))}
 
 
 def _no_plan(plan_id: str) -> NotFound:

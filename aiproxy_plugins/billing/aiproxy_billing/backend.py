@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
 from .ledger_redis import RedisLedger
 from .ledger_sqlite import SqliteLedger
@@ -43,6 +44,7 @@ class BillingBackend:
     queue: EventQueue
     ledger: LedgerReader
     quota: QuotaCounter
+    credits: CreditStore
     database: BillingDatabase | None = None
 
     def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
@@ -59,9 +61,11 @@ class BillingBackend:
 def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> BillingBackend:
     if redis is not None and prefix is not None:
         return BillingBackend(
-            RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix)
+            RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
+            RedisCredits(redis, prefix),
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(
-        SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database), database
+        SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
+        SqliteCredits(database), database
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-__all__ = ["Money", "ZERO", "CENT", "parse_money", "to_cents", "money_text"]
+__all__ = ["Money", "ZERO", "CENT", "parse_money", "parse_credit_amount", "to_cents", "money_text"]
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -56,3 +56,18 @@ def to_cents(amount: Decimal) -> Decimal:
 
 #: A pydantic field type: validated by :func:`parse_money`, serialized as a decimal string.
 Money = Annotated[Decimal, BeforeValidator(parse_money), PlainSerializer(money_text, return_type=str)]
+
+
+def parse_credit_amount(value: Any, what: str) -> Decimal:
+    """A credit amount (a top-up, a reservation): above 0, at most ``MAX_PRICE``, whole micro-units.
+
+    Credits are kept as integer micro-units (1e-6), so a finer amount could not be stored exactly.
+    """
+    amount = parse_money(value)
+    if amount <= 0:
+        raise ValueError(f"{what} must be more than 0")
+    if amount > MAX_PRICE:
+        raise ValueError(f"{what} above {MAX_PRICE} is not accepted")
+    if amount != amount.quantize(Decimal("0.000001")):
+        raise ValueError(f"{what} has at most 6 decimal places")
+    return amount

@@ -3,8 +3,11 @@
 * ``pre_request``: find the consumer's plan; on a free plan, count the request against its quota
   (429 with ``Retry-After``, or 402, when used up); for ``stream: true`` ask the upstream to end
   the stream with a usage chunk.
+* ``pre_request`` with ``prepaid``: reserve ``reserve`` from the consumer's credits (402
+  ``insufficient_credits`` when the balance is lower).
 * ``response_chunk``: note the usage chunk (and drop it if only we asked for it).
-* ``post_response``: queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
+* ``post_response``: settle a prepaid reservation (refund it, charge the real price, never below
+  zero); queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
   request (an answer below 400). The queue is a Redis Stream or a SQLite outbox; the worker
   started in ``startup`` (or ``aiproxy billing-worker``) writes the ledger.
 
@@ -20,6 +23,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -30,11 +34,14 @@ from .admin_routes import billing_routes
 from .backend import BillingBackend, open_backend
 from .cli import add_worker_command
 from .consumer_plans import request_plan_id
+from .credits import from_micros, to_micros
 from .events import BillingEvent, billing_subject
-from .plans import FreePlan
+from .money import money_text
+from .plans import FreePlan, PayPerCallPlan, PlanSpec, UsagePlan
+from .pricing import PeriodUsage, price_period
 from .request_state import billing_state
 from .settings import BillingSettings
-from .token_usage import usage_in_body, usage_in_events, without_usage_events
+from .token_usage import TokenUsage, usage_in_body, usage_in_events, without_usage_events
 from .worker import run_worker
 
 __all__ = ["Billing"]
@@ -115,6 +122,16 @@ class Billing:
                         message + "; upgrade the plan to continue", code="quota_exceeded", headers={"Retry-After": retry_after}
                     )
                 raise RateLimited(message, code="quota_exceeded", headers={"Retry-After": retry_after})
+        if settings.prepaid and ctx.consumer_id is not None:
+            reserve = to_micros(settings.reserve)
+            if not await self.backend().credits.reserve(ctx.tenant.id, ctx.consumer_id, reserve):
+                state.refused = True
+                raise PaymentRequired(
+                    f"this consumer's prepaid credits are below the {money_text(settings.reserve)} a request reserves;"
+                    " top up to continue",
+                    code="insufficient_credits",
+                )
+            state.reserved = reserve
         if settings.stream_usage:
             _ask_for_stream_usage(ctx, state)
 
@@ -131,6 +148,8 @@ class Billing:
     async def post_response(self, ctx: RequestContext, settings: BillingSettings) -> None:
         state = billing_state(ctx.state)
         response = ctx.response
+        if state.reserved:
+            await self._settle(ctx, state)
         if not settings.meter or state.refused or state.metered or response is None or response.status >= 400:
             return None  # refused or failed: nothing billable happened
         state.metered = True
@@ -140,11 +159,52 @@ class Billing:
             return None
         await backend.queue.put(_event(ctx, state.plan.id if state.plan else None, state.streamed_usage))
 
+    async def _settle(self, ctx: RequestContext, state: Any) -> None:
+        """Give the reservation back and charge the request's price (a failed request: nothing)."""
+        reserved, state.reserved = state.reserved, 0
+        assert ctx.consumer_id is not None  # only consumers' requests reserve
+        response = ctx.response
+        if response is None or response.status >= 300:
+            price = 0
+        else:
+            plan = state.plan.spec if state.plan is not None else None
+            exact = _request_price(plan, ctx.request.path, _model(ctx), _usage(ctx, state.streamed_usage))
+            price = reserved if exact is None else to_micros(exact)
+        backend = self._backend
+        if backend is None:
+            logger.error("prepaid reservation of request %s not settled: the plugin is stopped", ctx.request_id)
+            return
+        settled = await backend.credits.settle(ctx.tenant.id, ctx.consumer_id, reserved, price)
+        ctx.annotations["billing.credits_charged"] = money_text(from_micros(price - settled.shortfall))
+        if settled.shortfall:
+            ctx.annotations["billing.credits_shortfall"] = money_text(from_micros(settled.shortfall))
+            logger.warning(
+                "request %s cost %s more than consumer %s's prepaid credits held; the balance stops at zero",
+                ctx.request_id, money_text(from_micros(settled.shortfall)), ctx.consumer_id,
+            )
+
+
+def _request_price(plan: PlanSpec | None, endpoint: str, model: str, usage: TokenUsage | None) -> Decimal | None:
+    """One request's price when the plan prices single requests (pay per call, usage); else None."""
+    if isinstance(plan, PayPerCallPlan):
+        return plan.endpoint_prices.get(endpoint, plan.price_per_request)
+    if isinstance(plan, UsagePlan):
+        one = PeriodUsage()
+        one.add(endpoint, model, 1, usage.input_tokens if usage else 0, usage.output_tokens if usage else 0)
+        return price_period(plan, one)
+    return None
+
+
+def _usage(ctx: RequestContext, streamed: TokenUsage | None) -> TokenUsage | None:
+    response = ctx.response
+    assert response is not None
+    return streamed if response.body is None else usage_in_body(response.body)
+
 
 def _event(ctx: RequestContext, plan_id: str | None, streamed: Any) -> BillingEvent:
     response = ctx.response
     assert response is not None
-    usage = streamed if response.body is None else usage_in_body(response.body)
+    usage = _usage(ctx, streamed)
     return BillingEvent(
         request_id=ctx.request_id,
         tenant_id=ctx.tenant.id,

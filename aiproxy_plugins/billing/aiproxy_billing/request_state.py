@@ -22,6 +22,8 @@ class RequestBilling:
     #: Refused by the quota: not billable.
     refused: bool = False
     metered: bool = False
+    #: Micro-units reserved from the consumer's prepaid credits in pre_request (0: none).
+    reserved: int = 0
 
 
 def billing_state(ctx_state: dict[str, Any]) -> RequestBilling:

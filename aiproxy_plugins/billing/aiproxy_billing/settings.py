@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from .money import money_text, parse_credit_amount
 
 __all__ = ["BillingSettings"]
 
@@ -20,3 +24,17 @@ class BillingSettings(BaseModel):
     #: (``stream_options.include_usage``); it is removed again before the client sees it,
     #: unless the client asked for it itself.
     stream_usage: bool = True
+    #: Draw consumers' requests from their prepaid credits (402 ``insufficient_credits`` when short).
+    prepaid: bool = False
+    #: What each request reserves from the balance in ``pre_request`` (a decimal string, > 0,
+    #: at most 6 decimal places); settled against the real price in ``post_response``.
+    reserve: Decimal = Decimal("0.01")
+
+    @field_validator("reserve", mode="before")
+    @classmethod
+    def _reserve(cls, value: object) -> Decimal:
+        return parse_credit_amount(value, "reserve")
+
+    @field_serializer("reserve")
+    def _reserve_text(self, value: Decimal) -> str:
+        return money_text(value)

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS quota_counts (
     used INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, consumer, period)
 );
+CREATE TABLE IF NOT EXISTS credits (
+    tenant_id TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    balance INTEGER NOT NULL CHECK (balance >= 0),
+    PRIMARY KEY (tenant_id, consumer)
+);
 """
 
 class BillingDatabase:

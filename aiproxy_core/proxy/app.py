@@ -19,7 +19,9 @@ from ..auth import presented_key
 from ..chain import CompiledChain, run_answering, run_chunk, run_post_response
 from ..context import ProxyRequest, ProxyResponse, RequestContext
 from ..errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge, Unauthorized
+from ..models import ApiKey, Consumer
 from .headers import downstream_headers, upstream_request_headers
+from .routing import Route, TenantView
 from .streaming import sse_events
 from .target import upstream_url
 
@@ -86,19 +88,8 @@ class ProxyApp:
         chain: CompiledChain | None = None
         try:
             gateway = self.gateway
-            view = await gateway.tenants.resolve(host)
-            key = await gateway.auth.authenticate(view.tenant.id, presented_key(authorization, x_api_key))
-            consumer = None
-            if key.consumer_id is not None:
-                consumer = await gateway.consumers.get(view.tenant.id, key.consumer_id)
-                if consumer is None:
-                    raise Unauthorized("this key's consumer no longer exists", code="invalid_api_key")
             path = scope["path"]
-            route = view.match(path, scope["method"])
-            if key.scopes is not None and route.rule.id not in key.scopes:
-                raise Forbidden(
-                    f"this key may not call {path}: its scopes do not include rule {route.rule.id}", code="key_scope_denied"
-                )
+            view, key, consumer, route = await self._admit(host, presented_key(authorization, x_api_key), path, scope["method"])
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)
             client = scope.get("client")
@@ -125,6 +116,21 @@ class ProxyApp:
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
             self.gateway.in_background(run_post_response(chain.post_response, ctx))
+
+    async def _admit(self, host: str | None, raw_key: str | None, path: str, method: str) -> tuple[TenantView, ApiKey, Consumer | None, Route]:
+        """Tenant (404), key of that tenant (401), its consumer, and the rule it may call (404/405/403)."""
+        gateway = self.gateway
+        view = await gateway.tenants.resolve(host)
+        key = await gateway.auth.authenticate(view.tenant.id, raw_key)
+        consumer = None
+        if key.consumer_id is not None:
+            consumer = await gateway.consumers.get(view.tenant.id, key.consumer_id)
+            if consumer is None:
+                raise Unauthorized("this key's consumer no longer exists", code="invalid_api_key")
+        route = view.match(path, method)
+        if key.scopes is not None and route.rule.id not in key.scopes:
+            raise Forbidden(f"this key may not call {path}: its scopes do not include rule {route.rule.id}", code="key_scope_denied")
+        return view, key, consumer, route
 
     async def _read_body(self, declared: str | None, receive) -> bytes:  # type: ignore[no-untyped-def]
         if declared is not None:

@@ -32,6 +32,7 @@ from .models import ApiKey, ChainEntry, Rule, Tenant
 from .plugins import PluginRegistry
 from .services import GatewayServices
 from .store import ChangeEvent, Store
+from .store.opening import store_for
 
 __version__ = "0.1.0"
 
@@ -71,4 +72,5 @@ __all__ = [
     "load_config",
     "read_model",
     "sse",
+    "store_for",
 ]

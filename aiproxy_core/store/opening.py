@@ -7,6 +7,7 @@ from .base import Store
 
 
 def store_for(config: GatewayConfig) -> Store:
+    """The store ``config`` names, not yet opened (``await store.open()``); public for plugin CLIs."""
     if config.redis is not None:
         from .redis_store import RedisStore
 

@@ -21,11 +21,11 @@ from starlette.routing import BaseRoute, Route
 from aiproxy_core import BadRequest, GatewayServices, NotFound, ValidationFailed, authorized_tenant, read_model
 
 from .backend import BillingBackend
-from .consumer_plans import consumer_plan_id
 from .credits import MAX_BALANCE_MICROS, from_micros, to_micros
 from .money import money_text, parse_credit_amount
 from .plans import Plan, PlanSpec
-from .usage import MAX_DAYS, days_between, report
+from .invoices import close_invoice, get_invoice, usage_report
+from .usage import MAX_DAYS
 
 __all__ = ["billing_routes"]
 
@@ -84,15 +84,21 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
 
     async def consumer_usage(request: Request) -> Response:
         tenant = await authorized_tenant(request)
-        consumer_id = request.path_params["consumer_id"]
         first, last = _range(request)
-        store = backend()
-        usage_by_day, recorded_plan = await store.ledger.days(tenant.id, consumer_id, days_between(first, last))
-        plan_id = request.query_params.get("plan_id") or await consumer_plan_id(services, tenant.id, consumer_id) or recorded_plan
-        plan = await store.plans.get(tenant.id, plan_id) if plan_id else None
-        if plan_id and plan is None and request.query_params.get("plan_id"):
-            raise _no_plan(plan_id)
-        return JSONResponse(report(tenant.id, consumer_id, first, last, usage_by_day, plan).as_json())
+        found = await usage_report(
+            backend(), services.store, tenant.id, request.path_params["consumer_id"], first, last, request.query_params.get("plan_id")
+        )
+        return JSONResponse(found.as_json())
+
+    async def invoice(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        params = request.path_params
+        return JSONResponse(await get_invoice(backend(), services.store, tenant.id, params["consumer_id"], params["period"]))
+
+    async def close(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        params = request.path_params
+        return JSONResponse(await close_invoice(backend(), services.store, tenant.id, params["consumer_id"], params["period"]))
 
     async def consumer_or_404(request: Request) -> tuple[str, str]:
         tenant = await authorized_tenant(request)
@@ -125,6 +131,8 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
         Route(TENANT + "/plans/{plan_id}", replace_plan, methods=["PUT"]),
         Route(TENANT + "/plans/{plan_id}", delete_plan, methods=["DELETE"]),
         Route(TENANT + "/consumers/{consumer_id}/usage", consumer_usage, methods=["GET"]),
+        Route(TENANT + "/consumers/{consumer_id}/invoices/{period}", invoice, methods=["GET"]),
+        Route(TENANT + "/consumers/{consumer_id}/invoices/{period}/close", close, methods=["POST"]),
     ]
 
 

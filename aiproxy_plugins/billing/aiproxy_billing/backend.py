@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
+from .invoice_store import InvoiceStore, RedisInvoices, SqliteInvoices
 from .ledger_redis import RedisLedger
 from .ledger_sqlite import SqliteLedger
 from .plan_store import PlanStore, RedisPlanStore, SqlitePlanStore
@@ -45,6 +46,7 @@ class BillingBackend:
     ledger: LedgerReader
     quota: QuotaCounter
     credits: CreditStore
+    invoices: InvoiceStore
     database: BillingDatabase | None = None
 
     def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
@@ -62,10 +64,10 @@ def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> B
     if redis is not None and prefix is not None:
         return BillingBackend(
             RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
-            RedisCredits(redis, prefix),
+            RedisCredits(redis, prefix), RedisInvoices(redis, prefix),
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(
         SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
-        SqliteCredits(database), database
+        SqliteCredits(database), SqliteInvoices(database), database
     )

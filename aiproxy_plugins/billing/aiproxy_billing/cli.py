@@ -1,23 +1,31 @@
-"""``aiproxy billing-worker``: drain the billing queue into the ledger outside ``aiproxy serve``.
+"""The plugin's commands: ``aiproxy billing-worker``, ``billing-usage`` and ``billing-invoice``.
 
-It reads the same config file as ``serve``, so it finds the same Redis stream (or SQLite outbox).
-``--once`` drains what is queued and exits (cron jobs, tests); otherwise it runs until SIGTERM.
+``billing-worker`` drains the billing queue into the ledger outside ``aiproxy serve``. It reads the
+same config file as ``serve``, so it finds the same Redis stream (or SQLite outbox). ``--once``
+drains what is queued and exits (cron jobs, tests); otherwise it runs until SIGTERM.
+
+``billing-usage`` and ``billing-invoice`` print (as JSON) what the Admin API's usage report and
+invoice endpoints answer, read from the same store, plans and ledger.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
+import sys
+from datetime import date
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
-from aiproxy_core import ConfigError, GatewayConfig, load_config
+from aiproxy_core import ConfigError, GatewayConfig, GatewayError, load_config
 
 from .backend import open_backend
 from .worker import run_worker
 
-__all__ = ["add_worker_command", "data_dir_of"]
+__all__ = ["add_report_commands", "add_worker_command", "data_dir_of"]
 
 
 def add_worker_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -65,6 +73,86 @@ async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_m
     try:
         return await run_worker(backend.drain(batch_size=batch_size, claim_idle_ms=claim_idle_ms), stop, once=once)
     finally:
+        backend.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+def add_report_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    usage = commands.add_parser("billing-usage", help="print a consumer's usage report with its cost (JSON)")
+    invoice = commands.add_parser("billing-invoice", help="print a consumer's invoice for a month (JSON)")
+    for parser in (usage, invoice):
+        parser.add_argument("--config", metavar="FILE", help="the gateway's config file (as for aiproxy serve)")
+        parser.add_argument("--tenant", required=True, metavar="TENANT_ID")
+        parser.add_argument("--consumer", required=True, metavar="CONSUMER_ID")
+    usage.add_argument("--from", dest="first", required=True, type=_day, metavar="YYYY-MM-DD")
+    usage.add_argument("--to", dest="last", required=True, type=_day, metavar="YYYY-MM-DD")
+    usage.add_argument("--plan", metavar="PLAN_ID", help="price with this plan instead of the consumer's")
+    usage.set_defaults(func=_usage)
+    invoice.add_argument("--period", required=True, metavar="YYYY-MM")
+    invoice.set_defaults(func=_invoice)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from .invoices import usage_report
+    from .usage import MAX_DAYS
+
+    if args.first > args.last:
+        raise ConfigError("--from must not be after --to")
+    if (args.last - args.first).days + 1 > MAX_DAYS:
+        raise ConfigError(f"a usage report covers at most {MAX_DAYS} days")
+
+    async def work(backend: Any, store: Any) -> dict[str, Any]:
+        return (await usage_report(backend, store, args.tenant, args.consumer, args.first, args.last, args.plan)).as_json()
+
+    return _print(args.config, work)
+
+
+def _invoice(args: argparse.Namespace) -> int:
+    from .invoices import get_invoice
+
+    async def work(backend: Any, store: Any) -> dict[str, Any]:
+        return await get_invoice(backend, store, args.tenant, args.consumer, args.period)
+
+    return _print(args.config, work)
+
+
+def _print(config_path: str | None, work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> int:
+    config = load_config(config_path)
+    try:
+        body = asyncio.run(_with_state(config, work))
+    except GatewayError as exc:
+        print(exc.to_body().decode(), file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+async def _with_state(config: GatewayConfig, work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run ``work(billing backend, core store)`` on the config's Redis or SQLite files."""
+    redis = None
+    if config.redis is not None:
+        from redis.asyncio import Redis
+
+        section = config.redis
+        redis = Redis(host=section.host, port=section.port, password=section.password or None, db=section.db, decode_responses=True)
+    backend = open_backend(redis, config.redis.prefix if config.redis else None, data_dir_of(config))
+    # The core store tells which plan a consumer is on (and whether it exists), as in the Admin API.
+    from aiproxy_core import store_for
+
+    store = store_for(config)
+    await store.open()
+    try:
+        return await work(backend, store)
+    finally:
+        await store.close()
         backend.close()
         if redis is not None:
             await redis.aclose()

@@ -32,7 +32,7 @@ from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequi
 
 from .admin_routes import billing_routes
 from .backend import BillingBackend, open_backend
-from .cli import add_worker_command
+from .cli import add_report_commands, add_worker_command
 from .consumer_plans import request_plan_id
 from .credits import from_micros, to_micros
 from .events import BillingEvent, billing_subject
@@ -96,6 +96,7 @@ class Billing:
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
         add_worker_command(commands)
+        add_report_commands(commands)
 
     def backend(self) -> BillingBackend:
         if self._backend is None:

@@ -14,7 +14,7 @@ from .money import ZERO
 from .plans import FreePlan, PayPerCallPlan, PlanSpec, SubscriptionPlan, Tier, TieredPlan, UsagePlan
 from .price_table import PriceTable, price_table
 
-__all__ = ["PeriodUsage", "graduated", "package", "price_period", "volume"]
+__all__ = ["PeriodUsage", "graduated", "package", "price_period", "token_prices", "volume"]
 
 MILLION = Decimal(1_000_000)
 THOUSAND = Decimal(1000)
@@ -112,21 +112,25 @@ def package(units: int, size: int, price: Decimal) -> Decimal:
     return -(-units // size) * price
 
 
+def token_prices(plan: UsagePlan, model: str, table: PriceTable) -> tuple[Decimal, Decimal] | None:
+    """(input, output) prices per 1M tokens of ``model`` under ``plan``; None: the model costs nothing."""
+    price = plan.prices.get(model)
+    if price is not None:
+        return price.input_per_1m, price.output_per_1m
+    listed = table.find(model) if plan.use_price_table else None
+    if listed is not None:
+        return listed.input_per_1m, listed.output_per_1m
+    if plan.unknown_model is not None:
+        return plan.unknown_model.input_per_1m, plan.unknown_model.output_per_1m
+    return None  # documented: an unknown model costs nothing rather than failing
+
+
 def _by_tokens(plan: UsagePlan, usage: PeriodUsage, table: PriceTable) -> Decimal:
     total = ZERO
     for model, (input_tokens, output_tokens) in usage.tokens_by_model.items():
-        price = plan.prices.get(model)
-        per_input: Decimal
-        per_output: Decimal
-        if price is not None:
-            per_input, per_output = price.input_per_1m, price.output_per_1m
-        else:
-            listed = table.find(model) if plan.use_price_table else None
-            if listed is not None:
-                per_input, per_output = listed.input_per_1m, listed.output_per_1m
-            elif plan.unknown_model is not None:
-                per_input, per_output = plan.unknown_model.input_per_1m, plan.unknown_model.output_per_1m
-            else:
-                continue  # documented: an unknown model costs nothing rather than failing
+        prices = token_prices(plan, model, table)
+        if prices is None:
+            continue
+        per_input, per_output = prices
         total += (input_tokens * per_input + output_tokens * per_output) / MILLION
     return total * (HUNDRED + plan.markup_percent) / HUNDRED

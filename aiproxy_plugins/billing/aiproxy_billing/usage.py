@@ -17,7 +17,7 @@ from .money import ZERO, money_text, to_cents
 from .plans import Plan, SubscriptionPlan, TieredPlan
 from .pricing import PeriodUsage, price_period
 
-__all__ = ["MAX_DAYS", "UsageReport", "days_between", "report"]
+__all__ = ["MAX_DAYS", "UsageReport", "days_between", "period_of", "report"]
 
 MAX_DAYS = 366
 
@@ -62,7 +62,7 @@ class UsageReport:
         }
 
 
-def _period_of(plan: Plan | None, day: date) -> str:
+def period_of(plan: Plan | None, day: date) -> str:
     spec = plan.spec if plan else None
     period = spec.period if isinstance(spec, (SubscriptionPlan, TieredPlan)) else "month"
     return day.isoformat() if period == "day" else day.strftime("%Y-%m")
@@ -77,7 +77,7 @@ def report(
     fixed = ZERO
     periods: dict[str, PeriodUsage] = {}  # usage so far in each period
     for day in days_between(first, last):
-        key = _period_of(plan, day)
+        key = period_of(plan, day)
         if key not in periods:
             periods[key] = PeriodUsage()
             base = price_period(plan.spec, PeriodUsage()) if plan else ZERO  # e.g. a subscription fee

@@ -7,6 +7,8 @@
 * ``aiproxy_backend``: runs a test twice, with ``None`` (embedded: SQLite) and with a ``redis``
   config section on 127.0.0.1:6379 under a fresh prefix; pass it as the factory's ``redis=``.
 * ``aiproxy_redis_prefix``: a fresh key prefix on that Redis, emptied after the test.
+* ``aiproxy_private_redis`` / ``aiproxy_durable_redis``: a redis-server of the test's own (the
+  durable one with an append-only file), which the test may kill or restart.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiproxy_core.mock_upstream import create_mock_upstream
 
 from .harness import GatewayHarness
 from .live import ServerThread
+from .private_redis import PrivateRedis
 from .redis_space import drop_prefix, new_prefix
 
 GatewayFactory = Callable[..., Awaitable[GatewayHarness]]
@@ -69,3 +72,22 @@ def aiproxy_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] |
     prefix = new_prefix()
     yield {"host": "127.0.0.1", "port": 6379, "prefix": prefix}
     drop_prefix(prefix)
+
+
+def _own_redis(directory: Path, durable: bool) -> Iterator[PrivateRedis]:
+    directory.mkdir(parents=True, exist_ok=True)
+    server = PrivateRedis(directory, durable=durable)
+    try:
+        yield server.start()
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def aiproxy_private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    yield from _own_redis(tmp_path / "private-redis", durable=False)
+
+
+@pytest.fixture
+def aiproxy_durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    yield from _own_redis(tmp_path / "durable-redis", durable=True)

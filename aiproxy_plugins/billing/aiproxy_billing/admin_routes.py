@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from aiproxy_core import BadRequest, GatewayServices, NotFound, ValidationFailed, authorized_tenant, read_model
 
 from .backend import BillingBackend
+from .export import ExportStore, ExportTarget
 from .credits import MAX_BALANCE_MICROS, from_micros, to_micros
 from .money import money_text, parse_credit_amount
 from .plans import Plan, PlanSpec
@@ -122,7 +123,34 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
         tenant_id, consumer_id = await consumer_or_404(request)
         return JSONResponse(_credits(consumer_id, await backend().credits.balance(tenant_id, consumer_id)))
 
+    def exports() -> ExportStore:
+        store = backend().exports
+        assert store is not None
+        return store
+
+    async def put_export(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        body = await read_model(request, ExportTarget, limit)
+        await exports().put_target(tenant.id, body)
+        return JSONResponse(body.public())
+
+    async def get_export(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        target = await exports().get_target(tenant.id)
+        if target is None:
+            raise NotFound("this tenant exports no billing events", code="export_not_configured")
+        return JSONResponse(target.public())
+
+    async def delete_export(request: Request) -> Response:
+        tenant = await authorized_tenant(request)
+        if not await exports().delete_target(tenant.id):
+            raise NotFound("this tenant exports no billing events", code="export_not_configured")
+        return Response(status_code=204)
+
     return [
+        Route(TENANT + "/billing/export", put_export, methods=["PUT"]),
+        Route(TENANT + "/billing/export", get_export, methods=["GET"]),
+        Route(TENANT + "/billing/export", delete_export, methods=["DELETE"]),
         Route(TENANT + "/consumers/{consumer_id}/credits", top_up_credits, methods=["POST"]),
         Route(TENANT + "/consumers/{consumer_id}/credits", get_credits, methods=["GET"]),
         Route(TENANT + "/plans", create_plan, methods=["POST"]),

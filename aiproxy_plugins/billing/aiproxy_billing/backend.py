@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
+from .export import ExportStore, RedisExports, SqliteExports
 from .invoice_store import InvoiceStore, RedisInvoices, SqliteInvoices
 from .ledger_redis import RedisLedger
 from .ledger_sqlite import SqliteLedger
@@ -48,6 +49,8 @@ class BillingBackend:
     credits: CreditStore
     invoices: InvoiceStore
     database: BillingDatabase | None = None
+    #: Export targets per tenant and the export queue (see :mod:`.export`).
+    exports: ExportStore | None = None
 
     def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
         if isinstance(self.ledger, SqliteLedger):
@@ -64,10 +67,10 @@ def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> B
     if redis is not None and prefix is not None:
         return BillingBackend(
             RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
-            RedisCredits(redis, prefix), RedisInvoices(redis, prefix),
+            RedisCredits(redis, prefix), RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix),
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(
         SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
-        SqliteCredits(database), SqliteInvoices(database), database
+        SqliteCredits(database), SqliteInvoices(database), database, exports=SqliteExports(database),
     )

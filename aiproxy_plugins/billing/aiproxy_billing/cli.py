@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable
 from aiproxy_core import ConfigError, GatewayConfig, GatewayError, load_config
 
 from .backend import open_backend
+from .export import Exporter
 from .worker import run_worker
 
 __all__ = ["add_report_commands", "add_worker_command", "data_dir_of"]
@@ -71,7 +72,16 @@ async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_m
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        return await run_worker(backend.drain(batch_size=batch_size, claim_idle_ms=claim_idle_ms), stop, once=once)
+        drain = backend.drain(batch_size=batch_size, claim_idle_ms=claim_idle_ms)
+        if backend.exports is None:
+            return await run_worker(drain, stop, once=once)
+        exporter = Exporter(backend.exports)
+        if once:  # drain, then deliver what is due now (failures stay queued for a later run)
+            moved = await run_worker(drain, stop, once=True)
+            await exporter.run(stop, once=True)
+            return moved
+        moved, _ = await asyncio.gather(run_worker(drain, stop), exporter.run(stop))
+        return moved
     finally:
         backend.close()
         if redis is not None:

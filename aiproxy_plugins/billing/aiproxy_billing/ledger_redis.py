@@ -6,6 +6,7 @@ Both are written by one Lua script (``ledger_redis.lua``) per event, so "is it i
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -37,10 +38,12 @@ class RedisLedger:
         """Write a batch; returns how many were new. Raises if Redis fails (then nothing is acked)."""
         if not events:
             return 0
+        targets, export_queue = f"{self._prefix}:billing:export:targets", f"{self._prefix}:billing:export:queue"
+        now = repr(time.time())
         async with self._redis.pipeline(transaction=False) as pipe:
             for e in events:
-                keys = [self.ledger_key(e.tenant_id), self.daily_key(e.tenant_id, e.consumer, e.day)]
-                args = [e.request_id, e.to_json(), e.endpoint, e.model, e.input_tokens, e.output_tokens, e.plan_id or ""]
+                keys = [self.ledger_key(e.tenant_id), self.daily_key(e.tenant_id, e.consumer, e.day), targets, export_queue]
+                args = [e.request_id, e.to_json(), e.endpoint, e.model, e.input_tokens, e.output_tokens, e.plan_id or "", e.tenant_id, now]
                 await self._script(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
         return sum(int(r) for r in results)

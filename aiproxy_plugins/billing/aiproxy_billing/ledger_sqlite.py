@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import date
 
 from . import sqlite_queue
@@ -74,4 +75,11 @@ def write(connection: sqlite3.Connection, event: BillingEvent) -> int:
         (event.idempotency_key, event.tenant_id, event.consumer, event.day, event.endpoint, event.model,
          event.input_tokens, event.output_tokens, event.plan_id, event.to_json()),
     )
+    if cursor.rowcount == 1:
+        # A tenant that exports gets the event queued for its webhook in the same transaction.
+        connection.execute(
+            "INSERT OR IGNORE INTO export_queue (idempotency_key, tenant_id, event, attempts, next_at)"
+            " SELECT ?, ?, ?, 0, ? WHERE EXISTS (SELECT 1 FROM export_targets WHERE tenant_id = ?)",
+            (event.idempotency_key, event.tenant_id, event.to_json(), time.time(), event.tenant_id),
+        )
     return cursor.rowcount

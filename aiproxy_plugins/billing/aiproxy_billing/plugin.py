@@ -9,7 +9,8 @@
 * ``post_response``: settle a prepaid reservation (refund it, charge the real price, never below
   zero); queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
   request (an answer below 400). The queue is a Redis Stream or a SQLite outbox; the worker
-  started in ``startup`` (or ``aiproxy billing-worker``) writes the ledger.
+  started in ``startup`` (or ``aiproxy billing-worker``) writes the ledger; an exporter task beside
+  it delivers exporting tenants' events to their webhooks (see :mod:`.export`).
 
 The entry point names the :class:`Billing` class; the gateway makes one instance per process.
 Several gateways in one process (tests) each need their own ``Billing()``.
@@ -36,6 +37,7 @@ from .cli import add_report_commands, add_worker_command
 from .consumer_plans import request_plan_id
 from .credits import from_micros, to_micros
 from .events import BillingEvent, billing_subject
+from .export import Exporter
 from .money import money_text
 from .plans import FreePlan, PayPerCallPlan, PlanSpec, UsagePlan
 from .pricing import PeriodUsage, price_period
@@ -53,12 +55,17 @@ FINAL_DRAIN_SECONDS = 5.0
 
 
 class Billing:
-    def __init__(self, *, run_worker: bool = True) -> None:
-        #: False leaves the queue to ``aiproxy billing-worker`` processes (and lets tests do so).
+    def __init__(self, *, run_worker: bool = True, export_min_backoff: float = 0.5, export_max_backoff: float = 60.0,
+                 export_poll: float = 0.5) -> None:
+        #: False leaves the queue (and the export queue) to ``aiproxy billing-worker`` processes (and lets tests do so).
         self.run_worker = run_worker
+        #: Webhook export retries: from ``export_min_backoff`` s doubling to ``export_max_backoff`` s (jittered).
+        self._export_options = {"min_backoff": export_min_backoff, "max_backoff": export_max_backoff, "poll": export_poll}
         self._backend: BillingBackend | None = None
         self._stop: asyncio.Event | None = None
         self._worker: asyncio.Task[int] | None = None
+        self._exporter_task: asyncio.Task[None] | None = None
+        self.exporter: Exporter | None = None
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -72,12 +79,22 @@ class Billing:
         if self.run_worker:
             self._stop = asyncio.Event()
             self._worker = asyncio.get_running_loop().create_task(run_worker(self._backend.drain(), self._stop))
+            if self._backend.exports is not None:
+                self.exporter = Exporter(self._backend.exports, **self._export_options)
+                self._exporter_task = asyncio.get_running_loop().create_task(self.exporter.run(self._stop))
 
     @hookimpl
     async def shutdown(self, services: GatewayServices) -> None:
         backend, self._backend = self._backend, None
-        if self._worker is not None and self._stop is not None:
+        if self._stop is not None:
             self._stop.set()
+        if self._exporter_task is not None:
+            # Entries in flight stay queued (leased) and are delivered after the next start.
+            self._exporter_task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._exporter_task
+            self._exporter_task = None
+        if self._worker is not None and self._stop is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._worker, FINAL_DRAIN_SECONDS)
             self._worker = None

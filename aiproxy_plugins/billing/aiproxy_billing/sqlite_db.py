@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS credits (
     balance INTEGER NOT NULL CHECK (balance >= 0),
     PRIMARY KEY (tenant_id, consumer)
 );
+CREATE TABLE IF NOT EXISTS export_targets (
+    tenant_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS export_queue (
+    idempotency_key TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS export_queue_due ON export_queue (next_at);
 """
 
 class BillingDatabase:

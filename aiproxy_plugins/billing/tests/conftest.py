@@ -12,7 +12,10 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from aiproxy_billing import Billing
+
 from aiproxy_sdk import GatewayHarness
+from aiproxy_sdk.private_redis import PrivateRedis
+
 
 
 @pytest.fixture
@@ -28,10 +31,13 @@ BillingGateway = Callable[..., Awaitable[GatewayHarness]]
 def billing_gateway(aiproxy_gateway_factory: Any, backend: dict[str, Any] | None) -> BillingGateway:
     """``await billing_gateway(settings, run_worker=True)``: a gateway whose rule has a billing entry."""
 
-    async def start(settings: dict[str, Any] | None = None, *, run_worker: bool = True, **options: Any) -> GatewayHarness:
+    async def start(
+        settings: dict[str, Any] | None = None, *, run_worker: bool = True, plugin_options: dict[str, Any] | None = None, **options: Any
+    ) -> GatewayHarness:
         chain = [{"name": "billing", "settings": settings or {}}]
+        plugin = Billing(run_worker=run_worker, **(plugin_options or {}))
         gateway = await aiproxy_gateway_factory(
-            plugins={"billing": Billing(run_worker=run_worker)}, chain=chain, redis=options.pop("redis", backend), **options
+            plugins={"billing": plugin}, chain=chain, redis=options.pop("redis", backend), **options
         )
         return gateway
 
@@ -79,3 +85,9 @@ def wait_for() -> Callable[..., Awaitable[None]]:
             await asyncio.sleep(0.02)
 
     return wait
+
+
+@pytest.fixture
+def durable_redis(aiproxy_durable_redis: PrivateRedis) -> PrivateRedis:
+    """A redis-server of the test's own with AOF ``appendfsync always`` (the SDK's fixture)."""
+    return aiproxy_durable_redis

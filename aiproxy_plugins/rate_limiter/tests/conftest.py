@@ -6,20 +6,15 @@ fixtures rather than in an importable helper module.
 
 from __future__ import annotations
 
-import subprocess
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable
 
 import httpx
 import pytest
-import redis
 
 from aiproxy_rate_limiter import RateLimiter
-from aiproxy_sdk import GatewayHarness, free_port
+from aiproxy_sdk import GatewayHarness
+from aiproxy_sdk.private_redis import PrivateRedis
 
-REDIS_SERVER = "/usr/bin/redis-server"
 
 
 @pytest.fixture
@@ -73,56 +68,7 @@ def assert_limit_headers() -> Callable[..., None]:
     return check
 
 
-@dataclass
-class PrivateRedis:
-    """A redis-server of the test's own, so the test may kill and restart it.
-
-    It saves only when told (:meth:`save`), into ``directory``, and loads that file on start.
-    """
-
-    port: int
-    directory: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
-            + ["--save", "", "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
-                        raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
-
-    def save(self) -> None:
-        client = redis.Redis(host="127.0.0.1", port=self.port)
-        try:
-            client.save()
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(free_port(), tmp_path)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
+def private_redis(aiproxy_private_redis: PrivateRedis) -> PrivateRedis:
+    """A redis-server of the test's own, which it may kill (the SDK's fixture)."""
+    return aiproxy_private_redis

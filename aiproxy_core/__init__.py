@@ -3,7 +3,7 @@
 Plugins import only what is listed in ``__all__``.
 """
 
-from .admin.json_body import read_model
+from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .config import GatewayConfig, load_config
 from .context import ProxyRequest, ProxyResponse, RequestContext
@@ -70,6 +70,7 @@ __all__ = [
     "authorized_tenant",
     "hookimpl",
     "load_config",
+    "read_body",
     "read_model",
     "sse",
     "store_for",

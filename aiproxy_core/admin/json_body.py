@@ -13,15 +13,23 @@ from ..errors import BadRequest, PayloadTooLarge, ValidationFailed
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+async def read_body(request: Request, limit: int, what: str = "the body") -> bytes:
+    """The whole body, refused with 413 as soon as it passes ``limit`` bytes (declared or sent)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is larger than the Admin API's limit of {limit} bytes")
-    body = b""
+        raise PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is larger than the Admin API's limit of {limit} bytes")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+    body = await read_body(request, limit)
     if not body.strip():
         if optional:
             return {}

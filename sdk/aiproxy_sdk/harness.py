@@ -10,6 +10,8 @@ import httpx
 
 from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
 
+from .stream_reading import stream_payloads
+
 DEFAULT_BASE_DOMAIN = "gateway.test"
 #: The client address the Proxy API sees for harness requests (a documentation range, RFC 5737).
 CLIENT_IP = "203.0.113.7"
@@ -130,6 +132,15 @@ class GatewayHarness:
         headers = body.pop("headers", None)
         payload = {"model": "mock-model", "messages": [{"role": "user", "content": content}], **body}
         return await self.proxy.post("/v1/chat/completions", json=payload, headers=headers)
+
+    async def chat_stream(self, content: str = "Hello!", **body: Any) -> list[Any]:
+        """A streamed chat completion's events, JSON-decoded (the final ``"[DONE]"`` kept)."""
+        payload = {"model": "mock-model", "messages": [{"role": "user", "content": content}], "stream": True, **body}
+        async with self.proxy.stream("POST", "/v1/chat/completions", json=payload) as response:
+            text = (await response.aread()).decode()
+            if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
+                raise AssertionError(f"expected a 200 event stream, got {response.status_code}: {text[:500]}")
+        return stream_payloads(text)
 
     async def settle(self) -> None:
         """Wait for the background post_response hooks of the requests made so far."""

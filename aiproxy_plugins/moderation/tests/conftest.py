@@ -7,7 +7,7 @@ import json
 from typing import Any, Awaitable, Callable, Iterator
 
 import pytest
-from aiproxy_sdk.stream_reading import stream_payloads, streamed_text
+from aiproxy_sdk.stream_reading import streamed_text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,12 +47,7 @@ def echo() -> Callable[..., Awaitable[dict[str, Any]]]:
 
 async def stream_events(gw: GatewayHarness, content: str, **body: Any) -> list[Any]:
     """The streamed answer's events, JSON-decoded ("[DONE]" kept as the string)."""
-    payload = {"model": "mock-model", "messages": [{"role": "user", "content": content}], "stream": True, **body}
-    async with gw.proxy.stream("POST", "/v1/chat/completions", json=payload) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        text = (await response.aread()).decode()
-    return stream_payloads(text)
+    return await gw.chat_stream(content, **body)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, NotFound, PayloadTooLarge, authorized_tenant, read_model
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, NotFound, authorized_tenant, read_body, read_model
 
 from .index import kind_for
 from .ingestion import ingest
@@ -125,14 +125,7 @@ def rag_routes(services: GatewayServices, runtime: Callable[[], RagRuntime]) -> 
 
 
 async def _read_upload(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"the upload is larger than the limit of {MAX_UPLOAD_BYTES} bytes")
-    data = b""
-    async for part in request.stream():
-        data += part
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise PayloadTooLarge(f"the upload is larger than the limit of {MAX_UPLOAD_BYTES} bytes")
+    data = await read_body(request, MAX_UPLOAD_BYTES, "the upload")
     if not data.strip():
         raise BadRequest("the upload is empty", code="empty_document")
     return data

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
+from typing import Any
 
 __all__ = ["BillingEvent", "billing_subject"]
 
@@ -53,13 +54,26 @@ class BillingEvent:
     def day(self) -> str:
         return self.timestamp[:10]
 
+    def to_dict(self) -> dict[str, Any]:
+        # getattr over the field names: dataclasses.asdict deep-copies every value, which
+        # showed up at ~2 % of the gateway's CPU under load for flat str/int fields.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "BillingEvent":
+        """Fields this version does not know are ignored: a newer gateway's event still bills here."""
+        return cls(**{name: doc[name] for name in _FIELD_NAMES if name in doc})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "BillingEvent":
-        return cls(**json.loads(text))
+        return cls.from_dict(json.loads(text))
 
     @staticmethod
     def now() -> str:
         return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(BillingEvent))

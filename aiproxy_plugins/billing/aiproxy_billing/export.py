@@ -85,7 +85,7 @@ def cloud_event(event: BillingEvent) -> dict[str, Any]:
         "id": event.idempotency_key,
         "time": event.timestamp,
         "datacontenttype": "application/json",
-        "data": json.loads(event.to_json()),
+        "data": event.to_dict(),
     }
 
 

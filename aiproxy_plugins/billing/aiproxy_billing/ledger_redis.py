@@ -1,6 +1,6 @@
 """The Redis ledger: a hash per tenant keyed by request id, plus per-consumer daily aggregates.
 
-Both are written by one Lua script (``ledger_redis.lua``) per event, so "is it in the ledger?" and
+Both are written by one Lua script (``ledger_redis.lua``), a batch of events per call, so "is it in the ledger?" and
 "is it counted?" can never disagree, and a replayed event changes neither.
 """
 
@@ -21,6 +21,9 @@ __all__ = ["RedisLedger"]
 
 SCRIPT = resources.files(__package__).joinpath("ledger_redis.lua").read_text()
 
+#: Events per script call: ~1 ms of Redis time at most, so other clients are never held up long.
+EVENTS_PER_CALL = 200
+
 
 class RedisLedger:
     def __init__(self, redis: "Redis", prefix: str) -> None:
@@ -38,12 +41,17 @@ class RedisLedger:
         """Write a batch; returns how many were new. Raises if Redis fails (then nothing is acked)."""
         if not events:
             return 0
-        targets, export_queue = f"{self._prefix}:billing:export:targets", f"{self._prefix}:billing:export:queue"
+        head = [f"{self._prefix}:billing:export:targets", f"{self._prefix}:billing:export:queue"]
         now = repr(time.time())
+        # One script call per chunk, one argument per event (the script decodes the JSON): redis-py
+        # spends ~100 us of Python per command and ~1 us per argument, which cost the worker more
+        # than Redis did. Chunks keep each script call short: Redis runs nothing else meanwhile.
         async with self._redis.pipeline(transaction=False) as pipe:
-            for e in events:
-                keys = [self.ledger_key(e.tenant_id), self.daily_key(e.tenant_id, e.consumer, e.day), targets, export_queue]
-                args = [e.request_id, e.to_json(), e.endpoint, e.model, e.input_tokens, e.output_tokens, e.plan_id or "", e.tenant_id, now]
+            for start in range(0, len(events), EVENTS_PER_CALL):
+                keys, args = list(head), [now]
+                for e in events[start : start + EVENTS_PER_CALL]:
+                    keys += (self.ledger_key(e.tenant_id), self.daily_key(e.tenant_id, e.consumer, e.day))
+                    args.append(e.to_json())
                 await self._script(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
         return sum(int(r) for r in results)

@@ -1,17 +1,23 @@
 """The Redis event queue: a Stream read through a consumer group.
 
-An event is XADDed after the response (post_response); events queued in the same event-loop turn
-go out in one pipeline, since redis-py's per-command Python work, not Redis, is the cost under
-load. A worker reads it with XREADGROUP, which
-puts it in the group's pending list under the worker's name; only after the ledger holds it does
-the worker XACK it (and XDEL it, so the stream does not grow). A worker killed in between leaves
-its events pending; the next worker takes them over with XAUTOCLAIM and writes them again, which
-the ledger ignores (idempotent), so nothing is lost and nothing is counted twice.
+Events are queued after the response (post_response). The events queued in one event-loop turn
+travel as one stream entry (field ``events``: a JSON array), written by one XADD: under load
+redis-py's per-command Python work, not Redis, is the cost, so one command per turn rather than
+one per request. A worker reads entries with XREADGROUP, which puts them in the group's pending
+list under the worker's name; only after the ledger holds every event of an entry does the worker
+XACK it (and XDEL it, so the stream does not grow). A worker killed in between leaves its entries
+pending; the next worker takes them over with XAUTOCLAIM and writes them again, which the ledger
+ignores (idempotent), so nothing is lost and nothing is counted twice.
+
+Entries with a single ``event`` field (one JSON object) are what gateways before batching wrote;
+the worker still reads them, so an upgrade with events in flight loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .events import BillingEvent
@@ -19,9 +25,17 @@ from .events import BillingEvent
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisEventQueue", "GROUP"]
+__all__ = ["Entry", "GROUP", "MAX_EVENTS_PER_ENTRY", "RedisEventQueue"]
+
+logger = logging.getLogger("aiproxy.billing.queue")
 
 GROUP = "billing"
+
+#: At most this many events in one stream entry (bounds an entry's size and a replay's work).
+MAX_EVENTS_PER_ENTRY = 256
+
+#: One stream entry as the worker sees it: its id and the events it holds (empty: unreadable).
+Entry = tuple[str, list[BillingEvent]]
 
 
 class RedisEventQueue:
@@ -47,8 +61,9 @@ class RedisEventQueue:
                 batch, self._outgoing = self._outgoing, []
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        for doc, _ in batch:
-                            pipe.xadd(self.stream, {"event": doc})
+                        for start in range(0, len(batch), MAX_EVENTS_PER_ENTRY):
+                            docs = [doc for doc, _ in batch[start : start + MAX_EVENTS_PER_ENTRY]]
+                            pipe.xadd(self.stream, {"events": "[" + ",".join(docs) + "]"})
                         await pipe.execute()
                 except Exception as exc:  # every waiter learns its event was not queued
                     for _, future in batch:
@@ -69,14 +84,14 @@ class RedisEventQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, BillingEvent | None]]:
-        """New entries for ``consumer`` (now pending under its name)."""
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[Entry]:
+        """Up to ``count`` new entries for ``consumer`` (now pending under its name)."""
         reply = await self._redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms or None)  # 0: do not block at all
         return [entry for _, entries in reply or [] for entry in _entries(entries)]
 
-    async def claim(self, consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, BillingEvent | None]]:
+    async def claim(self, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
         """Entries pending for at least ``min_idle_ms`` under any name (a dead worker's), now ours."""
-        claimed: list[tuple[str, BillingEvent | None]] = []
+        claimed: list[Entry] = []
         start = "0-0"
         while True:
             reply = await self._redis.xautoclaim(self.stream, GROUP, consumer, min_idle_ms, start, count=count)
@@ -101,14 +116,22 @@ class RedisEventQueue:
         return int(info["pending"])
 
 
-def _entries(entries: Any) -> list[tuple[str, BillingEvent | None]]:
-    parsed: list[tuple[str, BillingEvent | None]] = []
+def _entries(entries: Any) -> list[Entry]:
+    parsed: list[Entry] = []
     for entry_id, fields in entries or []:
         entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        raw = (fields or {}).get("event") or (fields or {}).get(b"event")
-        try:
-            event = BillingEvent.from_json(raw) if raw is not None else None
-        except (ValueError, TypeError):
-            event = None  # a malformed entry is acknowledged and dropped, not retried forever
-        parsed.append((entry_id, event))
+        parsed.append((entry_id, _events(fields or {})))
     return parsed
+
+
+def _events(fields: dict[Any, Any]) -> list[BillingEvent]:
+    """The events of one entry; a malformed entry yields none, so it is acknowledged, not retried forever."""
+    batch = fields.get("events") or fields.get(b"events")
+    single = fields.get("event") or fields.get(b"event")
+    try:
+        if batch is not None:
+            return [BillingEvent.from_dict(doc) for doc in json.loads(batch)]
+        return [BillingEvent.from_json(single)] if single is not None else []
+    except (ValueError, TypeError, KeyError, AttributeError):
+        logger.error("billing: dropped a malformed queue entry (not JSON events): %.500r", batch or single)
+        return []

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from .ledger_redis import RedisLedger
 from .ledger_sqlite import SqliteLedger
-from .redis_queue import RedisEventQueue
+from .redis_queue import Entry, RedisEventQueue
 
 __all__ = ["Drain", "RedisDrain", "SqliteDrain", "run_worker"]
 
@@ -26,7 +26,7 @@ logger = logging.getLogger("aiproxy.billing.worker")
 class Drain(Protocol):
     async def prepare(self) -> None: ...
     async def step(self, block_ms: int) -> int:
-        """Move one batch into the ledger; how many queue entries it took (0: the queue is empty)."""
+        """Move one batch into the ledger; how many events it moved (0: the queue is empty)."""
         ...
 
 
@@ -75,20 +75,19 @@ class RedisDrain:
             # A worker killed after XREADGROUP left its entries pending; take them over.
             claimed = await self._queue.claim(self.name, self._claim_idle_ms, self._batch)
             if claimed:
-                await self._settle(claimed)
-                return len(claimed)
-        entries = await self._queue.read(self.name, self._batch, block_ms)
-        await self._settle(entries)
-        return len(entries)
+                return await self._settle(claimed)
+        return await self._settle(await self._queue.read(self.name, self._batch, block_ms))
 
-    async def _settle(self, entries: list) -> None:  # type: ignore[type-arg]
+    async def _settle(self, entries: list[Entry]) -> int:
+        """Ledger first, acknowledgement after; returns the events moved."""
         if not entries:
-            return
-        events = [event for _, event in entries if event is not None]
-        # The order is the promise: ledger first, acknowledgement after. A crash in between
-        # means a replay, which the ledger's HSETNX turns into a no-op.
+            return 0
+        events = [event for _, batch in entries for event in batch]
+        # The order is the promise: a crash in between means a replay, which the ledger's
+        # HSETNX turns into a no-op.
         await self._ledger.write(events)
         await self._queue.ack([entry_id for entry_id, _ in entries])
+        return len(events)
 
 
 async def run_worker(drain: Drain, stop: asyncio.Event, *, once: bool = False, block_ms: int = 500) -> int:

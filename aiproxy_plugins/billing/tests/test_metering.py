@@ -101,6 +101,22 @@ async def test_streamed_usage_is_asked_for_metered_and_hidden(billing_gateway: A
     assert report["requests"] == 2 and report["input_tokens"] == 8 and report["output_tokens"] > 0
 
 
+async def test_a_stream_flag_spelled_with_escapes_is_still_metered(billing_gateway: Any, plugin_of: Any, wait_for: Any) -> None:
+    """The plugin skips parsing bodies that cannot ask for a stream; "\\u0073tream" must not slip past."""
+    gw = await billing_gateway()
+    body = b'{"model": "gpt-4o-mini", "\\u0073tream": true, "messages": [{"role": "user", "content": "count my tokens please"}]}'
+    response = await gw.proxy_client(gw.tenant["api_key"]).post(
+        "/v1/chat/completions", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200 and "data:" in response.text
+    assert '"usage"' not in response.text, "the usage chunk billing asked for leaked to the client"
+    ledger = plugin_of(gw).backend().ledger
+    await wait_for(lambda: _count_is(ledger, gw.tenant["id"], 1))
+    key_id = (await gw.admin.get(f"/api/v1/tenants/{gw.tenant['id']}/keys", headers=gw.tenant_auth)).json()["data"][0]["id"]
+    report = await usage_of(gw, f"key:{key_id}")
+    assert report["input_tokens"] == 4 and report["output_tokens"] > 0, report
+
+
 async def test_usage_report_rejects_bad_ranges(billing_gateway: Any) -> None:
     gw = await billing_gateway()
     url = f"/api/v1/tenants/{gw.tenant['id']}/consumers/c1/usage"

@@ -12,6 +12,7 @@ from .auth import ConsumerDirectory, KeyAuthenticator
 from .config import GatewayConfig
 from .errors import PluginLoadError
 from .plugins import PluginRegistry
+from .plugins.config_sections import plugin_configs
 from .proxy.app import ProxyApp
 from .proxy.routing import TenantDirectory
 from .services import GatewayServices
@@ -45,6 +46,8 @@ class Gateway:
             registry = PluginRegistry()
             registry.load_entry_points()
         self.registry = registry
+        #: Each plugin's validated ``plugins.<name>`` section (raises ConfigError before anything opens).
+        self.plugin_configs = plugin_configs(registry, config.plugins)
         self.store = store if store is not None else store_for(config)
         self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream)
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
@@ -92,7 +95,8 @@ class Gateway:
         caller = getattr(self.registry.manager.hook, hook)
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps registration order reversed
             try:
-                result = impl.function(**{n: self.services for n in impl.argnames})
+                available = {"services": self.services, "config": self.plugin_configs.get(impl.plugin_name)}
+                result = impl.function(**{n: available[n] for n in impl.argnames})
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:

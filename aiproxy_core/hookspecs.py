@@ -6,7 +6,7 @@ Two kinds:
   per-chunk ``response_chunk``) run for the chain entries of the rule a request matched, in the
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
-* **Registration hooks** (``settings_model``, ``startup``, ``shutdown``, ``admin_routes``) are plain
+* **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``admin_routes``) are plain
   synchronous pluggy hooks, called once per plugin.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
@@ -101,16 +101,28 @@ def settings_model() -> "type[BaseModel] | None":
 
 
 @hookspec
-def startup(services: "GatewayServices") -> Any:
-    """Once per gateway process before it serves: open connections, load models, start tasks.
+def config_model() -> "type[BaseModel] | None":
+    """The pydantic model that validates this plugin's section of ``config.yaml``: ``plugins.<name>``.
 
-    May return an awaitable. ``services`` gives the store, the Redis client (None when
-    embedded), the config and a directory for the plugin's files.
+    For process-wide options an operator sets once per deployment (where a worker runs, a model
+    path), as opposed to ``settings``, which tenants set per chain entry. The gateway validates the
+    section when it starts (an error names the key and stops it) and passes the model instance to
+    ``startup`` and ``shutdown`` as ``config``: the model's defaults when the file has no section.
     """
 
 
 @hookspec
-def shutdown(services: "GatewayServices") -> Any:
+def startup(services: "GatewayServices", config: "BaseModel | None") -> Any:
+    """Once per gateway process before it serves: open connections, load models, start tasks.
+
+    May return an awaitable. ``services`` gives the store, the Redis client (None when
+    embedded), the config and a directory for the plugin's files; ``config`` is this plugin's
+    validated ``plugins.<name>`` section (None without a ``config_model``).
+    """
+
+
+@hookspec
+def shutdown(services: "GatewayServices", config: "BaseModel | None") -> Any:
     """Once per gateway process when it stops; may return an awaitable."""
 
 

@@ -3,7 +3,10 @@
 # Usage: bench/run.sh [embedded|redis] [CHAIN_JSON]
 #   embedded (default): SQLite store, no plugins unless CHAIN_JSON names some.
 #   redis: state in the Redis on 127.0.0.1:6379 (prefix aiproxy-bench).
-# Env: DURATION, CONNS (passed to compare.sh); COMPARE (path to compare.sh).
+# Env: DURATION, CONNS (passed to compare.sh); COMPARE (path to compare.sh); PYTHON (the venv's python);
+#   BILLING_WORKER=separate: the gateway does not run the billing worker (plugins.billing.run_worker
+#   false); an `aiproxy billing-worker` process beside it does.
+# With billing in the chain, `aiproxy billing-status` runs after the load: the queue's backlog.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -12,6 +15,7 @@ chain=${2:-[]}
 compare=${COMPARE:-$root/../shared/bench/compare.sh}
 [[ -x $compare ]] || { echo "bench/run.sh: $compare not found (set COMPARE=/path/to/compare.sh)" >&2; exit 2; }
 python=${PYTHON:-python3}
+[[ $python == */* ]] && python=$(realpath -s "$python")  # the gateway runs in its own folder
 work=$(mktemp -d /tmp/aiproxy-bench.XXXXXX)
 cat > "$work/config.yaml" <<YAML
 server: {admin_port: 18080, proxy_port: 18081, base_domain: "bench.local"}
@@ -21,10 +25,20 @@ if [[ $mode == redis ]]; then
   echo 'redis: {host: "127.0.0.1", port: 6379, prefix: "aiproxy-bench"}' >> "$work/config.yaml"
   redis-cli --scan --pattern 'aiproxy-bench:*' | xargs -r redis-cli del >/dev/null
 fi
-"$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml" > "$work/gateway.log" 2>&1 &
-gw=$!
-trap 'kill $gw 2>/dev/null; wait $gw 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$work"' EXIT
+if [[ ${BILLING_WORKER:-} == separate ]]; then
+  echo 'plugins: {billing: {run_worker: false}}' >> "$work/config.yaml"
+  (cd "$work" && exec "$python" -m aiproxy_core.cli.main billing-worker --config "$work/config.yaml") > "$work/worker.log" 2>&1 &
+  pids+=($!)
+fi
+(cd "$work" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml") > "$work/gateway.log" 2>&1 &
+pids=($! "${pids[@]}")
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
-read -r sub key < <("$python" "$here/seed_route.py" http://127.0.0.1:18080 "$chain")
-echo "gateway: $mode store, chain $chain, tenant $sub"
+read -r sub key tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18080 "$chain")
+echo "gateway: $mode store, chain $chain, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}"
 "$compare" http://127.0.0.1:18081/v1/chat/completions -H "Host: $sub.bench.local" -H "Authorization: Bearer $key"
+if [[ $chain == *billing* ]]; then
+  sleep 2  # one worker poll and batch after the last request
+  (cd "$work" && "$python" -m aiproxy_core.cli.main billing-status --config "$work/config.yaml" --tenant "$tenant") | "$python" -c 'import json, sys; print("billing-status:", json.dumps(json.load(sys.stdin)))'
+fi

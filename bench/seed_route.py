@@ -1,4 +1,4 @@
-"""Create the benchmark tenant and its rule over the Admin API; print the tenant key.
+"""Create the benchmark tenant and its rule over the Admin API; print its subdomain, key and id.
 
 Usage: python bench/seed_route.py ADMIN_URL [CHAIN_JSON]
 """
@@ -28,7 +28,7 @@ def main() -> None:
         )
         if rule.status_code != 201:
             sys.exit(f"rule not created: {rule.status_code} {rule.text}")
-    print(t["subdomain"], t["api_key"])
+    print(t["subdomain"], t["api_key"], t["id"])
 
 
 if __name__ == "__main__":

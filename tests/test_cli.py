@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import httpx
 
-from aiproxy_sdk import GatewayProcess
-
-
-def aiproxy(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aiproxy_core.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
+from aiproxy_sdk import GatewayProcess, run_aiproxy
 
 
 def fake_distribution(root, name: str, entry_points: str, module: str | None = None, source: str = "") -> None:
@@ -57,7 +43,7 @@ def test_plugins_lists_hooks_settings_and_failures(tmp_path):
         """,
     )
     env = {"PYTHONPATH": str(tmp_path)}
-    listed = aiproxy("plugins", "--json", env=env)
+    listed = run_aiproxy("plugins", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["sample"]["version"] == "1.2.3"
@@ -65,7 +51,7 @@ def test_plugins_lists_hooks_settings_and_failures(tmp_path):
     assert plugins["sample"]["settings_schema"]["properties"]["greeting"]["default"] == "hi"
     assert "ModuleNotFoundError" in plugins["broken"]["error"]
 
-    human = aiproxy("plugins", env=env)
+    human = run_aiproxy("plugins", env=env)
     assert "sample 1.2.3" in human.stdout and "settings: greeting" in human.stdout
     assert "broken  FAILED TO LOAD: ModuleNotFoundError" in human.stdout
 
@@ -84,7 +70,7 @@ def test_a_plugin_with_a_wrong_hook_signature_is_reported(tmp_path):
             return None
         """,
     )
-    listed = json.loads(aiproxy("plugins", "--json", env={"PYTHONPATH": str(tmp_path)}).stdout)
+    listed = json.loads(run_aiproxy("plugins", "--json", env={"PYTHONPATH": str(tmp_path)}).stdout)
     wrong = next(p for p in listed if p["name"] == "wrong")
     assert "surprise" in wrong["error"]
 
@@ -92,7 +78,7 @@ def test_a_plugin_with_a_wrong_hook_signature_is_reported(tmp_path):
 def test_serve_refuses_an_open_admin_listener_without_a_token(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("server: {admin_host: 0.0.0.0, admin_port: 0, proxy_port: 0}\n")
-    result = aiproxy("serve", "--config", str(config))
+    result = run_aiproxy("serve", "--config", str(config))
     assert result.returncode == 2
     assert "server.admin_token" in result.stderr and "Traceback" not in result.stderr
 
@@ -100,14 +86,14 @@ def test_serve_refuses_an_open_admin_listener_without_a_token(tmp_path):
 def test_serve_refuses_workers_without_redis(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("server: {admin_port: 0, proxy_port: 0}\n")
-    result = aiproxy("serve", "--config", str(config), "--workers", "2")
+    result = run_aiproxy("serve", "--config", str(config), "--workers", "2")
     assert result.returncode == 2 and "needs a redis section" in result.stderr
 
 
 def test_serve_reports_a_bad_config_without_a_traceback(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("server: {admin_port: eighty}\n")
-    result = aiproxy("serve", "--config", str(config))
+    result = run_aiproxy("serve", "--config", str(config))
     assert result.returncode == 2
     assert f"{config}: server.admin_port" in result.stderr and "Traceback" not in result.stderr
 
@@ -124,24 +110,24 @@ def test_serve_with_workers_shares_the_ports_on_redis(tmp_path, aiproxy_redis_pr
 
 
 def test_install_lists_bundles_and_refuses_unknown_ones():
-    listed = aiproxy("install", "--list")
+    listed = run_aiproxy("install", "--list")
     assert listed.returncode == 0 and "traffic" in listed.stdout and "rate_limiter, security_validator" in listed.stdout
-    unknown = aiproxy("install", "--bundle", "nope")
+    unknown = run_aiproxy("install", "--bundle", "nope")
     assert unknown.returncode == 2 and "no bundle named 'nope'" in unknown.stderr
 
 
 def test_install_builds_the_pip_command_from_repo_or_index():
-    repo = aiproxy("install", "--bundle", "traffic", "--dry-run", "--source", "repo")
+    repo = run_aiproxy("install", "--bundle", "traffic", "--dry-run", "--source", "repo")
     assert repo.returncode == 0
     assert "-e " in repo.stdout and "aiproxy_plugins/rate_limiter" in repo.stdout and "aiproxy_plugins/security_validator" in repo.stdout
-    index = aiproxy("install", "--bundle", "seed", "--dry-run", "--source", "index")
+    index = run_aiproxy("install", "--bundle", "seed", "--dry-run", "--source", "index")
     assert "aiproxy-rate-limiter aiproxy-security-validator aiproxy-content-validator" in index.stdout
 
 
 def test_install_a_bundle_then_plugins_lists_it():
-    installed = aiproxy("install", "--bundle", "validation", "--source", "repo")
+    installed = run_aiproxy("install", "--bundle", "validation", "--source", "repo")
     assert installed.returncode == 0, installed.stderr
-    names = {p["name"] for p in json.loads(aiproxy("plugins", "--json").stdout)}
+    names = {p["name"] for p in json.loads(run_aiproxy("plugins", "--json").stdout)}
     assert "content_validator" in names
 
 
@@ -169,16 +155,16 @@ def test_hook_cli_commands_adds_a_subcommand(tmp_path):
         """,
     )
     env = {"PYTHONPATH": str(tmp_path)}
-    ran = aiproxy("demo-worker", "--batch", "3", env=env)
+    ran = run_aiproxy("demo-worker", "--batch", "3", env=env)
     assert ran.returncode == 0 and "worker ran with 3" in ran.stdout
-    assert "demo-worker" in aiproxy("--help", env=env).stdout
-    failed = aiproxy("demo-worker", "--fail", env=env)
+    assert "demo-worker" in run_aiproxy("--help", env=env).stdout
+    failed = run_aiproxy("demo-worker", "--fail", env=env)
     assert failed.returncode == 2 and "worker: say what to fix" in failed.stderr and "Traceback" not in failed.stderr
 
 
 def test_serve_names_an_unreachable_redis_without_a_traceback(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("server: {admin_port: 0, proxy_port: 0}\nredis: {host: 127.0.0.1, port: 1}\n")
-    result = aiproxy("serve", "--config", str(config))
+    result = run_aiproxy("serve", "--config", str(config))
     assert result.returncode == 1
     assert "cannot reach Redis at 127.0.0.1:1" in result.stderr and "Traceback" not in result.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import pytest
 
-from aiproxy_core import BadRequest, PluginLoadError
+from aiproxy_core import BadRequest, ConfigError, PluginLoadError
+from aiproxy_sdk import run_aiproxy
 
 
 async def test_hook_startup_and_hook_shutdown_get_the_services(aiproxy_gateway_factory, plugin_maker, aiproxy_backend):
@@ -49,3 +51,57 @@ async def test_hook_admin_routes_adds_endpoints_with_the_error_envelope(aiproxy_
     assert ok.json() == {"tenant": gw.tenant["id"], "plans": []}
     failed = await gw.admin.get(f"/api/v1/tenants/{gw.tenant['id']}/plans?fail=1")
     assert failed.status_code == 400 and failed.json()["error"]["code"] == "plan_missing"
+
+
+class _ModelOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_path: str = "builtin"
+    threads: int = Field(default=1, ge=1)
+
+
+async def test_hook_config_model_validates_the_plugins_section_and_reaches_startup(aiproxy_gateway_factory, plugin_maker):
+    seen = []
+
+    def startup(services, config):
+        seen.append(config)
+
+    def quiet_startup(config):
+        seen.append(("quiet", config))
+
+    plugins = {
+        "embedder": plugin_maker("embedder", config_model=lambda: _ModelOptions, startup=startup),
+        "quiet": plugin_maker("quiet", startup=quiet_startup),
+    }
+    await aiproxy_gateway_factory(plugins=plugins, config={"plugins": {"embedder": {"model_path": "/models/minilm", "threads": 2}}})
+    assert _ModelOptions(model_path="/models/minilm", threads=2) in seen
+    assert ("quiet", None) in seen  # no config_model: None
+
+    seen.clear()
+    await aiproxy_gateway_factory(plugins=plugins)
+    assert _ModelOptions() in seen  # no section: the model's defaults
+
+
+async def test_a_bad_plugins_section_stops_the_gateway_naming_every_key_to_fix(aiproxy_gateway_factory, plugin_maker):
+    started = []
+    plugins = {
+        "embedder": plugin_maker("embedder", config_model=lambda: _ModelOptions, startup=lambda: started.append(1)),
+        "quiet": plugin_maker("quiet", startup=lambda: started.append(1)),
+    }
+    bad = {"embedder": {"threads": 0, "model_pth": "x"}, "quiet": {"level": 1}, "embeder": {}}
+    with pytest.raises(ConfigError) as failed:
+        await aiproxy_gateway_factory(plugins=plugins, config={"plugins": bad})
+    message = str(failed.value)
+    assert "plugins.embedder.threads: Input should be greater than or equal to 1" in message
+    assert "plugins.embedder.model_pth: unknown option" in message
+    assert "plugins.quiet: this plugin takes no options here" in message
+    assert "plugins.embeder: no installed plugin has this name (installed: embedder, quiet)" in message
+    assert started == []  # nothing started
+
+
+def test_aiproxy_serve_refuses_an_unknown_plugin_section_before_listening(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("plugins:\n  no-such-plugin:\n    enabled: true\n")
+    done = run_aiproxy("serve", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "plugins.no-such-plugin: no installed plugin has this name" in done.stderr
+    assert "Traceback" not in done.stderr

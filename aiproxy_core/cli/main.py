@@ -69,6 +69,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{info.name} {info.version or ''}".rstrip())
         print(f"  hooks:    {', '.join(info.hooks) or '-'}")
         print(f"  settings: {', '.join(fields) or '-'}")
+        if info.config_schema is not None:
+            options = sorted(info.config_schema.get("properties", {}))
+            print(f"  config:   {', '.join(f'plugins.{info.name}.{option}' for option in options) or '-'}")
     return 0
 
 

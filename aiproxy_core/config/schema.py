@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -58,3 +60,6 @@ class GatewayConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    #: Per plugin, its process-wide options (``plugins.billing.run_worker``); each plugin's
+    #: ``config_model`` validates its own section once the plugins are loaded.
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

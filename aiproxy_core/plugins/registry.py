@@ -33,11 +33,14 @@ class PluginInfo:
     hooks: list[str]
     settings_schema: dict[str, Any] | None = None
     error: str | None = None
+    #: The schema of the plugin's ``plugins.<name>`` section of config.yaml (None: it takes none).
+    config_schema: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = {"name": self.name, "version": self.version, "hooks": self.hooks}
         if self.error is None:
             data["settings_schema"] = self.settings_schema
+            data["config_schema"] = self.config_schema
         else:
             data["error"] = self.error
         return data
@@ -50,7 +53,8 @@ class PluginRegistry:
     manager: pluggy.PluginManager = field(default_factory=lambda: _new_manager())
     failed: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=dict)
-    _settings_models: dict[str, type[BaseModel] | None] = field(default_factory=dict)
+    #: (plugin, "settings_model" | "config_model") -> what the hook returned.
+    _models: dict[tuple[str, str], type[BaseModel] | None] = field(default_factory=dict)
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Register every installed plugin of ``group``; remember the ones that fail."""
@@ -78,7 +82,7 @@ class PluginRegistry:
             raise PluginLoadError(name, str(exc)) from None
         self.versions[name] = version
         self.failed.pop(name, None)
-        self._settings_models.pop(name, None)
+        self._models = {key: model for key, model in self._models.items() if key[0] != name}
 
     def names(self) -> list[str]:
         return sorted(n for n, _ in self.manager.list_name_plugin() if n in self.versions)
@@ -99,14 +103,22 @@ class PluginRegistry:
         return sorted(caller.name for caller in callers)
 
     def settings_model(self, name: str) -> type[BaseModel] | None:
-        """The plugin's settings model (asked once, then cached)."""
-        if name not in self._settings_models:
-            impl = self.hookimpl(name, "settings_model")
-            model = impl.function() if impl is not None else None
-            if model is not None and not (inspect.isclass(model) and issubclass(model, BaseModel)):
-                raise PluginLoadError(name, "settings_model() must return a pydantic BaseModel subclass")
-            self._settings_models[name] = model
-        return self._settings_models[name]
+        """The plugin's settings model for chain entries (asked once, then cached)."""
+        return self._model(name, "settings_model")
+
+    def config_model(self, name: str) -> type[BaseModel] | None:
+        """The plugin's model for its ``plugins.<name>`` section of config.yaml (asked once, then cached)."""
+        return self._model(name, "config_model")
+
+    def _model(self, name: str, hook: str) -> type[BaseModel] | None:
+        cached = self._models.get((name, hook), _UNASKED)
+        if cached is _UNASKED:
+            impl = self.hookimpl(name, hook)
+            cached = impl.function() if impl is not None else None
+            if cached is not None and not (inspect.isclass(cached) and issubclass(cached, BaseModel)):
+                raise PluginLoadError(name, f"{hook}() must return a pydantic BaseModel subclass")
+            self._models[(name, hook)] = cached
+        return cached  # type: ignore[return-value]
 
     def parse_settings(self, name: str, settings: dict[str, Any]) -> Any:
         """Validate ``settings`` for plugin ``name``; raises pydantic's ValidationError."""
@@ -118,12 +130,18 @@ class PluginRegistry:
     def describe(self) -> list[PluginInfo]:
         infos = []
         for name in self.names():
-            model = self.settings_model(name)
-            schema = model.model_json_schema() if model is not None else None
-            infos.append(PluginInfo(name, self.versions.get(name), self.hooks_of(name), schema))
+            settings, config = self.settings_model(name), self.config_model(name)
+            infos.append(PluginInfo(
+                name, self.versions.get(name), self.hooks_of(name),
+                settings.model_json_schema() if settings is not None else None,
+                config_schema=config.model_json_schema() if config is not None else None,
+            ))
         for name, reason in sorted(self.failed.items()):
             infos.append(PluginInfo(name, None, [], error=reason))
         return infos
+
+
+_UNASKED = object()
 
 
 def _new_manager() -> pluggy.PluginManager:

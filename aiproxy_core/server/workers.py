@@ -13,6 +13,8 @@ from typing import Awaitable, Callable
 
 from ..config import GatewayConfig
 from ..gateway import Gateway
+from ..plugins import PluginRegistry
+from ..plugins.config_sections import plugin_configs
 from .listeners import check_startable, serve_gateway
 
 logger = logging.getLogger("aiproxy.server")
@@ -38,9 +40,13 @@ def _worker(config: GatewayConfig) -> None:
 def run(config: GatewayConfig, workers: int = 1, on_started: OnStarted | None = None) -> int:
     """Serve until stopped; ``on_started`` runs once the listeners are up (single process only)."""
     check_startable(config, workers)
-    if workers <= 1:
+    if workers <= 1:  # the gateway checks the plugins' config sections as it is built
         _run_loop(config, reuse_port=False, on_started=on_started)
         return 0
+    # Several workers would each fail alone on a bad plugins section: check it once, first.
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    plugin_configs(registry, config.plugins)
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(config,), name=f"aiproxy-worker-{i}") for i in range(workers)]
     for process in processes:

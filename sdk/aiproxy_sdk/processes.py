@@ -16,6 +16,20 @@ import httpx
 import yaml
 
 
+def run_aiproxy(
+    *args: str, cwd: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> "subprocess.CompletedProcess[str]":
+    """Run ``aiproxy ARGS...`` (this interpreter's) to completion; its output as text.
+
+    For testing commands as an operator types them, a plugin's ``cli_commands`` included:
+    ``run_aiproxy("billing-worker", "--config", path, "--once").stdout``. ``env`` adds variables.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "aiproxy_core.cli.main", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

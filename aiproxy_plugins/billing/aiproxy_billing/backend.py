@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
@@ -33,6 +33,9 @@ __all__ = ["BillingBackend", "EventQueue", "LedgerReader", "open_backend"]
 
 class EventQueue(Protocol):
     async def put(self, event: BillingEvent) -> None: ...
+    async def backlog(self) -> dict[str, Any]:
+        """What waits for a worker; ``events_waiting`` (or ``entries_waiting``) is 0 when it keeps up."""
+        ...
 
 
 class LedgerReader(Protocol):

@@ -1,8 +1,10 @@
-"""The plugin's commands: ``aiproxy billing-worker``, ``billing-usage`` and ``billing-invoice``.
+"""The plugin's commands: ``aiproxy billing-worker``, ``billing-status``, ``billing-usage`` and ``billing-invoice``.
 
 ``billing-worker`` drains the billing queue into the ledger outside ``aiproxy serve``. It reads the
 same config file as ``serve``, so it finds the same Redis stream (or SQLite outbox). ``--once``
 drains what is queued and exits (cron jobs, tests); otherwise it runs until SIGTERM.
+
+``billing-status`` prints the queue's backlog: whether the workers keep up.
 
 ``billing-usage`` and ``billing-invoice`` print (as JSON) what the Admin API's usage report and
 invoice endpoints answer, read from the same store, plans and ledger.
@@ -12,21 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiproxy_core import ConfigError, GatewayConfig, GatewayError, load_config
 
-from .backend import open_backend
+from .backend import BillingBackend, open_backend
 from .export import Exporter
 from .worker import run_worker
 
-__all__ = ["add_report_commands", "add_worker_command", "data_dir_of"]
+__all__ = ["add_report_commands", "add_worker_command", "data_dir_of", "opened_backend"]
 
 
 def add_worker_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -42,6 +45,10 @@ def add_worker_command(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         help="Redis: take over entries another worker read but did not acknowledge for this long",
     )
     worker.set_defaults(func=_run)
+    status = commands.add_parser("billing-status", help="how many billing events wait for the worker (JSON)")
+    status.add_argument("--config", metavar="FILE", help="the gateway's config file (as for aiproxy serve)")
+    status.add_argument("--tenant", metavar="TENANT_ID", help="also count this tenant's events in the ledger")
+    status.set_defaults(func=_status)
 
 
 def data_dir_of(config: GatewayConfig) -> Path:
@@ -59,7 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_ms: int) -> int:
+@contextlib.asynccontextmanager
+async def opened_backend(config: GatewayConfig) -> AsyncIterator[BillingBackend]:
+    """The billing state ``aiproxy serve`` uses for ``config`` (its Redis, or its SQLite files)."""
     redis = None
     if config.redis is not None:
         from redis.asyncio import Redis
@@ -67,11 +76,20 @@ async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_m
         section = config.redis
         redis = Redis(host=section.host, port=section.port, password=section.password or None, db=section.db, decode_responses=True)
     backend = open_backend(redis, config.redis.prefix if config.redis else None, data_dir_of(config))
+    try:
+        yield backend
+    finally:
+        backend.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_ms: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    try:
+    async with opened_backend(config) as backend:
         drain = backend.drain(batch_size=batch_size, claim_idle_ms=claim_idle_ms)
         if backend.exports is None:
             return await run_worker(drain, stop, once=once)
@@ -82,10 +100,18 @@ async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_m
             return moved
         moved, _ = await asyncio.gather(run_worker(drain, stop), exporter.run(stop))
         return moved
-    finally:
-        backend.close()
-        if redis is not None:
-            await redis.aclose()
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Is the worker keeping up? The queue's backlog (0 when it is), and a tenant's ledger size."""
+
+    async def work(backend: BillingBackend, store: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"queue": await backend.queue.backlog()}
+        if args.tenant:
+            body["ledger"] = {"tenant_id": args.tenant, "events": await backend.ledger.count(args.tenant)}
+        return body
+
+    return _print(args.config, work)
 
 
 def add_report_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -147,22 +173,13 @@ def _print(config_path: str | None, work: Callable[[Any, Any], Awaitable[dict[st
 
 async def _with_state(config: GatewayConfig, work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """Run ``work(billing backend, core store)`` on the config's Redis or SQLite files."""
-    redis = None
-    if config.redis is not None:
-        from redis.asyncio import Redis
-
-        section = config.redis
-        redis = Redis(host=section.host, port=section.port, password=section.password or None, db=section.db, decode_responses=True)
-    backend = open_backend(redis, config.redis.prefix if config.redis else None, data_dir_of(config))
     # The core store tells which plan a consumer is on (and whether it exists), as in the Admin API.
     from aiproxy_core import store_for
 
-    store = store_for(config)
-    await store.open()
-    try:
-        return await work(backend, store)
-    finally:
-        await store.close()
-        backend.close()
-        if redis is not None:
-            await redis.aclose()
+    async with opened_backend(config) as backend:
+        store = store_for(config)
+        await store.open()
+        try:
+            return await work(backend, store)
+        finally:
+            await store.close()

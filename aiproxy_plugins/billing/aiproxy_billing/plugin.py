@@ -42,7 +42,7 @@ from .money import money_text
 from .plans import FreePlan, PayPerCallPlan, PlanSpec, UsagePlan
 from .pricing import PeriodUsage, price_period
 from .request_state import billing_state
-from .settings import BillingSettings
+from .settings import BillingConfig, BillingSettings
 from .token_usage import TokenUsage, usage_in_body, usage_in_events, without_usage_events
 from .worker import run_worker
 
@@ -55,9 +55,10 @@ FINAL_DRAIN_SECONDS = 5.0
 
 
 class Billing:
-    def __init__(self, *, run_worker: bool = True, export_min_backoff: float = 0.5, export_max_backoff: float = 60.0,
+    def __init__(self, *, run_worker: bool | None = None, export_min_backoff: float = 0.5, export_max_backoff: float = 60.0,
                  export_poll: float = 0.5) -> None:
-        #: False leaves the queue (and the export queue) to ``aiproxy billing-worker`` processes (and lets tests do so).
+        #: False leaves the queue (and the export queue) to ``aiproxy billing-worker`` processes;
+        #: None (the entry point's instance) takes ``plugins.billing.run_worker`` from config.yaml.
         self.run_worker = run_worker
         #: Webhook export retries: from ``export_min_backoff`` s doubling to ``export_max_backoff`` s (jittered).
         self._export_options = {"min_backoff": export_min_backoff, "max_backoff": export_max_backoff, "poll": export_poll}
@@ -74,9 +75,19 @@ class Billing:
         return BillingSettings
 
     @hookimpl
-    def startup(self, services: GatewayServices) -> None:
+    def config_model(self) -> type[BillingConfig]:
+        return BillingConfig
+
+    @hookimpl
+    def startup(self, services: GatewayServices, config: BillingConfig | None) -> None:
         self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir)
-        if self.run_worker:
+        run_here = self.run_worker if self.run_worker is not None else (config is None or config.run_worker)
+        if not run_here:
+            logger.info(
+                "billing: events are queued here and moved to the ledger by `aiproxy billing-worker` processes"
+                " (plugins.billing.run_worker is false); without one they wait in the queue"
+            )
+        else:
             self._stop = asyncio.Event()
             self._worker = asyncio.get_running_loop().create_task(run_worker(self._backend.drain(), self._stop))
             if self._backend.exports is not None:

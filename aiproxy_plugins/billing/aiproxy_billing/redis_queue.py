@@ -111,6 +111,19 @@ class RedisEventQueue:
             pipe.xdel(self.stream, *ids)
             await pipe.execute()
 
+    async def backlog(self) -> dict[str, Any]:
+        """Entries not yet in the ledger: never read (``lag``) plus read but unacknowledged (``pending``).
+
+        Counted in stream entries (each holds the events of one gateway event-loop turn): the
+        stream keeps only unacknowledged entries, so its length is the whole backlog.
+        """
+        waiting = int(await self._redis.xlen(self.stream))
+        pending = 0
+        if waiting:
+            groups = await self._redis.xinfo_groups(self.stream)
+            pending = next((int(g["pending"]) for g in groups if g.get("name") in (GROUP, GROUP.encode())), 0)
+        return {"kind": "redis stream", "stream": self.stream, "entries_waiting": waiting, "entries_pending": pending}
+
     async def pending_count(self) -> int:
         info = await self._redis.xpending(self.stream, GROUP)
         return int(info["pending"])

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from .money import money_text, parse_credit_amount
 
-__all__ = ["BillingSettings"]
+__all__ = ["BillingConfig", "BillingSettings"]
 
 
 class BillingSettings(BaseModel):
@@ -38,3 +38,15 @@ class BillingSettings(BaseModel):
     @field_serializer("reserve")
     def _reserve_text(self, value: Decimal) -> str:
         return money_text(value)
+
+
+class BillingConfig(BaseModel):
+    """The operator's ``plugins.billing`` section of config.yaml (one per deployment, not per rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Run the ledger worker and the webhook exporter inside each ``aiproxy serve`` process.
+    #: ``false`` leaves them to ``aiproxy billing-worker`` processes: the serving processes then
+    #: only queue events (about a sixth less CPU per request in bench/run.sh), and the worker can
+    #: run on another core or host. With ``false`` and no worker running, events wait in the queue.
+    run_worker: bool = True

@@ -8,6 +8,7 @@ outbox or already in the ledger, never both counted nor neither.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from .events import BillingEvent
 from .sqlite_db import BillingDatabase
@@ -23,6 +24,9 @@ class SqliteOutbox:
         text = event.to_json()
         # One autocommitted INSERT: durable when put() returns (isolation_level None).
         await self._db.run(lambda c: c.execute("INSERT INTO outbox (event) VALUES (?)", (text,)))
+
+    async def backlog(self) -> dict[str, Any]:
+        return {"kind": "sqlite outbox", "events_waiting": await self.size()}
 
     async def size(self) -> int:
         rows = await self._db.run(lambda c: c.execute("SELECT COUNT(*) FROM outbox").fetchall())

@@ -29,10 +29,13 @@ BillingGateway = Callable[..., Awaitable[GatewayHarness]]
 
 @pytest.fixture
 def billing_gateway(aiproxy_gateway_factory: Any, backend: dict[str, Any] | None) -> BillingGateway:
-    """``await billing_gateway(settings, run_worker=True)``: a gateway whose rule has a billing entry."""
+    """``await billing_gateway(settings, run_worker=True)``: a gateway whose rule has a billing entry.
+
+    ``run_worker=None`` leaves it to the gateway config (``config={"plugins": {"billing": ...}}``).
+    """
 
     async def start(
-        settings: dict[str, Any] | None = None, *, run_worker: bool = True, plugin_options: dict[str, Any] | None = None, **options: Any
+        settings: dict[str, Any] | None = None, *, run_worker: bool | None = True, plugin_options: dict[str, Any] | None = None, **options: Any
     ) -> GatewayHarness:
         chain = [{"name": "billing", "settings": settings or {}}]
         plugin = Billing(run_worker=run_worker, **(plugin_options or {}))

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import yaml
 
-from aiproxy_sdk import GatewayProcess
-
-
-def aiproxy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aiproxy_core.cli.main", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+from aiproxy_sdk import GatewayProcess, run_aiproxy
 
 
 def test_usage_and_invoice_commands_print_the_admin_api_numbers(aiproxy_mock_upstream: str, tmp_path: Path) -> None:
@@ -38,23 +32,23 @@ def test_usage_and_invoice_commands_print_the_admin_api_numbers(aiproxy_mock_ups
     # stopped: its shutdown drained the outbox; --once finds nothing more, and is harmless
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert aiproxy("billing-worker", "--config", str(path), "--once", cwd=tmp_path).returncode == 0
+    assert run_aiproxy("billing-worker", "--config", str(path), "--once", cwd=tmp_path).returncode == 0
 
     today = datetime.now(timezone.utc).date()
     who = ("--config", str(path), "--tenant", tenant["id"], "--consumer", consumer["id"])
-    usage = aiproxy("billing-usage", *who, "--from", today.replace(day=1).isoformat(), "--to", today.isoformat(), cwd=tmp_path)
+    usage = run_aiproxy("billing-usage", *who, "--from", today.replace(day=1).isoformat(), "--to", today.isoformat(), cwd=tmp_path)
     assert usage.returncode == 0, usage.stderr
     report = json.loads(usage.stdout)
     assert (report["requests"], report["cost_exact"], report["cost"], report["plan_id"]) == (3, "0.045", "0.05", plan["id"])
 
-    invoice = aiproxy("billing-invoice", *who, "--period", today.strftime("%Y-%m"), cwd=tmp_path)
+    invoice = run_aiproxy("billing-invoice", *who, "--period", today.strftime("%Y-%m"), cwd=tmp_path)
     assert invoice.returncode == 0, invoice.stderr
     bill = json.loads(invoice.stdout)
     # 3 x 0.015 = 0.045 -> 0.05 (half up)
     assert [(l["quantity"], l["unit_price"], l["amount"]) for l in bill["lines"]] == [(3, "0.015", "0.045")]
     assert (bill["subtotal"], bill["total"], bill["status"]) == ("0.045", "0.05", "open")
 
-    bad = aiproxy("billing-invoice", *who[:-1], "con_nobody", "--period", "2025-05", cwd=tmp_path)
+    bad = run_aiproxy("billing-invoice", *who[:-1], "con_nobody", "--period", "2025-05", cwd=tmp_path)
     assert bad.returncode == 1 and json.loads(bad.stderr)["error"]["code"] == "consumer_not_found"
-    bad = aiproxy("billing-invoice", *who, "--period", "2025-5", cwd=tmp_path)
+    bad = run_aiproxy("billing-invoice", *who, "--period", "2025-5", cwd=tmp_path)
     assert bad.returncode == 1 and json.loads(bad.stderr)["error"]["code"] == "invalid_period"

@@ -17,7 +17,7 @@ from aiproxy_billing.backend import open_backend
 from aiproxy_billing.events import BillingEvent
 from aiproxy_billing.export import signature
 from aiproxy_billing.ledger_sqlite import SqliteLedger
-from aiproxy_sdk import ServerThread
+from aiproxy_sdk import ServerThread, run_aiproxy
 
 FAST = {"export_min_backoff": 0.02, "export_max_backoff": 0.1, "export_poll": 0.02}
 SECRET = "s3cret-webhook-key"
@@ -197,9 +197,6 @@ async def _pending_is(exports: Any, n: int) -> bool:
 
 async def test_the_worker_command_exports_what_it_writes(tmp_path: Any) -> None:
     """``aiproxy billing-worker --once`` (embedded) drains the outbox and delivers the due exports."""
-    import subprocess
-    import sys
-
     import yaml
 
     from aiproxy_billing.export import ExportTarget
@@ -216,11 +213,7 @@ async def test_the_worker_command_exports_what_it_writes(tmp_path: Any) -> None:
             store.close()
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({"storage": {"path": str(tmp_path / "aiproxy.db")}}))
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "aiproxy_core.cli.main", "billing-worker", "--config", str(config), "--once"],
-            capture_output=True, timeout=60, cwd=tmp_path,
-        )
+        done = await asyncio.to_thread(run_aiproxy, "billing-worker", "--config", str(config), "--once", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
     assert sorted(d["headers"]["idempotency-key"] for d in receiver.deliveries) == [f"t-cli:r-{n}" for n in range(5)]
     store = open_backend(None, None, tmp_path)

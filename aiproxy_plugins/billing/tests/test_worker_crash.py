@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from redis.asyncio import Redis
 
+from aiproxy_sdk import run_aiproxy
+
 from aiproxy_billing.events import BillingEvent
 from aiproxy_billing.ledger_redis import RedisLedger
 from aiproxy_billing.redis_queue import GROUP, RedisEventQueue
@@ -81,10 +83,7 @@ async def test_sigkill_mid_batch_then_restart_bills_each_event_exactly_once(aipr
 
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({"redis": {"host": "127.0.0.1", "port": 6379, "prefix": prefix}}))
-        restarted = subprocess.run(
-            [sys.executable, "-m", "aiproxy_core.cli.main", "billing-worker", "--config", str(config), "--once", "--claim-idle-ms", "0"],
-            capture_output=True, timeout=60, cwd=tmp_path,
-        )
+        restarted = run_aiproxy("billing-worker", "--config", str(config), "--once", "--claim-idle-ms", "0", cwd=tmp_path)
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
 
         assert await ledger.count(TENANT) == EVENTS
@@ -111,12 +110,9 @@ async def test_an_acknowledged_put_survives_a_worker_that_never_ran(aiproxy_redi
             await queue.put(event(n))
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({"redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}))
-        done = subprocess.run(
-            [sys.executable, "-m", "aiproxy_core.cli.main", "billing-worker", "--config", str(config), "--once"],
-            capture_output=True, timeout=60, cwd=tmp_path,
-        )
+        done = run_aiproxy("billing-worker", "--config", str(config), "--once", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert b"moved 20" in done.stdout
+        assert "moved 20" in done.stdout
         assert await ledger.count(TENANT) == 20
     finally:
         await redis.aclose()
@@ -133,10 +129,7 @@ async def test_the_embedded_worker_command_drains_the_outbox(tmp_path: Path) -> 
         store.close()
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"storage": {"path": str(tmp_path / "aiproxy.db")}}))
-    done = subprocess.run(
-        [sys.executable, "-m", "aiproxy_core.cli.main", "billing-worker", "--config", str(config), "--once"],
-        capture_output=True, timeout=60, cwd=tmp_path,
-    )
+    done = run_aiproxy("billing-worker", "--config", str(config), "--once", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     store = open_backend(None, None, tmp_path)
     try:
@@ -147,3 +140,26 @@ async def test_the_embedded_worker_command_drains_the_outbox(tmp_path: Path) -> 
     await asyncio.sleep(0)
 
 
+
+
+async def test_events_of_one_turn_share_an_entry_and_old_single_event_entries_still_drain(
+    aiproxy_redis_prefix: str, tmp_path: Path
+) -> None:
+    """Concurrent puts travel as one stream entry; entries from before batching, and junk, are handled."""
+    redis = Redis(host="127.0.0.1", port=6379, decode_responses=True)
+    queue, ledger = RedisEventQueue(redis, aiproxy_redis_prefix), RedisLedger(redis, aiproxy_redis_prefix)
+    try:
+        await asyncio.gather(*(queue.put(event(n)) for n in range(50)))
+        assert await redis.xlen(queue.stream) == 1
+        await redis.xadd(queue.stream, {"event": event(50).to_json()})  # a gateway from before batching
+        await redis.xadd(queue.stream, {"events": "not json"})
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({"redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}))
+        done = run_aiproxy("billing-worker", "--config", str(config), "--once", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "moved 51" in done.stdout
+        assert "dropped a malformed queue entry" in done.stderr
+        assert await ledger.count(TENANT) == 51
+        assert await redis.xlen(queue.stream) == 0 and await queue.pending_count() == 0
+    finally:
+        await redis.aclose()

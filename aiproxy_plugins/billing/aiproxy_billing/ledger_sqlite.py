@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from datetime import date
 
-from . import sqlite_queue
 from .events import BillingEvent
 from .pricing import PeriodUsage
 from .sqlite_db import BillingDatabase, transaction
 
 __all__ = ["SqliteLedger"]
+
+logger = logging.getLogger("aiproxy.billing.ledger")
 
 
 class SqliteLedger:
@@ -20,19 +22,7 @@ class SqliteLedger:
 
     async def drain_batch(self, limit: int) -> int:
         """Move up to ``limit`` outbox rows into the ledger in one transaction; returns rows moved."""
-        return await self._db.run(lambda c: transaction(c, lambda c: self._move(c, limit)))
-
-    @staticmethod
-    def _move(connection: sqlite3.Connection, limit: int) -> int:
-        rows = sqlite_queue.take(connection, limit)
-        for _, text in rows:
-            try:
-                event = BillingEvent.from_json(text)
-            except (ValueError, TypeError):
-                continue  # malformed: dropped with its outbox row rather than blocking the queue
-            write(connection, event)
-        sqlite_queue.remove(connection, [seq for seq, _ in rows])
-        return len(rows)
+        return await self._db.run(lambda c: transaction(c, lambda c: _move(c, limit)))
 
     async def write(self, events: list[BillingEvent]) -> int:
         def insert(c: sqlite3.Connection) -> int:
@@ -83,3 +73,48 @@ def write(connection: sqlite3.Connection, event: BillingEvent) -> int:
             (event.idempotency_key, event.tenant_id, event.to_json(), time.time(), event.tenant_id),
         )
     return cursor.rowcount
+
+
+# The move is SQL only (SQLite's JSON functions read the events): a worker thread running Python
+# per event held the GIL for milliseconds at a time, and the serving thread, waiting for it, added
+# tens of milliseconds to the gateway's p99 latency in bench/run.sh.
+_VALID = (
+    "CASE WHEN json_valid(event) THEN"
+    + " AND".join(
+        f" json_type(event, '$.{name}') = '{kind}'"
+        for name, kind in (("tenant_id", "text"), ("request_id", "text"), ("key_id", "text"), ("timestamp", "text"),
+                           ("endpoint", "text"), ("model", "text"), ("input_tokens", "integer"), ("output_tokens", "integer"))
+    )
+    + " ELSE 0 END"
+)
+_KEY = "json_extract(event, '$.tenant_id') || ':' || json_extract(event, '$.request_id')"
+_EXPORT_NEW = (
+    "INSERT OR IGNORE INTO export_queue (idempotency_key, tenant_id, event, attempts, next_at)"
+    f" SELECT {_KEY}, json_extract(event, '$.tenant_id'), event, 0, ? FROM outbox"
+    f" WHERE seq <= ? AND {_VALID}"
+    " AND json_extract(event, '$.tenant_id') IN (SELECT tenant_id FROM export_targets)"
+    f" AND NOT EXISTS (SELECT 1 FROM ledger WHERE idempotency_key = {_KEY})"
+)
+_LEDGER_NEW = (
+    "INSERT OR IGNORE INTO ledger (idempotency_key, tenant_id, consumer, day, endpoint, model,"
+    " input_tokens, output_tokens, plan_id, event)"
+    f" SELECT {_KEY}, json_extract(event, '$.tenant_id'),"
+    " COALESCE(json_extract(event, '$.consumer_id'), 'key:' || json_extract(event, '$.key_id')),"
+    " substr(json_extract(event, '$.timestamp'), 1, 10), json_extract(event, '$.endpoint'), json_extract(event, '$.model'),"
+    " json_extract(event, '$.input_tokens'), json_extract(event, '$.output_tokens'), json_extract(event, '$.plan_id'), event"
+    f" FROM outbox WHERE seq <= ? AND {_VALID} ORDER BY seq"
+)
+
+
+def _move(connection: sqlite3.Connection, limit: int) -> int:
+    """The oldest ``limit`` outbox rows into the ledger (a tenant that exports: its export queue too)."""
+    last = connection.execute("SELECT MAX(seq) FROM (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (limit,)).fetchone()[0]
+    if last is None:
+        return 0
+    # Exports first: "new" means not in the ledger before this batch.
+    connection.execute(_EXPORT_NEW, (time.time(), last))
+    connection.execute(_LEDGER_NEW, (last,))
+    malformed = connection.execute(f"SELECT COUNT(*) FROM outbox WHERE seq <= ? AND NOT ({_VALID})", (last,)).fetchone()[0]
+    if malformed:  # dropped with their outbox rows rather than blocking the queue
+        logger.error("billing: dropped %d malformed outbox row(s) (not JSON billing events)", malformed)
+    return connection.execute("DELETE FROM outbox WHERE seq <= ?", (last,)).rowcount

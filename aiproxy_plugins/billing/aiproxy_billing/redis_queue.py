@@ -1,7 +1,8 @@
 """The Redis event queue: a Stream read through a consumer group.
 
 Events are queued after the response (post_response). The events queued in one event-loop turn
-travel as one stream entry (field ``events``: a JSON array), written by one XADD: under load
+travel as one stream entry (field ``events``: a JSON array), written by one XADD (see
+:mod:`.turn_batch`): under load
 redis-py's per-command Python work, not Redis, is the cost, so one command per turn rather than
 one per request. A worker reads entries with XREADGROUP, which puts them in the group's pending
 list under the worker's name; only after the ledger holds every event of an entry does the worker
@@ -15,12 +16,12 @@ the worker still reads them, so an upgrade with events in flight loses none.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from .events import BillingEvent
+from .turn_batch import TurnBatch
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -42,39 +43,17 @@ class RedisEventQueue:
     def __init__(self, redis: "Redis", prefix: str) -> None:
         self._redis = redis
         self.stream = f"{prefix}:billing:events"
-        self._outgoing: list[tuple[str, asyncio.Future[None]]] = []
-        self._flushing = False
+        self._batch: TurnBatch[str] = TurnBatch(self._write)
 
     async def put(self, event: BillingEvent) -> None:
         """Queue one event; returns once Redis holds it (raises if it could not be written)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._outgoing.append((event.to_json(), future))
-        if not self._flushing:
-            self._flushing = True
-            loop.call_soon(lambda: loop.create_task(self._flush()))
-        await future
+        await self._batch.add(event.to_json())
 
-    async def _flush(self) -> None:
-        try:
-            while self._outgoing:
-                batch, self._outgoing = self._outgoing, []
-                try:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for start in range(0, len(batch), MAX_EVENTS_PER_ENTRY):
-                            docs = [doc for doc, _ in batch[start : start + MAX_EVENTS_PER_ENTRY]]
-                            pipe.xadd(self.stream, {"events": "[" + ",".join(docs) + "]"})
-                        await pipe.execute()
-                except Exception as exc:  # every waiter learns its event was not queued
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
-        finally:
-            self._flushing = False
+    async def _write(self, docs: list[str]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(docs), MAX_EVENTS_PER_ENTRY):
+                pipe.xadd(self.stream, {"events": "[" + ",".join(docs[start : start + MAX_EVENTS_PER_ENTRY]) + "]"})
+            await pipe.execute()
 
     async def ensure_group(self) -> None:
         try:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -163,3 +164,25 @@ async def test_events_of_one_turn_share_an_entry_and_old_single_event_entries_st
         assert await redis.xlen(queue.stream) == 0 and await queue.pending_count() == 0
     finally:
         await redis.aclose()
+
+
+async def test_the_embedded_drain_skips_malformed_outbox_rows_and_keeps_the_rest(tmp_path: Path) -> None:
+    from aiproxy_billing.backend import open_backend
+
+    store = open_backend(None, None, tmp_path)
+    try:
+        await store.queue.put(event(1))
+        assert store.database is not None
+        for junk in ("not json", '{"tenant_id": "t-crash"}', '{"request_id": 5}'):
+            store.database.run_now(lambda c: c.execute("INSERT INTO outbox (event) VALUES (?)", (junk,)))
+        await store.queue.put(event(2))
+        await store.queue.put(event(1))  # a replay: billed once
+        moved = await store.drain().step(0)
+        assert moved == 6  # every row left the outbox
+        assert await store.queue.size() == 0  # type: ignore[attr-defined]
+        assert await store.ledger.count(TENANT) == 2
+        usage, _ = await store.ledger.days(TENANT, "con_1", [date(2025, 5, 2), date(2025, 5, 3)])
+        assert usage["2025-05-02"].requests_by_endpoint == {"/v1/chat/completions": 1}
+        assert usage["2025-05-03"].tokens_by_model == {"gpt-4o-mini": (3, 2)}
+    finally:
+        store.close()

@@ -47,6 +47,6 @@ class BillingConfig(BaseModel):
 
     #: Run the ledger worker and the webhook exporter inside each ``aiproxy serve`` process.
     #: ``false`` leaves them to ``aiproxy billing-worker`` processes: the serving processes then
-    #: only queue events (about a sixth less CPU per request in bench/run.sh), and the worker can
+    #: only queue events (~10 % more requests/s per serving process in bench/run.sh), and the worker can
     #: run on another core or host. With ``false`` and no worker running, events wait in the queue.
     run_worker: bool = True

@@ -31,6 +31,7 @@ from .hookspecs import hookimpl
 from .models import ApiKey, ChainEntry, Rule, Tenant
 from .plugins import PluginRegistry
 from .services import GatewayServices
+from .single_flight import SingleFlight
 from .store import ChangeEvent, Store
 from .store.opening import store_for
 
@@ -60,6 +61,7 @@ __all__ = [
     "RateLimited",
     "RequestContext",
     "Rule",
+    "SingleFlight",
     "Store",
     "Tenant",
     "Unauthorized",

@@ -1,5 +1,7 @@
 """Create the benchmark tenant and its rule over the Admin API; print its subdomain, key and id.
 
+With ``billing`` in the chain the key is a consumer's, on a pay-per-call plan (as paid traffic is).
+
 Usage: python bench/seed_route.py ADMIN_URL [CHAIN_JSON]
 """
 
@@ -28,7 +30,19 @@ def main() -> None:
         )
         if rule.status_code != 201:
             sys.exit(f"rule not created: {rule.status_code} {rule.text}")
-    print(t["subdomain"], t["api_key"], t["id"])
+        key = t["api_key"]
+        if any(entry.get("name") == "billing" for entry in chain):
+            # Billing's real case: a consumer's key, on a priced plan the request path must find.
+            auth = {"Authorization": f"Bearer {t['api_key']}"}
+            base = f"/api/v1/tenants/{t['id']}"
+            plan = client.post(f"{base}/plans", headers=auth, json={"name": "bench", "type": "pay_per_call", "price_per_request": "0.001"})
+            plan.raise_for_status()
+            consumer = client.post(f"{base}/consumers", headers=auth, json={"name": "bench", "plan_id": plan.json()["id"]})
+            consumer.raise_for_status()
+            made = client.post(f"{base}/consumers/{consumer.json()['id']}/keys", headers=auth, json={})
+            made.raise_for_status()
+            key = made.json()["key"]
+    print(t["subdomain"], key, t["id"])
 
 
 if __name__ == "__main__":

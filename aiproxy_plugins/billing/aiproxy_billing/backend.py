@@ -17,7 +17,8 @@ from .export import ExportStore, RedisExports, SqliteExports
 from .invoice_store import InvoiceStore, RedisInvoices, SqliteInvoices
 from .ledger_redis import RedisLedger
 from .ledger_sqlite import SqliteLedger
-from .plan_store import PlanStore, RedisPlanStore, SqlitePlanStore
+from .plan_cache import CachedPlans
+from .plan_store import RedisPlanStore, SqlitePlanStore
 from .pricing import PeriodUsage
 from .quota import QuotaCounter, RedisQuota, SqliteQuota
 from .redis_queue import RedisEventQueue
@@ -45,7 +46,7 @@ class LedgerReader(Protocol):
 
 @dataclass
 class BillingBackend:
-    plans: PlanStore
+    plans: CachedPlans
     queue: EventQueue
     ledger: LedgerReader
     quota: QuotaCounter
@@ -69,11 +70,11 @@ class BillingBackend:
 def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> BillingBackend:
     if redis is not None and prefix is not None:
         return BillingBackend(
-            RedisPlanStore(redis, prefix), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
+            CachedPlans(RedisPlanStore(redis, prefix)), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
             RedisCredits(redis, prefix), RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix),
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(
-        SqlitePlanStore(database), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
+        CachedPlans(SqlitePlanStore(database)), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
         SqliteCredits(database), SqliteInvoices(database), database, exports=SqliteExports(database),
     )

@@ -138,7 +138,7 @@ class Billing:
         state = billing_state(ctx.state)
         plan_id = await request_plan_id(ctx) or settings.plan_id
         if plan_id is not None:
-            state.plan = await self.backend().plans.get(ctx.tenant.id, plan_id)
+            state.plan = await self.backend().plans.current(ctx.tenant.id, plan_id)
         plan = state.plan.spec if state.plan is not None else None
         if settings.enforce_quota and isinstance(plan, FreePlan):
             subject = billing_subject(ctx.consumer_id, ctx.api_key.id)

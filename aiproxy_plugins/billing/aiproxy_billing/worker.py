@@ -76,7 +76,18 @@ class RedisDrain:
             claimed = await self._queue.claim(self.name, self._claim_idle_ms, self._batch)
             if claimed:
                 return await self._settle(claimed)
-        return await self._settle(await self._queue.read(self.name, self._batch, block_ms))
+        try:
+            entries = await self._queue.read(self.name, self._batch, block_ms)
+        except Exception as exc:  # redis.ResponseError, without importing redis at module level
+            if "NOGROUP" not in str(exc) and "no longer exists" not in str(exc):
+                raise
+            # The stream (and its group) is gone: Redis was flushed, or restarted without
+            # persistence. Whatever it held is lost to Redis itself; make the group again so the
+            # events queued from now on are billed, instead of failing here forever.
+            logger.warning("billing: the event stream's consumer group is gone (Redis flushed or restarted without persistence?); recreating it")
+            await self._queue.ensure_group()
+            return 0
+        return await self._settle(entries)
 
     async def _settle(self, entries: list[Entry]) -> int:
         """Ledger first, acknowledgement after; returns the events moved."""

@@ -6,6 +6,10 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import httpx
+
+from aiproxy_billing import Billing
+
 
 async def free_plan(gw: Any, quota: int, status: int = 429) -> str:
     made = await gw.admin.post(
@@ -55,3 +59,33 @@ async def test_concurrent_requests_never_overshoot_the_quota(billing_gateway: An
         return await ledger.count(gw.tenant["id"]) == 5
 
     await wait_for(billed)  # refused requests are not billed
+
+
+async def test_a_plan_change_reaches_requests_on_this_gateway_at_once_and_on_others_within_a_second(
+    aiproxy_redis_prefix: str, aiproxy_gateway_factory: Any, consumer: Any
+) -> None:
+    """Requests read plans through a 1 s per-process cache; changes through the Admin API forget it."""
+    redis = {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}
+    chain = [{"name": "billing"}]
+    first = await aiproxy_gateway_factory(plugins={"billing": Billing()}, chain=chain, redis=redis)
+    second = await aiproxy_gateway_factory(plugins={"billing": Billing()}, chain=chain, redis=redis)  # same Redis
+    plan_id = await free_plan(first, 100, 402)
+    _, key = await consumer(first, plan_id)
+    body = {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}
+    here = first.proxy_client(key)
+    there = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=second.gateway.proxy_app), base_url=f"http://{first.host}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    async with there:
+        for client in (here, there):  # both gateways now hold the plan with a quota of 100
+            assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+        tightened = await first.admin.put(
+            f"/api/v1/tenants/{first.tenant['id']}/plans/{plan_id}",
+            json={"name": "Free", "type": "free", "quota": 2, "period": "day", "over_quota_status": 402},
+            headers=first.tenant_auth,
+        )
+        assert tightened.status_code == 200, tightened.text
+        assert (await here.post("/v1/chat/completions", json=body)).status_code == 402  # this gateway: at once
+        await asyncio.sleep(1.1)
+        assert (await there.post("/v1/chat/completions", json=body)).status_code == 402  # the other: within 1 s

@@ -67,3 +67,26 @@ async def test_a_redis_restart_keeps_every_billed_request(
         assert sum([int(await redis.hget(k, "requests")) for k in daily_keys]) == BEFORE + AFTER  # each counted once
     finally:
         await redis.aclose()
+
+
+async def test_a_flushed_stream_is_recreated_and_later_requests_are_billed(
+    aiproxy_redis_prefix: str, aiproxy_gateway_factory: Any, plugin_of: Any, wait_for: Any
+) -> None:
+    """Redis flushed under a running gateway: the worker makes the consumer group again."""
+    redis_section = {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}
+    gw = await aiproxy_gateway_factory(plugins={"billing": Billing()}, chain=[{"name": "billing"}], redis=redis_section)
+    assert (await gw.chat("before")).status_code == 200
+    ledger = plugin_of(gw).backend().ledger
+
+    async def billed(count: int) -> bool:
+        return await ledger.count(gw.tenant["id"]) == count
+
+    await wait_for(lambda: billed(1))
+    client = Redis(host="127.0.0.1", port=6379)
+    try:
+        await client.delete(f"{aiproxy_redis_prefix}:billing:events")  # what FLUSHDB does to it
+    finally:
+        await client.aclose()
+    for n in range(3):
+        assert (await gw.chat(f"after {n}")).status_code == 200
+    await wait_for(lambda: billed(4))

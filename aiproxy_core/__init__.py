@@ -30,6 +30,7 @@ from .gateway import Gateway
 from .hookspecs import hookimpl
 from .models import ApiKey, ChainEntry, Rule, Tenant
 from .plugins import PluginRegistry
+from .redis_scripts import ScriptConnection, ScriptError
 from .services import GatewayServices
 from .single_flight import SingleFlight
 from .store import ChangeEvent, Store
@@ -61,6 +62,8 @@ __all__ = [
     "RateLimited",
     "RequestContext",
     "Rule",
+    "ScriptConnection",
+    "ScriptError",
     "SingleFlight",
     "Store",
     "Tenant",

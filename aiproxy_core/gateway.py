@@ -14,6 +14,7 @@ from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
 from .proxy.app import ProxyApp
+from .redis_scripts import ScriptConnection
 from .proxy.routing import TenantDirectory
 from .services import GatewayServices
 from .store import Store
@@ -51,7 +52,9 @@ class Gateway:
         self.store = store if store is not None else store_for(config)
         self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream)
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
-        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir)
+        redis = config.redis
+        scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if redis is not None else None
+        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir, scripts=scripts)
         self.auth = KeyAuthenticator(self.store)
         self.consumers = ConsumerDirectory(self.store)
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
@@ -77,6 +80,8 @@ class Gateway:
         self._started = False
         await self.drain_background()
         await self._call_registration_hook("shutdown")
+        if self.services.scripts is not None:
+            await self.services.scripts.close()
         await self.upstream.close()
         await self.store.close()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import GatewayConfig
+from .redis_scripts import ScriptConnection
 from .store import Store
 
 if TYPE_CHECKING:
@@ -19,6 +20,9 @@ class GatewayServices:
     store: Store
     #: Where plugins keep files (indexes, outboxes): beside the SQLite file, or ``./aiproxy-data``.
     data_dir: Path
+    #: Lua calls to the gateway's Redis on the request path, the fast way (None when embedded):
+    #: ``await services.scripts.evalsha(LUA, keys, args)``. One per process, closed by the gateway.
+    scripts: ScriptConnection | None = None
 
     @property
     def redis(self) -> "Redis | None":

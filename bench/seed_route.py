@@ -42,6 +42,9 @@ def main() -> None:
             made = client.post(f"{base}/consumers/{consumer.json()['id']}/keys", headers=auth, json={})
             made.raise_for_status()
             key = made.json()["key"]
+            if any(entry.get("name") == "billing" and (entry.get("settings") or {}).get("prepaid") for entry in chain):
+                topped = client.post(f"{base}/consumers/{consumer.json()['id']}/credits", headers=auth, json={"amount": "1000000"})
+                topped.raise_for_status()
     print(t["subdomain"], key, t["id"])
 
 

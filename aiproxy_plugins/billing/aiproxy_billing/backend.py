@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aiproxy_core import ScriptConnection
+
 from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
 from .export import ExportStore, RedisExports, SqliteExports
@@ -55,6 +57,8 @@ class BillingBackend:
     database: BillingDatabase | None = None
     #: Export targets per tenant and the export queue (see :mod:`.export`).
     exports: ExportStore | None = None
+    #: A script connection this backend opened itself (closed with it); None: the gateway's.
+    own_scripts: ScriptConnection | None = None
 
     def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
         if isinstance(self.ledger, SqliteLedger):
@@ -65,13 +69,29 @@ class BillingBackend:
     def close(self) -> None:
         if self.database is not None:
             self.database.close()
+        if self.own_scripts is not None:
+            self.own_scripts.close_now()
 
 
-def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> BillingBackend:
+def open_backend(
+    redis: "Redis | None", prefix: str | None, data_dir: Path, scripts: ScriptConnection | None = None
+) -> BillingBackend:
+    """Billing state on Redis (``redis`` and ``prefix`` given) or in SQLite files under ``data_dir``.
+
+    ``scripts`` is the gateway's script connection (``services.scripts``) for the request path's
+    Lua calls; without one (commands, tests) the backend opens its own to the same server and
+    closes it in :meth:`BillingBackend.close`.
+    """
     if redis is not None and prefix is not None:
+        own = None
+        if scripts is None:
+            options = redis.connection_pool.connection_kwargs
+            scripts = own = ScriptConnection(
+                options.get("host", "localhost"), options.get("port", 6379), options.get("password"), options.get("db", 0)
+            )
         return BillingBackend(
-            CachedPlans(RedisPlanStore(redis, prefix)), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(redis, prefix),
-            RedisCredits(redis, prefix), RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix),
+            CachedPlans(RedisPlanStore(redis, prefix)), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(scripts, prefix),
+            RedisCredits(redis, scripts, prefix), RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix), own_scripts=own,
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(

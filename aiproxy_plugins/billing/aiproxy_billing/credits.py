@@ -14,6 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Protocol
 
+from aiproxy_core import ScriptConnection
+
 from .sqlite_db import BillingDatabase, transaction
 
 if TYPE_CHECKING:
@@ -73,12 +75,16 @@ class CreditStore(Protocol):
 
 
 class RedisCredits:
-    def __init__(self, redis: "Redis", prefix: str) -> None:
+    """Balances as Redis integers, changed only by Lua scripts (atomic check-and-decrement).
+
+    ``reserve`` and ``settle`` run on every prepaid request: they go over the gateway's lean
+    script connection (:class:`aiproxy_core.ScriptConnection`), not redis-py.
+    """
+
+    def __init__(self, redis: "Redis", scripts: ScriptConnection, prefix: str) -> None:
         self._redis = redis
+        self._scripts = scripts
         self._prefix = prefix
-        self._reserve = redis.register_script(RESERVE_SCRIPT)
-        self._settle = redis.register_script(SETTLE_SCRIPT)
-        self._top_up = redis.register_script(TOP_UP_SCRIPT)
 
     def _key(self, tenant_id: str, consumer: str) -> str:
         return f"{self._prefix}:billing:credits:{tenant_id}:{consumer}"
@@ -87,17 +93,17 @@ class RedisCredits:
         return int(await self._redis.get(self._key(tenant_id, consumer)) or 0)
 
     async def top_up(self, tenant_id: str, consumer: str, micros: int) -> int | None:
-        new = int(await self._top_up(keys=[self._key(tenant_id, consumer)], args=[micros, MAX_BALANCE_MICROS]))
+        new = int(await self._scripts.evalsha(TOP_UP_SCRIPT, [self._key(tenant_id, consumer)], [micros, MAX_BALANCE_MICROS]))
         return None if new < 0 else new
 
     async def reserve(self, tenant_id: str, consumer: str, micros: int) -> bool:
-        return int(await self._reserve(keys=[self._key(tenant_id, consumer)], args=[micros])) >= 0
+        return int(await self._scripts.evalsha(RESERVE_SCRIPT, [self._key(tenant_id, consumer)], [micros])) >= 0
 
     async def settle(self, tenant_id: str, consumer: str, reserved: int, price: int) -> Settlement:
         # A balance never passes MAX_BALANCE_MICROS: the rest of a larger price is shortfall anyway,
         # and the script's Lua numbers stay exact.
         capped = min(price, MAX_BALANCE_MICROS)
-        balance, shortfall = await self._settle(keys=[self._key(tenant_id, consumer)], args=[reserved, capped])
+        balance, shortfall = await self._scripts.evalsha(SETTLE_SCRIPT, [self._key(tenant_id, consumer)], [reserved, capped])
         return Settlement(int(balance), int(shortfall) + price - capped)
 
 

@@ -80,7 +80,7 @@ class Billing:
 
     @hookimpl
     def startup(self, services: GatewayServices, config: BillingConfig | None) -> None:
-        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir)
+        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir, services.scripts)
         run_here = self.run_worker if self.run_worker is not None else (config is None or config.run_worker)
         if not run_here:
             logger.info(

@@ -9,12 +9,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 from importlib import resources
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
+
+from aiproxy_core import ScriptConnection
 
 from .sqlite_db import BillingDatabase, transaction
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 __all__ = ["QuotaCounter", "RedisQuota", "SqliteQuota", "period_key"]
 
@@ -36,13 +35,15 @@ class QuotaCounter(Protocol):
 
 
 class RedisQuota:
-    def __init__(self, redis: "Redis", prefix: str) -> None:
+    """One Lua call per request, over the gateway's lean script connection."""
+
+    def __init__(self, scripts: ScriptConnection, prefix: str) -> None:
         self._prefix = prefix
-        self._script = redis.register_script(SCRIPT)
+        self._scripts = scripts
 
     async def take(self, tenant_id: str, consumer: str, period: Literal["day", "month"], quota: int) -> bool:
         key = f"{self._prefix}:billing:quota:{tenant_id}:{consumer}:{period_key(period)}"
-        return int(await self._script(keys=[key], args=[quota, KEEP_SECONDS[period]])) > 0
+        return int(await self._scripts.evalsha(SCRIPT, [key], [quota, KEEP_SECONDS[period]])) > 0
 
 
 class SqliteQuota:

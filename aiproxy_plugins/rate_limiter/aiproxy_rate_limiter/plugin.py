@@ -27,7 +27,6 @@ from .keys import counter_name, subject_of
 from .memory_counter import MemoryCounter
 from .policies import Policy
 from .redis_counter import RedisCounter
-from .script_connection import ScriptConnection
 from .settings import RateLimiterSettings
 from .state import EntryState, entry_states
 from .tokens import estimate_tokens, usage_in_body, usage_in_events
@@ -41,7 +40,6 @@ _member_counter = itertools.count(1)
 class RateLimiter:
     def __init__(self) -> None:
         self._counter: Counter | None = None
-        self._connection: ScriptConnection | None = None
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -55,17 +53,14 @@ class RateLimiter:
         if redis is None:
             self._counter = MemoryCounter()
         else:
-            # The gateway's Redis server and prefix (keys under its namespace), over a lean
-            # connection of the limiter's own.
-            self._connection = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db)
-            self._counter = RedisCounter(self._connection, redis.prefix)
+            # The gateway's Redis server and prefix (keys under its namespace), over the process's
+            # lean script connection (calls of one event-loop turn leave in one write).
+            assert services.scripts is not None
+            self._counter = RedisCounter(services.scripts, redis.prefix)
 
     @hookimpl
-    async def shutdown(self, services: GatewayServices) -> None:
-        self._counter = None
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+    def shutdown(self, services: GatewayServices) -> None:
+        self._counter = None  # the script connection is the gateway's: it closes it
 
     # -- stages ----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ several limits at once or in none, and has no way to change an entry's cost afte
 settlement, refunds). Those are this plugin's promises, so both steps are Lua of its own
 (``acquire.lua``, ``settle.lua``) on the gateway's own client, and ``limits`` names the counters.
 
-The calls go over the limiter's own lean connection (:mod:`.script_connection`): measured, it
+The calls go over the gateway's lean script connection (:mod:`aiproxy_core.redis_scripts`): measured, it
 costs a small fraction of a redis-py command's Python work per call.
 """
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any, Sequence
 
+from aiproxy_core import ScriptConnection, ScriptError
 
 from .counting import CounterUnavailable, Slot, SlotState, Verdict
 from .outage import Outage
-from .script_connection import ScriptConnection, ScriptError
 
 __all__ = ["RedisCounter"]
 

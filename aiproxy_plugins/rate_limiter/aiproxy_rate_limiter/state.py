@@ -6,7 +6,7 @@ tenant's required limiter and a rule's own limiter on the same request keep sepa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .counting import Slot

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from aiproxy_rate_limiter.counting import Counter, Slot
 from aiproxy_rate_limiter.memory_counter import MemoryCounter
 from aiproxy_rate_limiter.redis_counter import RedisCounter
-from aiproxy_rate_limiter.script_connection import ScriptConnection
+from aiproxy_core import ScriptConnection
 
 TIMEOUT = 5.0
 

@@ -1,4 +1,4 @@
-"""One lean Redis connection for the limiter's Lua calls: commands packed and replies parsed by hiredis.
+"""A lean Redis connection for plugins' Lua calls on the request path, shared by a gateway process.
 
 Why not the gateway's redis-py client? Measured on the 2-core dev machine, a gateway request with
 a Redis-backed limit cost ~140 µs more CPU than without one, ~110 µs of it in redis-py's
@@ -6,11 +6,12 @@ per-command Python work (pool checkout, retry wrapper, packing, reply handling),
 batched into pipelines. Here a call is a hiredis-packed EVALSHA and one future resolved in
 ``data_received``. Calls made in the same event-loop turn leave in one write, so Redis (which
 answers in order) wakes once for all of them instead of once per request: on a busy 2-core
-machine each wake-up cost Redis more CPU than the script itself.
+machine each wake-up cost Redis more CPU than the script itself. The gateway makes one per
+process (``services.scripts``), so the rate limiter's and billing's calls of one turn share a write.
 
-It speaks only what the limiter needs: AUTH/SELECT on connect, SCRIPT LOAD, EVALSHA (reloading a
-script Redis forgot, e.g. after a restart). A lost connection fails its pending calls; the next
-call reconnects.
+It speaks only what script calls need: AUTH/SELECT on connect, SCRIPT LOAD, EVALSHA (reloading a
+script Redis forgot, e.g. after a restart). Replies are hiredis's: integers, ``bytes``, lists. A
+lost connection fails its pending calls; the next call reconnects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import hiredis
 
-__all__ = ["ScriptConnection"]
+__all__ = ["ScriptConnection", "ScriptError"]
 
 
 class _Protocol(asyncio.Protocol):
@@ -85,6 +86,8 @@ def _expire(futures: list["asyncio.Future[Any]"]) -> None:
 
 
 class ScriptConnection:
+    """``await connection.evalsha(LUA_SOURCE, keys, args)``; connects on first use."""
+
     def __init__(self, host: str, port: int, password: str | None = None, db: int = 0) -> None:
         self._address = (host, port)
         self._password = password or None
@@ -111,6 +114,10 @@ class ScriptConnection:
         return reply
 
     async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Close the connection (pending calls fail); a later call connects again."""
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             protocol.transport.close()

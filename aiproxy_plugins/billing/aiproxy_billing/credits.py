@@ -132,7 +132,7 @@ class SqliteCredits:
             _store(c, tenant_id, consumer, balance - micros)
             return True
 
-        return await self._db.run(lambda c: transaction(c, take))
+        return self._db.run_now(lambda c: transaction(c, take))  # request path: see BillingDatabase.run_now
 
     async def settle(self, tenant_id: str, consumer: str, reserved: int, price: int) -> Settlement:
         def settle(c: sqlite3.Connection) -> Settlement:
@@ -141,7 +141,7 @@ class SqliteCredits:
             _store(c, tenant_id, consumer, available - charged)
             return Settlement(available - charged, price - charged)
 
-        return await self._db.run(lambda c: transaction(c, settle))
+        return self._db.run_now(lambda c: transaction(c, settle))
 
 
 def _balance(c: sqlite3.Connection, tenant_id: str, consumer: str) -> int:

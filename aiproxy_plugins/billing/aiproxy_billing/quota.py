@@ -67,4 +67,4 @@ class SqliteQuota:
             )
             return True
 
-        return await self._db.run(lambda c: transaction(c, count))
+        return self._db.run_now(lambda c: transaction(c, count))  # request path: see BillingDatabase.run_now

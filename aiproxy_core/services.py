@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import GatewayConfig
+from .models import ChainEntry
 from .redis_scripts import ScriptConnection
 from .store import Store
 
@@ -33,6 +34,21 @@ class GatewayServices:
     def redis_prefix(self) -> str | None:
         """The key prefix plugins must put before their Redis keys."""
         return self.config.redis.prefix if self.config.redis is not None else None
+
+    async def chain_entries(self, plugin: str) -> list[ChainEntry]:
+        """The enabled chain entries naming ``plugin`` saved now, in tenants' required plugins and rules.
+
+        For start-up work only a plugin in use needs (loading a model): a plugin installed but in
+        no chain then costs nothing. Entries saved later are not here; their first request pays.
+        """
+        store = self.store
+        found: list[ChainEntry] = []
+        for tenant in await store.list_tenants():
+            entries = [*tenant.required_plugins.values()]
+            for rule in await store.list_rules(tenant.id):
+                entries.extend(rule.plugin_chain)
+            found.extend(entry for entry in entries if entry.name == plugin and entry.enabled)
+        return found
 
     @property
     def embedded(self) -> bool:

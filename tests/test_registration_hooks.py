@@ -105,3 +105,21 @@ def test_aiproxy_serve_refuses_an_unknown_plugin_section_before_listening(tmp_pa
     assert done.returncode == 2, done.stdout + done.stderr
     assert "plugins.no-such-plugin: no installed plugin has this name" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_services_chain_entries_finds_the_saved_entries_naming_a_plugin(aiproxy_gateway_factory, plugin_maker, tmp_path):
+    shared = {"storage": {"path": str(tmp_path / "shared.db")}}
+    first = await aiproxy_gateway_factory(
+        plugins={"embedder": plugin_maker("embedder", pre_request=lambda ctx: None), "quiet": plugin_maker("quiet", post_request=lambda ctx: None)},
+        chain=[{"name": "embedder", "settings": {"model": "a"}}, {"name": "quiet"}, {"name": "embedder", "enabled": False}],
+        config=shared,
+    )
+    await first.gateway.stop()
+    seen = []
+
+    async def startup(services):
+        seen.extend(await services.chain_entries("embedder"))
+
+    plugins = {"embedder": plugin_maker("embedder", startup=startup), "quiet": plugin_maker("quiet", post_request=lambda ctx: None)}
+    await aiproxy_gateway_factory(plugins=plugins, config=shared)
+    assert [(entry.name, entry.settings) for entry in seen] == [("embedder", {"model": "a"})]  # the disabled one is left out

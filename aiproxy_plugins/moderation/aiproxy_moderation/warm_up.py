@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
 from pydantic import ValidationError
 
 from aiproxy_core import GatewayServices
@@ -24,16 +22,11 @@ logger = logging.getLogger("aiproxy.moderation")
 
 async def _saved_settings(services: GatewayServices) -> list[ModerationSettings]:
     found: list[ModerationSettings] = []
-    for tenant in await services.store.list_tenants():
-        entries: list[Any] = list(tenant.required_plugins.values())
-        for rule in await services.store.list_rules(tenant.id):
-            entries.extend(rule.plugin_chain)
-        for entry in entries:
-            if entry.name == "moderation" and entry.enabled:
-                try:
-                    found.append(ModerationSettings.model_validate(entry.settings))
-                except ValidationError:
-                    continue  # the core refuses such a chain when it compiles it, and says why
+    for entry in await services.chain_entries("moderation"):
+        try:
+            found.append(ModerationSettings.model_validate(entry.settings))
+        except ValidationError:
+            continue  # the core refuses such a chain when it compiles it, and says why
     return found
 
 

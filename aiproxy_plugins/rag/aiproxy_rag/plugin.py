@@ -45,6 +45,11 @@ class RagPlugin:
         self._runtime: RagRuntime | None = None
         self._warming: asyncio.Future[None] | None = None
 
+    @property
+    def preloading(self) -> bool:
+        """Whether ``startup`` began loading the embedding model (it does when a saved chain uses rag)."""
+        return self._warming is not None
+
     # -- registration ----------------------------------------------------------------------------
 
     @hookimpl
@@ -65,11 +70,12 @@ class RagPlugin:
             store = FileStore(services.data_dir / "rag")
         embedder = self._embedder
         if embedder is None:
-            shared = Embedder.shared()
-            # Loading the model takes seconds: in the background, so a gateway that has the
-            # plugin installed but no rule using it starts at once; the first embedding waits.
-            self._warming = asyncio.ensure_future(shared.warm_up())
-            embedder = shared
+            embedder = Embedder.shared()
+            if await services.chain_entries("rag"):
+                # Loading the model takes seconds (and hundreds of MB): only when a saved chain
+                # uses rag, and in the background, so the gateway serves at once; the first
+                # embedding waits for it. Otherwise the first request that needs it loads it.
+                self._warming = asyncio.ensure_future(embedder.warm_up())
         self._runtime = RagRuntime(store, Retriever(store), embedder)
 
     @hookimpl

@@ -102,3 +102,45 @@ async def test_deleting_a_tenant_removes_its_rules_and_keys(gw):
     assert (await gw.proxy.post("/v1/echo", json={})).status_code == 404
     assert await gw.gateway.store.list_rules(gw.tenant["id"]) == []
     assert await gw.gateway.store.list_keys(gw.tenant["id"]) == []
+
+
+async def test_upstream_headers_reach_the_origin_and_their_secrets_are_write_only(gw, aiproxy_mock_upstream):
+    secret = "Bearer sk-origin-0123456789abcd"
+    body = {
+        "path": "/echo", "target": aiproxy_mock_upstream, "strip_path": True,
+        "upstream_headers": {"Authorization": secret, "X-Api-Key": "key-short", "X-Team": "blue"},
+    }
+    created = await gw.admin.post(rules_url(gw), headers=gw.tenant_auth, json=body)
+    assert created.status_code == 201, created.text
+    shown = {"Authorization": "****abcd", "X-Api-Key": "****", "X-Team": "blue"}
+    assert created.json()["upstream_headers"] == shown
+    url = f"{rules_url(gw)}/{created.json()['id']}"
+    fetched = (await gw.admin.get(url, headers=gw.tenant_auth)).json()
+    assert fetched["upstream_headers"] == shown
+    listed = (await gw.admin.get(rules_url(gw), headers=gw.tenant_auth)).json()["data"]
+    assert [r["upstream_headers"] for r in listed if r["id"] == fetched["id"]] == [shown]
+
+    async def forwarded() -> dict:
+        echoed = await gw.proxy_client(gw.tenant["api_key"]).post("/echo/anything", json={})
+        assert echoed.status_code == 200, echoed.text
+        return echoed.json()["headers"]
+
+    headers = await forwarded()
+    assert headers["authorization"] == secret and headers["x-api-key"] == "key-short" and headers["x-team"] == "blue"
+    assert gw.tenant["api_key"] not in str(headers)  # the gateway key never reaches the origin
+
+    # Read, change something else, send back: the masked secrets stay what they were.
+    sent_back = {k: fetched[k] for k in ("path", "target", "strip_path", "upstream_headers")} | {"timeout": 30}
+    replaced = await gw.admin.put(url, headers=gw.tenant_auth, json=sent_back)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["upstream_headers"] == shown and replaced.json()["timeout"] == 30
+    assert (await forwarded())["authorization"] == secret
+
+    # A masked value that masks nothing stored is refused, and nothing changes.
+    for bad in ({"Authorization": "****wxyz"}, {"X-Other-Token": "****"}):
+        refused = await gw.admin.put(url, headers=gw.tenant_auth, json={**sent_back, "upstream_headers": bad})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "masked_secret", refused.text
+    refused = await gw.admin.post(rules_url(gw), headers=gw.tenant_auth, json={**body, "path": "/echo2", "upstream_headers": {"Authorization": "****abcd"}})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "masked_secret"
+    assert (await forwarded())["authorization"] == secret
+    assert (await gw.admin.get(url, headers=gw.tenant_auth)).json() == replaced.json()

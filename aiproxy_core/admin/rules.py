@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +14,7 @@ from ..models import Rule, RuleInput, Tenant
 from .chain_checks import check_entries
 from .json_body import read_model
 from .lookups import authorized_tenant
+from .secret_headers import masked_headers, with_kept_secrets
 from .state import gateway_of
 
 
@@ -37,19 +39,27 @@ async def _checked_input(request: Request, tenant: Tenant, replacing: str | None
     return body
 
 
+def _shown(rule: Rule) -> dict[str, Any]:
+    """A rule as the Admin API answers it: credentials in ``upstream_headers`` masked."""
+    shown = rule.model_dump(mode="json")
+    shown["upstream_headers"] = masked_headers(rule.upstream_headers)
+    return shown
+
+
 async def create_rule(request: Request) -> Response:
     tenant = await authorized_tenant(request)
     body = await _checked_input(request, tenant)
+    body.upstream_headers = with_kept_secrets(body.upstream_headers)
     now = datetime.now(timezone.utc)
     rule = Rule(id="rul_" + uuid.uuid4().hex[:16], tenant_id=tenant.id, created_at=now, updated_at=now, **body.model_dump())
     await gateway_of(request).store.put_rule(rule)
-    return JSONResponse(rule.model_dump(mode="json"), status_code=201)
+    return JSONResponse(_shown(rule), status_code=201)
 
 
 async def list_rules(request: Request) -> Response:
     tenant = await authorized_tenant(request)
     rules = await gateway_of(request).store.list_rules(tenant.id)
-    return JSONResponse({"data": [r.model_dump(mode="json") for r in rules]})
+    return JSONResponse({"data": [_shown(r) for r in rules]})
 
 
 async def _rule_or_404(request: Request, tenant: Tenant) -> Rule:
@@ -62,13 +72,14 @@ async def _rule_or_404(request: Request, tenant: Tenant) -> Rule:
 
 async def get_rule(request: Request) -> Response:
     tenant = await authorized_tenant(request)
-    return JSONResponse((await _rule_or_404(request, tenant)).model_dump(mode="json"))
+    return JSONResponse(_shown(await _rule_or_404(request, tenant)))
 
 
 async def replace_rule(request: Request) -> Response:
     tenant = await authorized_tenant(request)
     current = await _rule_or_404(request, tenant)
     body = await _checked_input(request, tenant, replacing=current.id)
+    body.upstream_headers = with_kept_secrets(body.upstream_headers, current.upstream_headers)
     rule = Rule(
         id=current.id,
         tenant_id=tenant.id,
@@ -77,7 +88,7 @@ async def replace_rule(request: Request) -> Response:
         **body.model_dump(),
     )
     await gateway_of(request).store.put_rule(rule)
-    return JSONResponse(rule.model_dump(mode="json"))
+    return JSONResponse(_shown(rule))
 
 
 async def delete_rule(request: Request) -> Response:

@@ -38,7 +38,7 @@ class _Strict(BaseModel):
 
 
 class PlanRateLimit(_Strict):
-    """Stored with the plan for the rate limiter's plan scope; the billing plugin does not enforce it."""
+    """Handed to the rate limiter for requests on the plan (``ctx.state["plan_rate_limits"]``), which counts them."""
 
     limit: int = Field(ge=1, le=1_000_000_000)
     window: str

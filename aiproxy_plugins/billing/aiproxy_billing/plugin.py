@@ -39,7 +39,7 @@ from .credits import from_micros, to_micros
 from .events import BillingEvent, billing_subject
 from .export import Exporter
 from .money import money_text
-from .plans import FreePlan, PayPerCallPlan, PlanSpec, UsagePlan
+from .plans import FreePlan, PayPerCallPlan, PlanRateLimit, PlanSpec, UsagePlan
 from .pricing import PeriodUsage, price_period
 from .request_state import billing_state
 from .settings import BillingConfig, BillingSettings
@@ -140,6 +140,8 @@ class Billing:
         if plan_id is not None:
             state.plan = await self.backend().plans.current(ctx.tenant.id, plan_id)
         plan = state.plan.spec if state.plan is not None else None
+        if plan is not None and plan.rate_limits and state.plan is not None:
+            _hand_over_rate_limits(ctx, state.plan.id, plan.rate_limits)
         if settings.enforce_quota and isinstance(plan, FreePlan):
             subject = billing_subject(ctx.consumer_id, ctx.api_key.id)
             if not await self.backend().quota.take(ctx.tenant.id, subject, plan.period, plan.quota):
@@ -211,6 +213,24 @@ class Billing:
                 "request %s cost %s more than consumer %s's prepaid credits held; the balance stops at zero",
                 ctx.request_id, money_text(from_micros(settled.shortfall)), ctx.consumer_id,
             )
+
+
+#: ``ctx.state`` keys shared with the rate limiter (see ``aiproxy_rate_limiter.plan_limits``).
+PLAN_RATE_LIMITS = "plan_rate_limits"
+PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"
+_late_rules: set[str] = set()
+
+
+def _hand_over_rate_limits(ctx: RequestContext, plan_id: str, limits: PlanRateLimit | list[PlanRateLimit]) -> None:
+    """Give the plan's limits to the rate limiter, which must come later in the chain."""
+    listed = limits if isinstance(limits, list) else [limits]
+    ctx.state[PLAN_RATE_LIMITS] = (plan_id, tuple((limit.limit, limit.window) for limit in listed))
+    if ctx.state.get(PLAN_RATE_LIMITS_READ) and ctx.rule.id not in _late_rules:
+        _late_rules.add(ctx.rule.id)  # once per rule and process: the log must not flood
+        logger.warning(
+            "rule %s: the rate limiter ran before billing, so plan %s's rate limits are not applied; give the billing "
+            "entry a lower priority than the rate_limiter entry (e.g. 50 and 100)", ctx.rule.id, plan_id,
+        )
 
 
 def _request_price(plan: PlanSpec | None, endpoint: str, model: str, usage: TokenUsage | None) -> Decimal | None:

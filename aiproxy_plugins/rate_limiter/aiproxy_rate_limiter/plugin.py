@@ -25,6 +25,7 @@ from .counting import Counter, CounterUnavailable, Slot, Verdict, seconds_up
 from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
 from .keys import counter_name, subject_of
 from .memory_counter import MemoryCounter
+from .plan_limits import plan_policies
 from .policies import Policy
 from .redis_counter import RedisCounter
 from .settings import RateLimiterSettings
@@ -66,7 +67,9 @@ class RateLimiter:
 
     @hookimpl
     async def pre_request(self, ctx: RequestContext, settings: RateLimiterSettings) -> None:
-        policies = settings.policies(ctx.tenant.tier)
+        own = settings.policies(ctx.tenant.tier)
+        of_plan = plan_policies(ctx.state) if settings.plan_limits else ()
+        policies = own + of_plan
         if not policies:
             return None  # e.g. only plans are set, and none for this tenant's tier
         subject = subject_of(settings.key, ctx)
@@ -77,8 +80,18 @@ class RateLimiter:
                 policy.limit,
                 policy.seconds * 1000,
             )
-            for policy in policies
+            for policy in own
         )
+        if of_plan:  # per consumer across the tenant's rules, in counters apart from the entry's
+            consumer = subject_of("consumer", ctx)
+            slots += tuple(
+                Slot(
+                    counter_name(policy, tenant_id=ctx.tenant.id, cost=settings.cost, scope="plan", subject=consumer),
+                    policy.limit,
+                    policy.seconds * 1000,
+                )
+                for policy in of_plan
+            )
         # The member must be unique per request (X-Request-Id comes from the client and may
         # repeat): this process's random prefix and a counter, without a urandom call each time.
         state = EntryState(slots, f"{_MEMBER_PREFIX}{next(_member_counter):x}")

@@ -73,6 +73,11 @@ class RateLimiterSettings(BaseModel):
         description="What to count by: consumer (the key's consumer, else the key), tenant, ip or header:<name>.",
     )
     per_endpoint: bool = Field(default=False, strict=True, description="Count each rule separately.")
+    plan_limits: bool = Field(
+        default=True,
+        strict=True,
+        description="Also apply the rate limits of the consumer's plan, when a plugin earlier in the chain (billing) hands them over.",
+    )
     cost: Literal["requests", "tokens"] = "requests"
     on_error: Literal["closed", "open"] = Field(
         default="closed", description="When Redis is unreachable: refuse with 503 (closed) or let requests through (open)."

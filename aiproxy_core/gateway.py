@@ -96,18 +96,22 @@ class Gateway:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _call_registration_hook(self, hook: str) -> None:
+    async def tenant_deleted(self, tenant_id: str) -> None:
+        """Tell the plugins (``tenant_deleted``) that a tenant is gone, so they drop its data."""
+        await self._call_registration_hook("tenant_deleted", tenant_id=tenant_id)
+
+    async def _call_registration_hook(self, hook: str, **arguments: Any) -> None:
         caller = getattr(self.registry.manager.hook, hook)
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps registration order reversed
             try:
-                available = {"services": self.services, "config": self.plugin_configs.get(impl.plugin_name)}
+                available = {"services": self.services, "config": self.plugin_configs.get(impl.plugin_name), **arguments}
                 result = impl.function(**{n: available[n] for n in impl.argnames})
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
                 if hook == "startup":
                     raise PluginLoadError(impl.plugin_name, f"startup failed: {type(exc).__name__}: {exc}") from exc
-                logger.exception("plugin %r failed in shutdown", impl.plugin_name)
+                logger.exception("plugin %r failed in %s", impl.plugin_name, hook)
 
     async def serve_lifespan(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]) -> None:
         """ASGI lifespan for running one app alone under any ASGI server."""

@@ -6,7 +6,7 @@ Two kinds:
   per-chunk ``response_chunk``) run for the chain entries of the rule a request matched, in the
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
-* **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``admin_routes``) are plain
+* **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``, ``admin_routes``) are plain
   synchronous pluggy hooks, called once per plugin.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
@@ -124,6 +124,15 @@ def startup(services: "GatewayServices", config: "BaseModel | None") -> Any:
 @hookspec
 def shutdown(services: "GatewayServices", config: "BaseModel | None") -> Any:
     """Once per gateway process when it stops; may return an awaitable."""
+
+
+@hookspec
+def tenant_deleted(tenant_id: str, services: "GatewayServices", config: "BaseModel | None") -> Any:
+    """A tenant was deleted through the Admin API: remove what the plugin keeps for it.
+
+    Called once (on the gateway process that deleted it) after the core removed the tenant, its
+    rules, keys and consumers. May return an awaitable. Errors are logged; the tenant stays deleted.
+    """
 
 
 @hookspec

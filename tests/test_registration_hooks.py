@@ -123,3 +123,22 @@ async def test_services_chain_entries_finds_the_saved_entries_naming_a_plugin(ai
     plugins = {"embedder": plugin_maker("embedder", startup=startup), "quiet": plugin_maker("quiet", post_request=lambda ctx: None)}
     await aiproxy_gateway_factory(plugins=plugins, config=shared)
     assert [(entry.name, entry.settings) for entry in seen] == [("embedder", {"model": "a"})]  # the disabled one is left out
+
+
+async def test_hook_tenant_deleted_tells_plugins_and_a_failing_one_does_not_undo_the_delete(aiproxy_gateway_factory, plugin_maker):
+    told = []
+
+    async def tenant_deleted(tenant_id, services):
+        told.append((tenant_id, services.store is not None))
+
+    def broken(tenant_id):
+        raise RuntimeError("disk full")
+
+    plugins = {"keeper": plugin_maker("keeper", tenant_deleted=tenant_deleted), "broken": plugin_maker("broken", tenant_deleted=broken)}
+    gw = await aiproxy_gateway_factory(plugins=plugins)
+    deleted = await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")
+    assert deleted.status_code == 204
+    assert told == [(gw.tenant["id"], True)]
+    assert await gw.gateway.store.get_tenant(gw.tenant["id"]) is None
+    assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 404
+    assert len(told) == 1  # an unknown tenant tells nobody

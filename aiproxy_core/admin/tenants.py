@@ -77,4 +77,5 @@ async def delete_tenant(request: Request) -> Response:
     tenant_id = request.path_params["tenant_id"]
     if not await gateway.store.delete_tenant(tenant_id):
         raise NotFound(f"no tenant has the id {tenant_id!r}", code="tenant_not_found")
+    await gateway.tenant_deleted(tenant_id)  # plugins drop their data of it (errors are logged)
     return Response(status_code=204)

@@ -73,6 +73,10 @@ class CreditStore(Protocol):
         """Give back ``reserved`` and charge ``price``, never below zero."""
         ...
 
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Remove every balance of the tenant's consumers (the tenant was deleted)."""
+        ...
+
 
 class RedisCredits:
     """Balances as Redis integers, changed only by Lua scripts (atomic check-and-decrement).
@@ -105,6 +109,11 @@ class RedisCredits:
         capped = min(price, MAX_BALANCE_MICROS)
         balance, shortfall = await self._scripts.evalsha(SETTLE_SCRIPT, [self._key(tenant_id, consumer)], [reserved, capped])
         return Settlement(int(balance), int(shortfall) + price - capped)
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        keys = [key async for key in self._redis.scan_iter(match=self._key(tenant_id, "*"), count=500)]
+        if keys:
+            await self._redis.delete(*keys)
 
 
 class SqliteCredits:
@@ -142,6 +151,9 @@ class SqliteCredits:
             return Settlement(available - charged, price - charged)
 
         return self._db.run_now(lambda c: transaction(c, settle))
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        await self._db.run(lambda c: c.execute("DELETE FROM credits WHERE tenant_id = ?", (tenant_id,)))
 
 
 def _balance(c: sqlite3.Connection, tenant_id: str, consumer: str) -> int:

@@ -118,6 +118,16 @@ class Billing:
             backend.close()
 
     @hookimpl
+    async def tenant_deleted(self, tenant_id: str) -> None:
+        """Plans, prepaid balances and the export target go; the ledger and invoices stay (records)."""
+        backend = self.backend()
+        for plan in await backend.plans.list(tenant_id):
+            await backend.plans.delete(tenant_id, plan.id)
+        await backend.credits.delete_tenant(tenant_id)
+        if backend.exports is not None:
+            await backend.exports.delete_target(tenant_id)
+
+    @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return billing_routes(services, self.backend)
 

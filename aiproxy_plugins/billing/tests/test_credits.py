@@ -146,3 +146,29 @@ async def test_concurrent_requests_never_overdraw(billing_gateway: Any, consumer
     assert Counter(r.status_code for r in responses) == {200: 50, 402: 150}
     assert all(r.json()["error"]["code"] == "insufficient_credits" for r in responses if r.status_code == 402)
     await settles_to(gw, consumer_id, Decimal(0), wait_for)
+
+
+async def test_deleting_a_tenant_drops_its_plans_credits_and_export_target_but_keeps_the_ledger(
+    billing_gateway: Any, consumer: Any, plugin_of: Any, wait_for: Any
+) -> None:
+    gw = await billing_gateway()
+    tenant = gw.tenant["id"]
+    made = await gw.admin.post(f"/api/v1/tenants/{tenant}/plans", json={"name": "p", "type": "pay_per_call", "price_per_request": "0.01"},
+                               headers=gw.tenant_auth)
+    assert made.status_code == 201, made.text
+    consumer_id, key = await consumer(gw, made.json()["id"])
+    assert await top_up(gw, consumer_id, "5") == Decimal("5")
+    target = await gw.admin.put(f"/api/v1/tenants/{tenant}/billing/export", json={"url": "http://127.0.0.1:9/hook"}, headers=gw.tenant_auth)
+    assert target.status_code == 200, target.text
+    assert (await gw.proxy_client(key).post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})).status_code == 200
+    backend = plugin_of(gw).backend()
+
+    async def billed() -> bool:
+        return await backend.ledger.count(tenant) == 1
+
+    await wait_for(billed)
+    assert (await gw.admin.delete(f"/api/v1/tenants/{tenant}")).status_code == 204
+    assert await backend.plans.list(tenant) == []
+    assert await backend.credits.balance(tenant, consumer_id) == 0
+    assert backend.exports is not None and await backend.exports.get_target(tenant) is None
+    assert await backend.ledger.count(tenant) == 1  # billing records stay

@@ -85,6 +85,13 @@ class RagPlugin:
         self._warming = None
         self._runtime = None
 
+    @hookimpl
+    async def tenant_deleted(self, tenant_id: str) -> None:
+        """The tenant's knowledge bases go, with their documents, chunks and indexes."""
+        store = self.runtime().store
+        for base in await store.list_bases(tenant_id):
+            await store.delete_base(tenant_id, base.id)
+
     def runtime(self) -> RagRuntime:
         if self._runtime is None:
             raise RuntimeError("the rag plugin is not started: the gateway did not call its startup hook")

@@ -208,3 +208,13 @@ async def test_large_bases_switch_to_hnsw(rag_gateway: Any, knowledge: Any, aipr
     assert "bees make honey" in found.json()["data"][0]["text"]
     base = (await api.harness.admin.get(api.url(f"/{kb}"), headers=api.harness.tenant_auth)).json()
     assert base["index"] == "hnsw" and base["chunk_count"] == 8
+
+
+async def test_deleting_a_tenant_deletes_its_knowledge_bases(rag_gateway: Any, knowledge: Any) -> None:
+    gw = await rag_gateway()
+    api = knowledge(gw)
+    kb = await api.create()
+    plugin = gw.gateway.registry.manager.get_plugin("rag")
+    assert [b.id for b in await plugin.runtime().store.list_bases(gw.tenant["id"])] == [kb["id"]]
+    assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 204
+    assert await plugin.runtime().store.list_bases(gw.tenant["id"]) == []

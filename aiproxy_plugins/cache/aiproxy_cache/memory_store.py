@@ -69,6 +69,16 @@ class MemoryStore:
             if not index:
                 del self._vectors[(tenant, scope)]
 
+    async def count(self, tenant: str) -> int:
+        now = time.monotonic()
+        return sum(1 for (owner, _), (expires, _) in self._entries.items() if owner == tenant and expires > now)
+
+    async def drop_tenant(self, tenant: str) -> None:
+        for entry in [entry for entry in self._entries if entry[0] == tenant]:
+            del self._entries[entry]
+        for index in [index for index in self._vectors if index[0] == tenant]:
+            del self._vectors[index]
+
     async def close(self) -> None:
         self._entries.clear()
         self._vectors.clear()

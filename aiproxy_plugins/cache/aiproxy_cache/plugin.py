@@ -74,6 +74,17 @@ class Cache:
             await self._store.close()
             self._store = None
 
+    @property
+    def store(self) -> CacheStore | None:
+        """Where answers are kept (memory or Redis); None before ``startup``."""
+        return self._store
+
+    @hookimpl
+    async def tenant_deleted(self, tenant_id: str) -> None:
+        """The tenant's cached answers and their vectors go at once, not when their TTL ends."""
+        if self._store is not None:
+            await self._store.drop_tenant(tenant_id)
+
     async def idle(self) -> None:
         """Wait until every answer already sent has been written (for tests and shutdown)."""
         for _ in range(10):

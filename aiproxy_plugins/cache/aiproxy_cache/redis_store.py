@@ -83,5 +83,18 @@ class RedisStore:
     async def forget_vector(self, tenant: str, scope: str, key: str) -> None:
         await self._redis.hdel(self._index(tenant, scope), key)
 
+    async def count(self, tenant: str) -> int:
+        return len([key async for key in self._redis.scan_iter(match=self._entry(tenant, "*"), count=500)])
+
+    async def drop_tenant(self, tenant: str) -> None:
+        batch: list[bytes] = []
+        async for key in self._redis.scan_iter(match=f"{self._prefix}{tenant}:*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                await self._redis.delete(*batch)
+                batch.clear()
+        if batch:
+            await self._redis.delete(*batch)
+
     async def close(self) -> None:
         await self._redis.aclose()

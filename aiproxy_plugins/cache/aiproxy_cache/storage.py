@@ -29,4 +29,10 @@ class CacheStore(Protocol):
     async def forget_vector(self, tenant: str, scope: str, key: str) -> None:
         """Drop a vector whose answer expired."""
 
+    async def count(self, tenant: str) -> int:
+        """How many answers the tenant has cached now."""
+
+    async def drop_tenant(self, tenant: str) -> None:
+        """Remove every answer and vector of the tenant (it was deleted)."""
+
     async def close(self) -> None: ...

@@ -94,3 +94,18 @@ async def test_one_tenant_never_sees_another_tenants_answers(cached_gateway: Any
     assert (theirs.status_code, theirs.headers["x-cache"]) == (200, "MISS")
     assert upstream.chat_calls == before + 1
     assert (await other.chat("Tenant secret")).headers["x-cache"] == "HIT"
+
+
+async def test_deleting_a_tenant_drops_its_cached_answers_at_once(cached_gateway: Any) -> None:
+    gw = await cached_gateway()
+    other = await gw.second_tenant()
+    assert (await gw.chat("What is a monad?")).headers["x-cache"] == "MISS"
+    assert (await other.client.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})).status_code == 200
+    await gw.cache.idle()
+    store, tenant = gw.cache.store, gw.harness.tenant["id"]
+    assert store is not None and await store.count(tenant) == 1
+    other_tenant = (await gw.harness.admin.get("/api/v1/tenants")).json()["data"]
+    others = [t["id"] for t in other_tenant if t["id"] != tenant]
+    assert (await gw.harness.admin.delete(f"/api/v1/tenants/{tenant}")).status_code == 204
+    assert await store.count(tenant) == 0
+    assert [await store.count(t) for t in others] == [1]  # the other tenant keeps its answer

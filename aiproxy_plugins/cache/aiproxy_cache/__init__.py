@@ -1,8 +1,8 @@
 """aiproxy cache: exact and semantic caching of chat completions, per tenant.
 
-The gateway finds the plugin through the ``aiproxy`` entry point ``cache``
-(:mod:`aiproxy_cache.plugin`). To run several gateways in one Python process, register a fresh
-:class:`Cache` in each, since a plugin object keeps its gateway's store.
+The gateway finds the plugin through the ``aiproxy`` entry point ``cache``, which names the
+:class:`Cache` class: each gateway that loads it makes its own instance. To register it by hand,
+give every gateway a fresh :class:`Cache`, since a plugin object keeps its gateway's store.
 """
 
 from .plugin import CACHE_HEADER, Cache

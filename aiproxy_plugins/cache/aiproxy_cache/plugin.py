@@ -11,8 +11,8 @@
 Give the entry a priority after authentication, validators and rate limits: a hit skips every
 ``pre_request`` hook that runs after it. A store that fails (Redis down) is a miss, never an error.
 
-The module is the entry point: its hooks are those of one :class:`Cache`, which keeps the store
-its gateway's ``startup`` chose, which is why several gateways in one process each need their own.
+The entry point names the :class:`Cache` class; the gateway makes one instance, which keeps the
+store its gateway's ``startup`` chose (several gateways in one process each get their own).
 """
 
 from __future__ import annotations
@@ -205,13 +205,3 @@ def _complete_answer(ctx: RequestContext, state: RequestState) -> CachedAnswer |
     if state.capture is None or ctx.annotations.get("client_disconnected"):
         return None
     return state.capture.answer(state.keys.prompt)
-
-
-# The module is the entry point: its hooks are those of one Cache per process.
-_default = Cache()
-settings_model = _default.settings_model
-startup = _default.startup
-shutdown = _default.shutdown
-pre_request = _default.pre_request
-response_chunk = _default.response_chunk
-post_response = _default.post_response

@@ -6,17 +6,21 @@ from typing import Any
 
 import pytest
 
+from aiproxy_cache import Cache
 from aiproxy_cache.redis_store import RedisStore
 from aiproxy_sdk import free_port
 
 
-async def test_the_entry_point_serves_from_the_cache(aiproxy_gateway_factory: Any) -> None:
+async def test_the_entry_point_serves_from_the_cache_and_forgets_a_deleted_tenant(aiproxy_gateway_factory: Any) -> None:
     gw = await aiproxy_gateway_factory(load_installed_plugins=True, chain=[{"name": "cache"}])
+    cache = gw.gateway.registry.manager.get_plugin("cache")
+    assert isinstance(cache, Cache)  # the entry point names the class: this gateway's own instance
     assert (await gw.chat("Via the entry point")).headers["x-cache"] == "MISS"
-    from aiproxy_cache import plugin
-
-    await plugin._default.idle()
+    await cache.idle()
     assert (await gw.chat("Via the entry point")).headers["x-cache"] == "HIT"
+    assert cache.store is not None and await cache.store.count(gw.tenant["id"]) == 1
+    assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 204
+    assert await cache.store.count(gw.tenant["id"]) == 0  # every hook of the class is registered
 
 
 async def test_bad_settings_are_refused_when_the_rule_is_saved(cached_gateway: Any) -> None:

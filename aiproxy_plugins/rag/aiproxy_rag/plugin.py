@@ -8,9 +8,8 @@
   the chunks above ``min_score`` into the messages; sources go to ``X-RAG-Sources`` and
   ``ctx.annotations["rag"]``.
 
-The gateway loads this module through its entry point, so the module's hooks are those of one
-:class:`RagPlugin`. It keeps the store its gateway's ``startup`` chose, which is why several
-gateways in one process (as in tests) each need their own ``RagPlugin()``.
+The entry point names the :class:`RagPlugin` class; the gateway makes one instance, which keeps
+the store its gateway's ``startup`` chose (several gateways in one process each get their own).
 """
 
 from __future__ import annotations
@@ -127,12 +126,3 @@ class RagPlugin:
         if hits:
             ctx.request.set_json({**body, "messages": with_context(messages, question_at, question, hits, settings)})
         return None
-
-
-# The module is the entry point: its hooks are those of one RagPlugin per process.
-_default = RagPlugin()
-settings_model = _default.settings_model
-admin_routes = _default.admin_routes
-startup = _default.startup
-shutdown = _default.shutdown
-pre_request = _default.pre_request

@@ -218,3 +218,12 @@ async def test_deleting_a_tenant_deletes_its_knowledge_bases(rag_gateway: Any, k
     assert [b.id for b in await plugin.runtime().store.list_bases(gw.tenant["id"])] == [kb["id"]]
     assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 204
     assert await plugin.runtime().store.list_bases(gw.tenant["id"]) == []
+
+
+async def test_the_entry_point_deletes_a_deleted_tenants_knowledge_bases(aiproxy_gateway_factory: Any, knowledge: Any) -> None:
+    gw = await aiproxy_gateway_factory(load_installed_plugins=True)
+    kb = await knowledge(gw).create()
+    store = gw.gateway.registry.manager.get_plugin("rag").runtime().store
+    assert [b.id for b in await store.list_bases(gw.tenant["id"])] == [kb["id"]]
+    assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 204
+    assert await store.list_bases(gw.tenant["id"]) == []

@@ -22,11 +22,26 @@ class SqliteLedger:
 
     async def drain_batch(self, limit: int) -> int:
         """Move up to ``limit`` outbox rows into the ledger in one transaction; returns rows moved."""
-        return await self._db.run(lambda c: transaction(c, lambda c: _move(c, limit)))
+
+        def drain(c: sqlite3.Connection) -> int:
+            last = c.execute("SELECT MAX(seq) FROM (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (limit,)).fetchone()[0]
+            return 0 if last is None else _move(c, last)[0]
+
+        return await self._db.run(lambda c: transaction(c, drain))
 
     async def write(self, events: list[BillingEvent]) -> int:
+        """Write ``events`` as the worker does (through the outbox, with whatever else is queued there).
+
+        One way into the ledger, so idempotency and export queueing cannot differ between paths.
+        Returns how many events were new to the ledger.
+        """
+        if not events:
+            return 0
+        docs = [(event.to_json(),) for event in events]
+
         def insert(c: sqlite3.Connection) -> int:
-            return sum(write(c, e) for e in events)
+            c.executemany("INSERT INTO outbox (event) VALUES (?)", docs)
+            return _move(c, c.execute("SELECT MAX(seq) FROM outbox").fetchone()[0])[1]
 
         return await self._db.run(lambda c: transaction(c, insert))
 
@@ -55,24 +70,6 @@ class SqliteLedger:
         for day, endpoint, model, requests, input_tokens, output_tokens in grouped:
             usage.setdefault(day, PeriodUsage()).add(endpoint, model, requests, input_tokens, output_tokens)
         return usage, plan[0][0] if plan else None
-
-
-def write(connection: sqlite3.Connection, event: BillingEvent) -> int:
-    """1 if the event is new, 0 if the ledger already holds its idempotency key."""
-    cursor = connection.execute(
-        "INSERT OR IGNORE INTO ledger (idempotency_key, tenant_id, consumer, day, endpoint, model,"
-        " input_tokens, output_tokens, plan_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (event.idempotency_key, event.tenant_id, event.consumer, event.day, event.endpoint, event.model,
-         event.input_tokens, event.output_tokens, event.plan_id, event.to_json()),
-    )
-    if cursor.rowcount == 1:
-        # A tenant that exports gets the event queued for its webhook in the same transaction.
-        connection.execute(
-            "INSERT OR IGNORE INTO export_queue (idempotency_key, tenant_id, event, attempts, next_at)"
-            " SELECT ?, ?, ?, 0, ? WHERE EXISTS (SELECT 1 FROM export_targets WHERE tenant_id = ?)",
-            (event.idempotency_key, event.tenant_id, event.to_json(), time.time(), event.tenant_id),
-        )
-    return cursor.rowcount
 
 
 # The move is SQL only (SQLite's JSON functions read the events): a worker thread running Python
@@ -106,15 +103,15 @@ _LEDGER_NEW = (
 )
 
 
-def _move(connection: sqlite3.Connection, limit: int) -> int:
-    """The oldest ``limit`` outbox rows into the ledger (a tenant that exports: its export queue too)."""
-    last = connection.execute("SELECT MAX(seq) FROM (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (limit,)).fetchone()[0]
-    if last is None:
-        return 0
+def _move(connection: sqlite3.Connection, last: int) -> tuple[int, int]:
+    """Outbox rows up to ``last`` into the ledger (a tenant that exports: its export queue too).
+
+    Returns (rows taken from the outbox, events new to the ledger).
+    """
     # Exports first: "new" means not in the ledger before this batch.
     connection.execute(_EXPORT_NEW, (time.time(), last))
-    connection.execute(_LEDGER_NEW, (last,))
+    new = connection.execute(_LEDGER_NEW, (last,)).rowcount
     malformed = connection.execute(f"SELECT COUNT(*) FROM outbox WHERE seq <= ? AND NOT ({_VALID})", (last,)).fetchone()[0]
     if malformed:  # dropped with their outbox rows rather than blocking the queue
         logger.error("billing: dropped %d malformed outbox row(s) (not JSON billing events)", malformed)
-    return connection.execute("DELETE FROM outbox WHERE seq <= ?", (last,)).rowcount
+    return connection.execute("DELETE FROM outbox WHERE seq <= ?", (last,)).rowcount, new

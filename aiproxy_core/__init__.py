@@ -25,7 +25,7 @@ from .errors import (
     UpstreamUnreachable,
     ValidationFailed,
 )
-from . import sse
+from . import sse, state_keys
 from .gateway import Gateway
 from .hookspecs import hookimpl
 from .models import ApiKey, ChainEntry, Rule, Tenant
@@ -78,5 +78,6 @@ __all__ = [
     "read_body",
     "read_model",
     "sse",
+    "state_keys",
     "store_for",
 ]

@@ -30,6 +30,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl
+from aiproxy_core.state_keys import PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
 
 from .admin_routes import billing_routes
 from .backend import BillingBackend, open_backend
@@ -150,8 +151,8 @@ class Billing:
         if plan_id is not None:
             state.plan = await self.backend().plans.current(ctx.tenant.id, plan_id)
         plan = state.plan.spec if state.plan is not None else None
-        if plan is not None and plan.rate_limits and state.plan is not None:
-            _hand_over_rate_limits(ctx, state.plan.id, plan.rate_limits)
+        if state.plan is not None and state.plan.spec.rate_limits:
+            _hand_over_rate_limits(ctx, state.plan.id, state.plan.spec.rate_limits)
         if settings.enforce_quota and isinstance(plan, FreePlan):
             subject = billing_subject(ctx.consumer_id, ctx.api_key.id)
             if not await self.backend().quota.take(ctx.tenant.id, subject, plan.period, plan.quota):
@@ -225,9 +226,7 @@ class Billing:
             )
 
 
-#: ``ctx.state`` keys shared with the rate limiter (see ``aiproxy_rate_limiter.plan_limits``).
-PLAN_RATE_LIMITS = "plan_rate_limits"
-PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"
+#: Rules already warned about (billing after the rate limiter), so the log does not flood.
 _late_rules: set[str] = set()
 
 
@@ -236,7 +235,7 @@ def _hand_over_rate_limits(ctx: RequestContext, plan_id: str, limits: PlanRateLi
     listed = limits if isinstance(limits, list) else [limits]
     ctx.state[PLAN_RATE_LIMITS] = (plan_id, tuple((limit.limit, limit.window) for limit in listed))
     if ctx.state.get(PLAN_RATE_LIMITS_READ) and ctx.rule.id not in _late_rules:
-        _late_rules.add(ctx.rule.id)  # once per rule and process: the log must not flood
+        _late_rules.add(ctx.rule.id)
         logger.warning(
             "rule %s: the rate limiter ran before billing, so plan %s's rate limits are not applied; give the billing "
             "entry a lower priority than the rate_limiter entry (e.g. 50 and 100)", ctx.rule.id, plan_id,

@@ -1,11 +1,8 @@
 """Limits set by the consumer's plan, handed over by the plugin that knows plans (``billing``).
 
-The contract is two ``ctx.state`` keys, so neither plugin imports the other:
-
-* :data:`PLAN_RATE_LIMITS`: ``(plan_id, ((limit, window), ...))``, set in ``pre_request`` by a
-  plugin that runs **before** the rate limiter (billing does, for plans with ``rate_limits``);
-* :data:`PLAN_RATE_LIMITS_READ`: set by the rate limiter when it has looked, so a provider that
-  runs after it can warn that its limits came too late.
+The hand-over is the ``ctx.state`` contract of :mod:`aiproxy_core.state_keys`: a plugin earlier in
+the chain puts the plan's limits under ``PLAN_RATE_LIMITS``; the limiter marks
+``PLAN_RATE_LIMITS_READ`` once it has looked, so a provider running after it can warn.
 
 Plan limits count per consumer (a tenant's own key: per key) across all the tenant's rules, in
 counters of their own, whatever the entry's ``key`` and ``per_endpoint`` say.
@@ -16,14 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiproxy_core.state_keys import PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
+
 from .policies import Policy, build_policies
 
-__all__ = ["PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ", "plan_policies"]
+__all__ = ["plan_policies"]
 
 logger = logging.getLogger("aiproxy.rate_limiter")
-
-PLAN_RATE_LIMITS = "plan_rate_limits"
-PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"
 
 #: Policies per (plan id, limits): built once, shared by every request on that plan.
 _built: dict[tuple[str, tuple[tuple[int, str], ...]], tuple[Policy, ...]] = {}

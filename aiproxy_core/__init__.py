@@ -30,6 +30,7 @@ from .gateway import Gateway
 from .hookspecs import hookimpl
 from .models import ApiKey, ChainEntry, Rule, Tenant
 from .plugins import PluginRegistry
+from .redis_keys import delete_matching
 from .redis_scripts import ScriptConnection, ScriptError
 from .services import GatewayServices
 from .single_flight import SingleFlight
@@ -73,6 +74,7 @@ __all__ = [
     "ValidationFailed",
     "__version__",
     "authorized_tenant",
+    "delete_matching",
     "hookimpl",
     "load_config",
     "read_body",

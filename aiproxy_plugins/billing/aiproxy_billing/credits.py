@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Protocol
 
-from aiproxy_core import ScriptConnection
+from aiproxy_core import ScriptConnection, delete_matching
 
 from .sqlite_db import BillingDatabase, transaction
 
@@ -111,9 +111,7 @@ class RedisCredits:
         return Settlement(int(balance), int(shortfall) + price - capped)
 
     async def delete_tenant(self, tenant_id: str) -> None:
-        keys = [key async for key in self._redis.scan_iter(match=self._key(tenant_id, "*"), count=500)]
-        if keys:
-            await self._redis.delete(*keys)
+        await delete_matching(self._redis, self._key(tenant_id, "*"))
 
 
 class SqliteCredits:

@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from aiproxy_core import delete_matching
+
 from .similarity import best_matches
 
 __all__ = ["RedisStore"]
@@ -87,14 +89,7 @@ class RedisStore:
         return len([key async for key in self._redis.scan_iter(match=self._entry(tenant, "*"), count=500)])
 
     async def drop_tenant(self, tenant: str) -> None:
-        batch: list[bytes] = []
-        async for key in self._redis.scan_iter(match=f"{self._prefix}{tenant}:*", count=500):
-            batch.append(key)
-            if len(batch) >= 500:
-                await self._redis.delete(*batch)
-                batch.clear()
-        if batch:
-            await self._redis.delete(*batch)
+        await delete_matching(self._redis, f"{self._prefix}{tenant}:*")
 
     async def close(self) -> None:
         await self._redis.aclose()

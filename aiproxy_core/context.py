@@ -108,6 +108,29 @@ class ProxyResponse:
         """The parsed body of a plain response (None for a streamed or empty one)."""
         return json.loads(self.body) if self.body else None
 
+    @property
+    def is_event_stream(self) -> bool:
+        """Server-sent events (``text/event-stream``): hooks see them event by event in ``response_chunk``."""
+        return self.headers.get("content-type", "").lower().startswith("text/event-stream")
+
+    async def read_whole(self, limit: int) -> "ProxyResponse | None":
+        """This answer with its stream read into ``body`` (so a hook can check it before it is sent),
+        or None once it passes ``limit`` bytes.
+
+        The core streams plain bodies that are large or unsized (chunked); checking them means
+        holding them, up to a limit the caller names and answers for.
+        """
+        if self.stream is None:
+            return self if len(self.body or b"") <= limit else None
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.stream:
+            size += len(chunk)
+            if size > limit:
+                return None
+            parts.append(chunk)
+        return ProxyResponse(self.status, self.headers, b"".join(parts))
+
 
 class RequestContext:
     """Everything a hook may need about one request.

@@ -132,9 +132,7 @@ class Cache:
             return None
         if state.capture is None:
             response = ctx.response
-            if response is None or not 200 <= response.status < 300 or not response.headers.get(
-                "content-type", ""
-            ).startswith("text/event-stream"):
+            if response is None or not 200 <= response.status < 300 or not response.is_event_stream:
                 state.not_capturing = True
                 return None
             state.capture = StreamCapture()

@@ -17,7 +17,7 @@ from .message_text import completion_texts
 from .refusals import rejected_response
 from .settings import ContentValidatorSettings
 
-__all__ = ["check_plain_response", "is_event_stream", "read_whole"]
+__all__ = ["check_plain_response", "read_whole"]
 
 # A marker, not None: a body of JSON ``null`` is JSON and must still meet the schema.
 _NOT_JSON: Any = object()
@@ -32,29 +32,16 @@ def _answer_texts(response: ProxyResponse, data: Any) -> dict[int, str]:
     return {}
 
 
-def is_event_stream(response: ProxyResponse) -> bool:
-    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
-
-
 async def read_whole(response: ProxyResponse, limit: int) -> ProxyResponse:
-    """The same answer with its stream read into ``body``, so it can be checked before sending.
-
-    The core streams plain bodies that are large or unsized (chunked); checking those means
-    holding them, up to ``limit`` bytes.
-    """
-    assert response.stream is not None
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in response.stream:
-        size += len(chunk)
-        if size > limit:
-            raise rejected_response(
-                f"the upstream's answer is larger than the {limit} bytes this route can check",
-                "max_response_bytes",
-                limit=limit,
-            )
-        parts.append(chunk)
-    return ProxyResponse(response.status, response.headers, b"".join(parts))
+    """The answer held whole (``ProxyResponse.read_whole``), or 502 ``max_response_bytes`` past ``limit``."""
+    whole = await response.read_whole(limit)
+    if whole is None:
+        raise rejected_response(
+            f"the upstream's answer is larger than the {limit} bytes this route can check",
+            "max_response_bytes",
+            limit=limit,
+        )
+    return whole
 
 
 def check_plain_response(response: ProxyResponse, settings: ContentValidatorSettings) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from aiproxy_core import ProxyResponse, RequestContext, hookimpl
 
 from .message_text import prompt_texts
-from .plain_response import check_plain_response, is_event_stream, read_whole
+from .plain_response import check_plain_response, read_whole
 from .prompt_guard import guard_prompt
 from .refusals import PLUGIN_NAME, refused_request
 from .request_limits import (
@@ -74,7 +74,7 @@ async def post_request(ctx: RequestContext, settings: ContentValidatorSettings) 
     if response.body is not None:
         check_plain_response(response, settings)
         return None
-    if is_event_stream(response):
+    if response.is_event_stream:
         return None  # checked event by event in response_chunk
     # A large or chunked plain answer arrives as a stream; hold it whole so it can be checked.
     whole = await read_whole(response, settings.max_response_bytes)
@@ -85,6 +85,6 @@ async def post_request(ctx: RequestContext, settings: ContentValidatorSettings) 
 @hookimpl
 def response_chunk(ctx: RequestContext, settings: ContentValidatorSettings, chunk: bytes) -> bytes | None:
     response = ctx.response
-    if not settings.response_deny_patterns or response is None or not is_event_stream(response):
+    if not settings.response_deny_patterns or response is None or not response.is_event_stream:
         return None
     return guard_chunk(ctx, settings.response_deny_patterns, settings.stream_lookback_chars, chunk)

@@ -16,27 +16,18 @@ from .request_state import state_of
 from .settings import ModerationSettings
 from .verdicts import apply_verdict, content_flagged
 
-__all__ = ["MAX_ANSWER_BYTES", "check_answer", "is_event_stream"]
+__all__ = ["MAX_ANSWER_BYTES", "check_answer"]
 
 #: A streamed plain answer is held whole to be checked; larger ones are refused, not passed on.
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 _NOT_JSON: Any = object()
 
 
-def is_event_stream(response: ProxyResponse) -> bool:
-    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
-
-
 async def _whole(response: ProxyResponse) -> ProxyResponse:
-    assert response.stream is not None
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in response.stream:
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise content_flagged("answer", ["too_large_to_check"])
-        parts.append(chunk)
-    return ProxyResponse(response.status, response.headers, b"".join(parts))
+    whole = await response.read_whole(MAX_ANSWER_BYTES)
+    if whole is None:
+        raise content_flagged("answer", ["too_large_to_check"])
+    return whole
 
 
 def _parsed(response: ProxyResponse) -> Any:
@@ -53,7 +44,7 @@ async def check_answer(ctx: RequestContext, settings: ModerationSettings) -> Pro
     vault = state_of(ctx).vault if settings.restore_pii else None
     restores = vault is not None and bool(vault.originals)
     checks = settings.check_answer and settings.moderates
-    if not (restores or checks) or is_event_stream(response):
+    if not (restores or checks) or response.is_event_stream:
         return None  # an event stream is handled event by event in response_chunk
     replaced = None
     if response.body is None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from aiproxy_core import GatewayServices, ProxyResponse, RequestContext, hookimpl
 
-from .answer_check import check_answer, is_event_stream
+from .answer_check import check_answer
 from .prompt_check import check_prompt
 from .remote_backend import close_sessions
 from .settings import ModerationSettings
@@ -52,6 +52,6 @@ async def post_request(ctx: RequestContext, settings: ModerationSettings) -> Pro
 @hookimpl
 async def response_chunk(ctx: RequestContext, settings: ModerationSettings, chunk: bytes) -> bytes | None:
     response = ctx.response
-    if response is None or not is_event_stream(response) or not 200 <= response.status < 300:
+    if response is None or not response.is_event_stream or not 200 <= response.status < 300:
         return None
     return await guard_chunk(ctx, settings, chunk)

@@ -14,8 +14,8 @@ from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
 from .proxy.app import ProxyApp
-from .redis_scripts import ScriptConnection
 from .proxy.routing import TenantDirectory
+from .redis_scripts import ScriptConnection
 from .services import GatewayServices
 from .store import Store
 from .store.opening import store_for

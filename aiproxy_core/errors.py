@@ -11,11 +11,16 @@ Exception tree::
     ├── MethodNotAllowed          405  (invalid_request_error)
     ├── Conflict                  409  (invalid_request_error)
     ├── PayloadTooLarge           413  (invalid_request_error)
+    ├── UnsupportedMediaType      415  (invalid_request_error)
+    ├── MisdirectedRequest        421  (invalid_request_error)
     ├── ValidationFailed          422  (invalid_request_error)
     ├── RateLimited               429  (rate_limit_error)
+    ├── HeadersTooLarge           431  (invalid_request_error)
     ├── PluginFailed              500  (api_error)
     ├── UpstreamUnreachable       502  (upstream_error)
-    └── UpstreamTimeout           504  (upstream_error)
+    ├── ServiceUnavailable        503  (api_error)
+    ├── UpstreamTimeout           504  (upstream_error)
+    └── LoopDetected              508  (upstream_error)
 
     ConfigError                   - a bad config file or environment override, raised at start
     PluginLoadError               - a plugin that could not be imported or registered
@@ -39,11 +44,16 @@ __all__ = [
     "MethodNotAllowed",
     "Conflict",
     "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "MisdirectedRequest",
     "ValidationFailed",
     "RateLimited",
+    "HeadersTooLarge",
     "PluginFailed",
     "UpstreamUnreachable",
+    "ServiceUnavailable",
     "UpstreamTimeout",
+    "LoopDetected",
     "ConfigError",
     "PluginLoadError",
     "error_body",
@@ -124,12 +134,24 @@ class PayloadTooLarge(GatewayError):
     status, type, code = 413, "invalid_request_error", "body_too_large"
 
 
+class UnsupportedMediaType(GatewayError):
+    status, type, code = 415, "invalid_request_error", "unsupported_media_type"
+
+
+class MisdirectedRequest(GatewayError):
+    status, type, code = 421, "invalid_request_error", "host_not_allowed"
+
+
 class ValidationFailed(GatewayError):
     status, type, code = 422, "invalid_request_error", "validation_error"
 
 
 class RateLimited(GatewayError):
     status, type, code = 429, "rate_limit_error", "rate_limited"
+
+
+class HeadersTooLarge(GatewayError):
+    status, type, code = 431, "invalid_request_error", "headers_too_large"
 
 
 class PluginFailed(GatewayError):
@@ -140,8 +162,21 @@ class UpstreamUnreachable(GatewayError):
     status, type, code = 502, "upstream_error", "upstream_unreachable"
 
 
+class ServiceUnavailable(GatewayError):
+    """A store or service the request needs cannot be reached right now (``store_unavailable``,
+    ``plugin_unavailable``); the client may retry."""
+
+    status, type, code = 503, "api_error", "service_unavailable"
+
+
 class UpstreamTimeout(GatewayError):
     status, type, code = 504, "upstream_error", "upstream_timeout"
+
+
+class LoopDetected(GatewayError):
+    """A rule's target led back into this gateway: the request already carries its ``Via`` mark."""
+
+    status, type, code = 508, "upstream_error", "loop_detected"
 
 
 class ConfigError(Exception):

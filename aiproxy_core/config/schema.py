@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _network(value: str) -> str:
+    """A CIDR (``10.0.0.0/8``) or one address; the error names what is wrong with it."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a network: write a CIDR such as 10.0.0.0/8 or 127.0.0.1/32") from None
+
+
+#: A network in CIDR notation, normalised (``127.0.0.1`` -> ``127.0.0.1/32``).
+Network = Annotated[str, AfterValidator(_network)]
 
 
 class _Section(BaseModel):
@@ -23,6 +36,27 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Largest body the Admin API accepts (413 above).
     max_admin_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: Seconds a connection may take to send a request's whole header block (slowloris: closed).
+    header_timeout: float = Field(default=10.0, gt=0)
+    #: Largest header block (request line and headers) either listener reads (431 above).
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: Most header fields in one request (431 above).
+    max_header_count: int = Field(default=100, ge=8)
+    #: Seconds an idle keep-alive connection stays open between requests.
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    #: Seconds in-flight requests (streams included) may take to finish after SIGTERM.
+    shutdown_grace: float = Field(default=30.0, ge=0)
+    #: Peers (CIDRs) whose ``X-Forwarded-For``/``-Host``/``-Proto`` and ``Forwarded`` are believed.
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    #: Host names the Admin API answers to (421 otherwise): DNS rebinding protection.
+    admin_hostnames: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
+    #: Origins a browser may call the Admin API from (CORS); none by default.
+    admin_cors_origins: list[str] = Field(default_factory=list)
+    #: Failed admin-token or key attempts one address may make per minute on the Admin API (429 after).
+    admin_auth_failures_per_minute: int = Field(default=20, ge=1)
+    #: This deployment's name in the ``Via`` header of what it forwards (loop detection); by
+    #: default derived from the shared store, so every process of one deployment uses the same.
+    gateway_id: str | None = Field(default=None, min_length=4, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class RedisConfig(_Section):
@@ -47,6 +81,10 @@ class UpstreamConfig(_Section):
     read_timeout: float = Field(default=300.0, gt=0)
     max_connections: int = Field(default=512, ge=1)
     keepalive_timeout: float = Field(default=30.0, gt=0)
+    #: Private, loopback or otherwise non-public networks (CIDRs) rules may target, e.g.
+    #: ``["127.0.0.1/32"]`` for a local model server. Public addresses are always allowed; the
+    #: gateway's own listeners and its Redis never are.
+    allowed_networks: list[Network] = Field(default_factory=list)
 
 
 class LoggingConfig(_Section):

@@ -68,7 +68,7 @@ class GatewayHarness:
             registry.register(plugin, name)
         gateway = Gateway(GatewayConfig.model_validate(settings), registry=registry)
         await gateway.start()
-        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.admin_app), base_url="http://admin.local")
+        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.admin_app), base_url="http://localhost")
         harness = cls(gateway, admin)
         try:
             await harness._create(upstream_url, chain or [], tenant or {}, rule or {})

@@ -20,6 +20,7 @@ work=$(mktemp -d /tmp/aiproxy-bench.XXXXXX)
 cat > "$work/config.yaml" <<YAML
 server: {admin_port: 18080, proxy_port: 18081, base_domain: "bench.local"}
 storage: {path: "$work/aiproxy.db"}
+upstream: {allowed_networks: ["127.0.0.1/32"]}
 YAML
 if [[ $mode == redis ]]; then
   echo 'redis: {host: "127.0.0.1", port: 6379, prefix: "aiproxy-bench"}' >> "$work/config.yaml"

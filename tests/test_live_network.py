@@ -20,7 +20,11 @@ BASE_DOMAIN = "gateway.test"
 
 @pytest.fixture
 def live(tmp_path, aiproxy_backend):
-    config = {"server": {"base_domain": BASE_DOMAIN}, "storage": {"path": str(tmp_path / "live.db")}}
+    config = {
+        "server": {"base_domain": BASE_DOMAIN},
+        "storage": {"path": str(tmp_path / "live.db")},
+        "upstream": {"allowed_networks": ["127.0.0.1/32"]},  # the test upstreams run on loopback
+    }
     if aiproxy_backend is not None:
         config["redis"] = aiproxy_backend
     with LiveGateway(GatewayConfig.model_validate(config)) as gateway:

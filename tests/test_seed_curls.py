@@ -21,7 +21,12 @@ def curl(*args: str) -> tuple[int, str]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_seed_curls_work_end_to_end(tmp_path, aiproxy_backend, aiproxy_mock_upstream):
-    config = {"server": {"base_domain": "example.com"}, "storage": {"path": str(tmp_path / "seed.db")}}
+    # The operator allows the local mock upstream (rules may not target loopback by default).
+    config = {
+        "server": {"base_domain": "example.com"},
+        "storage": {"path": str(tmp_path / "seed.db")},
+        "upstream": {"allowed_networks": ["127.0.0.1/32"]},
+    }
     if aiproxy_backend is not None:
         config["redis"] = aiproxy_backend
     with LiveGateway(GatewayConfig.model_validate(config)) as live:

@@ -28,7 +28,12 @@ def start_mock_upstream(port: int = MOCK_PORT) -> None:
 
 
 async def seed_demo(gateway: Gateway, mock_port: int = MOCK_PORT) -> str:
-    """Make sure the demo tenant and its rule exist; return a new key for it (shown once)."""
+    """Make sure the demo tenant and its rule exist; return a new key for it (shown once).
+
+    The target policy refuses loopback targets by default, so the demo allows exactly its mock
+    upstream's endpoint, nothing else on this host.
+    """
+    gateway.target_policy.allow_endpoint("127.0.0.1", mock_port)
     store = gateway.store
     now = datetime.now(timezone.utc)
     tenant = await store.get_tenant_by_subdomain(DEMO_SUBDOMAIN)

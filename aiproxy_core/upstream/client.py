@@ -46,6 +46,9 @@ class UpstreamClient(Protocol):
 
         Raises :class:`~aiproxy_core.errors.UpstreamUnreachable` (502) when no connection can be
         made or it breaks, :class:`~aiproxy_core.errors.UpstreamTimeout` (504) when the upstream
-        is too slow.
+        is too slow (``read_timeout`` None: the config's ``upstream.read_timeout``), and
+        :class:`~aiproxy_core.errors.Forbidden` ``target_not_allowed`` (403) when the target
+        policy refuses every address of the URL's host. Their messages name no URL; the details
+        for the log are on the exception's ``log_detail``.
         """
         ...

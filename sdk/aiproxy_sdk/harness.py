@@ -15,6 +15,8 @@ from .stream_reading import stream_payloads
 DEFAULT_BASE_DOMAIN = "gateway.test"
 #: The client address the Proxy API sees for harness requests (a documentation range, RFC 5737).
 CLIENT_IP = "203.0.113.7"
+#: What the harness lets rules target unless its caller's ``config`` says otherwise: test upstreams run on loopback.
+LOCAL_UPSTREAM_NETWORKS = ("127.0.0.1/32",)
 
 
 class GatewayHarness:
@@ -55,8 +57,17 @@ class GatewayHarness:
         ``load_installed_plugins`` also registers every installed ``aiproxy`` entry point.
         ``redis`` (e.g. ``{"host": "127.0.0.1", "prefix": "test-x"}``) keeps state in Redis
         instead of a SQLite file under ``data_dir``. ``config`` is merged into the gateway config.
+
+        Rule targets on loopback are refused by the gateway's target policy unless allowed, and a
+        test's upstream is a local server, so the harness sets ``upstream.allowed_networks`` to
+        ``["127.0.0.1/32"]`` unless ``config`` sets ``upstream.allowed_networks`` itself (``[]``
+        to test the default policy). The gateway's own listeners and Redis stay refused.
         """
-        settings: dict[str, Any] = {"server": {"base_domain": DEFAULT_BASE_DOMAIN}, "storage": {"path": str(data_dir / "aiproxy.db")}}
+        settings: dict[str, Any] = {
+            "server": {"base_domain": DEFAULT_BASE_DOMAIN},
+            "storage": {"path": str(data_dir / "aiproxy.db")},
+            "upstream": {"allowed_networks": list(LOCAL_UPSTREAM_NETWORKS)},
+        }
         if redis is not None:
             settings["redis"] = redis
         for section, values in (config or {}).items():

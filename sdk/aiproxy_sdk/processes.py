@@ -41,7 +41,9 @@ class GatewayProcess:
 
     ``config`` is the YAML content as a dict (e.g. with a ``redis`` section shared by several
     processes); the ``server`` ports are filled in. ``args`` go to ``aiproxy serve`` (e.g.
-    ``("--workers", "2")``). ``log`` holds what the process printed.
+    ``("--workers", "2")``). ``log`` holds what the process printed. Like the harness, it lets rules
+    target loopback (``upstream.allowed_networks: ["127.0.0.1/32"]``, where test upstreams run)
+    unless ``config`` sets ``upstream.allowed_networks`` itself.
     """
 
     def __init__(self, config: dict[str, Any], *, workdir: Path | None = None, args: tuple[str, ...] = ()) -> None:
@@ -49,7 +51,8 @@ class GatewayProcess:
         self._dir = Path(workdir or tempfile.mkdtemp(prefix="aiproxy-proc-"))
         self.admin_port, self.proxy_port = free_port(), free_port()
         server = {**config.get("server", {}), "admin_port": self.admin_port, "proxy_port": self.proxy_port}
-        self.config = {**config, "server": server}
+        upstream = {"allowed_networks": ["127.0.0.1/32"], **config.get("upstream", {})}
+        self.config = {**config, "server": server, "upstream": upstream}
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
         self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
         self.log = self._dir / f"gateway-{self.proxy_port}.log"

@@ -105,7 +105,11 @@ def test_the_openai_client_gets_an_answer_from_an_ingested_document(tmp_path: An
     registry = PluginRegistry()
     registry.register(RagPlugin(), "rag")
     config = GatewayConfig.model_validate(
-        {"server": {"base_domain": "gateway.test"}, "storage": {"path": str(tmp_path / "aiproxy.db")}}
+        {
+            "server": {"base_domain": "gateway.test"},
+            "storage": {"path": str(tmp_path / "aiproxy.db")},
+            "upstream": {"allowed_networks": ["127.0.0.1/32"]},  # the recording upstream is on loopback
+        }
     )
     with LiveGateway(config, registry) as live, httpx.Client(base_url=live.admin_url, timeout=60) as admin:
         tenant = admin.post("/api/v1/tenants", json={"name": "Live", "subdomain": "live"}).json()

@@ -16,6 +16,7 @@ import uvicorn
 from ..config import GatewayConfig
 from ..errors import ConfigError
 from ..gateway import Gateway
+from .uvicorn_configs import listener_configs
 
 logger = logging.getLogger("aiproxy.server")
 
@@ -81,14 +82,14 @@ async def serve_gateway(
     gateway = Gateway(config)
     admin_sock = bind(server.admin_host, server.admin_port, reuse_port)
     proxy_sock = bind(server.proxy_host, server.proxy_port, reuse_port)
+    # Port 0 in the config means "any": the policy must refuse the ports actually bound.
+    gateway.target_policy.refuse_own_endpoint("Admin listener", *admin_sock.getsockname()[:2])
+    gateway.target_policy.refuse_own_endpoint("Proxy listener", *proxy_sock.getsockname()[:2])
     await gateway.start()
-    common = dict(lifespan="off", log_level=level, access_log=config.logging.access_log, timeout_graceful_shutdown=10)
-    admin = _QuietServer(uvicorn.Config(gateway.admin_app, **common))
-    proxy = _QuietServer(
-        # proxy_headers off: the gateway writes X-Forwarded-For itself, and plugins decide which
-        # proxies to trust; uvicorn must not rewrite the client address from client headers.
-        uvicorn.Config(gateway.proxy_app, http="httptools", server_header=False, date_header=False, proxy_headers=False, **common)
-    )
+    # Both listeners: the limited httptools protocol, keepalive_timeout, and shutdown_grace for
+    # in-flight requests (streams included) after SIGTERM, after which they are cut.
+    admin_config, proxy_config = listener_configs(gateway, log_level=level, access_log=config.logging.access_log)
+    admin, proxy = _QuietServer(admin_config), _QuietServer(proxy_config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

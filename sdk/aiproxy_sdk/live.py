@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
+from aiproxy_core.server.uvicorn_configs import listener_configs
 
 
 def _free_socket() -> socket.socket:
@@ -90,14 +91,13 @@ class LiveGateway:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.gateway = Gateway(self.config, registry=self._registry)
+        # The listeners are on ports picked here, not the config's: rule targets must not reach them either.
+        self.gateway.target_policy.refuse_own_endpoint("Admin listener", *self._admin_sock.getsockname()[:2])
+        self.gateway.target_policy.refuse_own_endpoint("Proxy listener", *self._proxy_sock.getsockname()[:2])
         await self.gateway.start()
-        common: dict[str, Any] = dict(lifespan="off", log_level="warning", access_log=False)
-        self._servers = [
-            _ThreadServer(uvicorn.Config(self.gateway.admin_app, **common)),
-            _ThreadServer(
-                uvicorn.Config(self.gateway.proxy_app, server_header=False, date_header=False, proxy_headers=False, **common)
-            ),
-        ]
+        # The protocol, limits and timeouts of ``aiproxy serve``, from the same config keys.
+        admin_config, proxy_config = listener_configs(self.gateway, log_level="warning", access_log=False)
+        self._servers = [_ThreadServer(admin_config), _ThreadServer(proxy_config)]
         tasks = [
             asyncio.create_task(self._servers[0].serve([self._admin_sock])),
             asyncio.create_task(self._servers[1].serve([self._proxy_sock])),

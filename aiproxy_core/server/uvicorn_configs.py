@@ -1,0 +1,33 @@
+"""The uvicorn settings of the two listeners, shared by ``aiproxy serve`` and the SDK's LiveGateway
+so tests run the protocol and limits production runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+
+from ..gateway import Gateway
+from .http_protocol import HttpLimits, limited_protocol
+
+__all__ = ["listener_configs"]
+
+
+def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> tuple[uvicorn.Config, uvicorn.Config]:
+    """``(admin, proxy)`` uvicorn configs for ``gateway``, with its ``server`` limits applied."""
+    server = gateway.config.server
+    common: dict[str, Any] = dict(
+        lifespan="off",
+        log_level=log_level,
+        access_log=access_log,
+        http=limited_protocol(HttpLimits.from_server_config(server)),
+        ws="none",  # refused by the protocol (501 websocket_not_supported) until supported
+        timeout_keep_alive=server.keepalive_timeout,
+        timeout_graceful_shutdown=server.shutdown_grace,
+        # The core decides the client address (server.trusted_proxies); uvicorn must not rewrite
+        # it from X-Forwarded-For, which it would believe from any loopback peer.
+        proxy_headers=False,
+    )
+    admin = uvicorn.Config(gateway.admin_app, **common)
+    proxy = uvicorn.Config(gateway.proxy_app, server_header=False, date_header=False, **common)
+    return admin, proxy

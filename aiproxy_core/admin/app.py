@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
-from ..chain.executor import post_response_failures
-from ..errors import GatewayError, error_body
+from ..errors import GatewayError, ServiceUnavailable, error_body
+from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from . import consumers, key_endpoints, rules, tenants
+from .guard import AdminGuard, request_id_of
+from .health import health
 from .state import gateway_of
 
 if TYPE_CHECKING:
@@ -25,24 +28,13 @@ logger = logging.getLogger("aiproxy.admin")
 _HTTP_CODES = {404: ("not_found_error", "not_found"), 405: ("invalid_request_error", "method_not_allowed")}
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse(
-        {
-            "status": "ok",
-            "store": gateway_of(request).store.description,
-            # post_response errors never reach clients; this is where an operator sees them.
-            "post_response_failures": dict(post_response_failures),
-        }
-    )
-
-
 async def list_plugins(request: Request) -> Response:
     return JSONResponse({"data": [info.as_dict() for info in gateway_of(request).registry.describe()]})
 
 
 def _json_error(status: int, type: str, code: str, message: str, request: Request, headers: dict[str, str] | None = None, details=None) -> Response:  # type: ignore[no-untyped-def]
     return Response(
-        error_body(type, code, message, request.headers.get("x-request-id"), details),
+        error_body(type, code, message, request_id_of(request), details),
         status_code=status,
         headers=headers,
         media_type="application/json",
@@ -65,9 +57,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _json_error(exc.status_code, type, code, message, request, exc.headers)
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning(
+        "Admin API %s %s (request %s): the store is unreachable: %s: %s",
+        request.method, request.url.path, request_id_of(request), type(exc).__name__, exc,
+    )  # fmt: skip
+    error = ServiceUnavailable(
+        "the gateway cannot reach its store right now, so nothing was read or changed; retry shortly",
+        code="store_unavailable",
+        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
+    )
+    return await _gateway_error(request, error)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("Admin API error on %s %s", request.method, request.url.path)
-    return _json_error(500, "api_error", "internal_error", "the gateway hit an unexpected error; see its log", request)
+    request_id = request_id_of(request)
+    logger.exception("Admin API error on %s %s (request %s)", request.method, request.url.path, request_id)
+    message = f"the gateway hit an unexpected error; its log has the details under request id {request_id}"
+    return _json_error(500, "api_error", "internal_error", message, request)
 
 
 def core_routes() -> list[BaseRoute]:
@@ -103,7 +110,9 @@ def core_routes() -> list[BaseRoute]:
     return routes
 
 
-def build_admin_app(gateway: "Gateway") -> Starlette:
+def build_admin_app(gateway: "Gateway") -> ASGIApp:
+    """The Starlette app of every route, inside :class:`~.guard.AdminGuard` (hosts, CORS, body types,
+    throttling, request ids)."""
     routes = core_routes()
     for plugin_routes in gateway.registry.manager.hook.admin_routes(services=gateway.services):
         routes.extend(plugin_routes or [])
@@ -117,10 +126,9 @@ def build_admin_app(gateway: "Gateway") -> Starlette:
         finally:
             await gateway.stop()
 
-    app = Starlette(
-        routes=routes,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected_error},
-        lifespan=lifespan,
-    )
+    handlers: dict[type[Exception], Any] = {GatewayError: _gateway_error, HTTPException: _http_error}
+    handlers.update({unreachable: _store_unavailable for unreachable in STORE_UNREACHABLE})
+    handlers[Exception] = _unexpected_error
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.gateway = gateway
-    return app
+    return AdminGuard(app, gateway.config.server, routes)

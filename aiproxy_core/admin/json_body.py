@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..errors import BadRequest, PayloadTooLarge, ValidationFailed
+from ..json_text import UnfitJSON, strict_loads
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,8 +35,8 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
             return {}
         raise BadRequest("the request needs a JSON object body", code="missing_body")
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return strict_loads(body)
+    except UnfitJSON as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
 
 

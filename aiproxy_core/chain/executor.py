@@ -6,10 +6,15 @@ import logging
 from typing import Any
 
 from ..context import ProxyResponse, RequestContext
-from ..errors import GatewayError, PluginFailed
+from ..errors import GatewayError, PluginFailed, ServiceUnavailable
+from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from .compiled import Step
 
 logger = logging.getLogger("aiproxy.chain")
+
+#: A hook that raises one of these could not reach Redis, its store or another service: the
+#: request is refused 503 ``plugin_unavailable`` (retry later), not 500 as for a plugin bug.
+_UNREACHABLE = (*STORE_UNREACHABLE, OSError)
 
 _CTX_SETTINGS = ("ctx", "settings")
 
@@ -18,6 +23,7 @@ async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None)
     """Call one hook; a plugin's own GatewayError passes through, anything else is a plugin failure.
 
     With ``on_error: open`` a failing hook is logged and skipped instead of failing the request.
+    One that cannot reach what it needs (Redis down) is 503 ``plugin_unavailable``, else 500.
     """
     try:
         if step.argnames == _CTX_SETTINGS:  # the common signature, without building a dict
@@ -30,6 +36,21 @@ async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None)
         return result
     except GatewayError:
         raise
+    except _UNREACHABLE as exc:
+        # An outage fails every request alike: one line each, no traceback.
+        logger.warning(
+            "plugin %r cannot reach its store in %s (request %s): %s: %s",
+            step.plugin, step.hook, ctx.request_id, type(exc).__name__, exc,
+        )  # fmt: skip
+        if step.on_error == "open":
+            return None
+        raise ServiceUnavailable(
+            f"plugin {step.plugin!r} cannot reach the store it needs right now, so the request was refused; "
+            f"retry shortly (request id {ctx.request_id})",
+            code="plugin_unavailable",
+            headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
+            details=[{"plugin": step.plugin, "hook": step.hook}],
+        ) from exc
     except Exception as exc:
         logger.exception("plugin %r failed in %s (request %s)", step.plugin, step.hook, ctx.request_id)
         if step.on_error == "open":

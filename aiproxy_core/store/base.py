@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import abc
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..models import ApiKey, Consumer, Rule, Tenant
 from .events import ChangeEvent, Listener
@@ -19,6 +23,22 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 logger = logging.getLogger("aiproxy.store")
+
+#: What a store call raises when its server or file cannot be used right now, rather than for a bad
+#: call: Redis down, refusing, loading after a restart or slow (redis-py's own ConnectionError and
+#: TimeoutError, which are not the builtins), the pool out of connections, a raw socket refused or
+#: timed out (the builtins, as the request path's ScriptConnection raises), a SQLite file locked
+#: by another process past its busy timeout or failing I/O (sqlite3.OperationalError). Callers
+#: answer these 503 (``store_unavailable``, ``plugin_unavailable``) and the client may retry.
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    sqlite3.OperationalError,
+)
+#: ``Retry-After`` of those 503s: soon, the usual Redis restart or failover takes seconds.
+UNAVAILABLE_RETRY_AFTER = "1"
 
 
 class Store(abc.ABC):
@@ -40,6 +60,12 @@ class Store(abc.ABC):
 
     async def close(self) -> None:
         """Release connections; called once at shutdown."""
+
+    async def ping(self) -> None:
+        """The cheapest round trip to the backend, for ``/healthz``: raises when it cannot answer.
+
+        The caller bounds it with a short timeout. Backends with nothing to reach keep this no-op.
+        """
 
     # -- tenants ---------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -216,6 +216,9 @@ class RedisStore(Store):
             raise ConnectionError(f"cannot reach Redis at {where} (db {self.config.db}): {exc}") from exc
         self._listener_task = asyncio.create_task(self._listen(), name=f"aiproxy store events {where}")
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
     async def close(self) -> None:
         if self._listener_task is not None:
             self._listener_task.cancel()

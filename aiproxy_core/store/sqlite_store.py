@@ -88,6 +88,11 @@ class SQLiteStore(Store):
             raise OSError(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._conn = conn
 
+    async def ping(self) -> None:
+        if self._conn is None:
+            raise ConnectionError(f"the SQLite store {self.path} is not open")
+        self._conn.execute("SELECT 1").fetchone()
+
     async def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, NotFound, authorized_tenant, read_body, read_model
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, NotFound, UploadRoute, authorized_tenant, read_body, read_model
 
 from .index import kind_for
 from .ingestion import ingest
@@ -117,7 +117,8 @@ def rag_routes(services: GatewayServices, runtime: Callable[[], RagRuntime]) -> 
         Route(BASES, list_bases, methods=["GET"]),
         Route(BASE, get_base, methods=["GET"]),
         Route(BASE, delete_base, methods=["DELETE"]),
-        Route(BASE + "/documents", add_document, methods=["POST"]),
+        # The one route taking raw files; the Admin API lets these types through only here, with a key.
+        UploadRoute(BASE + "/documents", add_document, methods=["POST"], media_types=(*TEXT_TYPES, PDF_TYPE)),
         Route(BASE + "/documents", list_documents, methods=["GET"]),
         Route(BASE + "/documents/{document_id}", delete_document, methods=["DELETE"]),
         Route(BASE + "/lookup", lookup, methods=["POST"]),

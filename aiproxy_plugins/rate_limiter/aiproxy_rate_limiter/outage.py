@@ -44,7 +44,7 @@ class Outage:
         if now >= self._next_warning:
             logger.warning(
                 "rate limiter cannot reach Redis (%s); %d request(s) since the last warning followed "
-                "their entry's on_error (closed: 503 rate_limiter_unavailable, open: let through)",
+                "their entry's on_error (closed: 503 plugin_unavailable, open: let through)",
                 _describe(exc),
                 self._failures_unreported,
             )

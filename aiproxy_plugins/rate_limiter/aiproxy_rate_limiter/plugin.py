@@ -19,7 +19,7 @@ import itertools
 import uuid
 from typing import Any
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, RateLimited, RequestContext, hookimpl
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
 
 from .counting import Counter, CounterUnavailable, Slot, Verdict, seconds_up
 from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
@@ -104,12 +104,12 @@ class RateLimiter:
                 state.unavailable = True
                 _label(ctx)
                 return None
-            raise GatewayError(
+            raise ServiceUnavailable(
                 "rate limiting is unavailable (the gateway cannot reach its Redis), so the request was refused; "
                 "try again shortly",
-                status=503,
-                code="rate_limiter_unavailable",
+                code="plugin_unavailable",
                 headers={"Retry-After": "1"},
+                details=[{"plugin": "rate_limiter", "hook": "pre_request"}],
             ) from None
         if verdict.allowed:
             state.charged = tuple(slot.charged for slot in verdict.slots)

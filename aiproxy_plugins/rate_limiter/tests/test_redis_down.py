@@ -54,7 +54,7 @@ async def test_closed_refuses_and_open_admits_while_redis_is_down(
         refused = await gw.chat()
         assert refused.status_code == 503, refused.text
         error = refused.json()["error"]
-        assert error["code"] == "rate_limiter_unavailable"
+        assert error["code"] == "plugin_unavailable"
         assert refused.headers["retry-after"] == "1"
         admitted = await embed()
         assert admitted.status_code == 200, admitted.text

@@ -5,6 +5,8 @@ Plugins import only what is listed in ``__all__``.
 
 from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
+from .admin.secret_values import kept_secret, masked as masked_secret
+from .admin.uploads import UploadRoute
 from .config import GatewayConfig, load_config
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
@@ -79,6 +81,7 @@ __all__ = [
     "Tenant",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UploadRoute",
     "UpstreamTimeout",
     "UpstreamUnreachable",
     "ValidationFailed",
@@ -86,7 +89,9 @@ __all__ = [
     "authorized_tenant",
     "delete_matching",
     "hookimpl",
+    "kept_secret",
     "load_config",
+    "masked_secret",
     "read_body",
     "read_model",
     "sse",

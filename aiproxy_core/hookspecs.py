@@ -6,8 +6,9 @@ Two kinds:
   per-chunk ``response_chunk``) run for the chain entries of the rule a request matched, in the
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
-* **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``, ``admin_routes``) are plain
-  synchronous pluggy hooks, called once per plugin.
+* **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``,
+  ``check_references``, ``admin_routes``) are plain synchronous pluggy hooks, called once per plugin
+  (``startup``, ``shutdown``, ``tenant_deleted`` and ``check_references`` may return an awaitable).
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
 argument later without breaking old plugins.
@@ -132,6 +133,22 @@ def tenant_deleted(tenant_id: str, services: "GatewayServices", config: "BaseMod
 
     Called once (on the gateway process that deleted it) after the core removed the tenant, its
     rules, keys and consumers. May return an awaitable. Errors are logged; the tenant stays deleted.
+    """
+
+
+@hookspec
+def check_references(tenant_id: str, settings: Any, services: "GatewayServices", config: "BaseModel | None") -> Any:
+    """When a chain entry of this plugin is saved: which stored ids its settings name that the tenant lacks.
+
+    Called by the Admin API for each entry of a rule's ``plugin_chain`` or a tenant's
+    ``required_plugins`` being created or replaced, after ``settings`` (the validated model) passed
+    ``settings_model``. Return ``{field: message}`` for each setting naming an id ``tenant_id`` does
+    not have (``{"knowledge_base": "tenant tnt_1 has no knowledge base 'kb_...'"}``; ``field`` is
+    dotted, relative to ``settings``), or None / ``{}`` when all exist. The save is refused with 422
+    ``reference_not_found`` naming ``<entry>.settings.<field>``. Look the id up in this tenant only,
+    and word the message so it does not tell whether the id exists elsewhere. May return an
+    awaitable. Raising a ``GatewayError`` answers with it; any other exception is logged and
+    answered 503 ``plugin_unavailable`` (nothing is saved).
     """
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
-from ..errors import ValidationFailed
+from ..errors import GatewayError, ServiceUnavailable, ValidationFailed
 from ..hookspecs import STAGE_HOOKS
 from ..models import ChainEntry
 from ..plugins import PluginRegistry
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+logger = logging.getLogger("aiproxy.admin")
 
 
 def check_plugin_names(names: Iterable[str], registry: PluginRegistry, field: str) -> None:
@@ -63,3 +70,47 @@ def check_entries(
             raise ValidationFailed(
                 f"plugin {name!r}: {first['field']}: {first['message']}", code="invalid_plugin_settings", details=details
             ) from None
+
+
+async def check_references(entries: Iterable[tuple[str, ChainEntry]], gateway: "Gateway", tenant_id: str) -> None:
+    """Each ``(field, entry)`` whose plugin implements ``check_references``: the ids it names are the tenant's.
+
+    Run after :func:`check_entries` (the settings are valid). A tenant must not point its rules at
+    another tenant's knowledge base or plan, so the plugin looks each id up in ``tenant_id`` only.
+    """
+    registry = gateway.registry
+    for field, entry in entries:
+        impl = registry.hookimpl(entry.name, "check_references")
+        if impl is None:
+            continue
+        available = {
+            "tenant_id": tenant_id,
+            "settings": registry.parse_settings(entry.name, entry.settings),
+            "services": gateway.services,
+            "config": gateway.plugin_configs.get(entry.name),
+        }
+        try:
+            problems = impl.function(**{name: available[name] for name in impl.argnames})
+            if inspect.isawaitable(problems):
+                problems = await problems
+            if problems and not isinstance(problems, Mapping):
+                raise TypeError(f"check_references must return a mapping of field to message, not {type(problems).__name__}")
+        except GatewayError:
+            raise
+        except Exception:
+            logger.exception("plugin %r failed in check_references for tenant %s", entry.name, tenant_id)
+            raise ServiceUnavailable(
+                f"{field}: plugin {entry.name!r} could not check the ids its settings name; try again",
+                code="plugin_unavailable",
+            ) from None
+        _refuse_missing(field, entry.name, problems)
+
+
+def _refuse_missing(field: str, plugin: str, problems: Mapping[str, Any] | None) -> None:
+    if not problems:
+        return
+    details = [
+        {"field": f"{field}.settings.{path}", "plugin": plugin, "message": str(message)} for path, message in problems.items()
+    ]
+    first = details[0]
+    raise ValidationFailed(f"{first['field']}: {first['message']}", code="reference_not_found", details=details)

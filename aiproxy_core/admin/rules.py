@@ -11,22 +11,32 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import Conflict, NotFound
 from ..models import Rule, RuleInput, Tenant
-from .chain_checks import check_entries
+from .chain_checks import check_entries, check_references
 from .json_body import read_model
 from .lookups import authorized_tenant
 from .secret_headers import masked_headers, with_kept_secrets
+from .secret_settings import entries_with_kept_secrets, masked_entry
 from .state import gateway_of
 
 
 async def _checked_input(request: Request, tenant: Tenant, replacing: str | None = None) -> RuleInput:
     gateway = gateway_of(request)
     body = await read_model(request, RuleInput, gateway.config.server.max_admin_body_bytes)
+    await gateway.target_policy.check_target(str(body.target))  # SSRF: 422 target_not_allowed
+    # Secrets in plugin settings sent back masked (as a GET showed them) keep the stored value.
+    stored = await gateway.store.get_rule(tenant.id, replacing) if replacing else None
+    entries_with_kept_secrets(
+        ((f"plugin_chain.{i}", i, e) for i, e in enumerate(body.plugin_chain)),
+        enumerate(stored.plugin_chain) if stored else (),
+        gateway.registry,
+    )
     check_entries(
         ((f"plugin_chain.{i}", e) for i, e in enumerate(body.plugin_chain)),
         gateway.registry,
         allowed=tenant.enabled_plugins,
         required=tenant.required_plugins,
     )
+    await check_references(((f"plugin_chain.{i}", e) for i, e in enumerate(body.plugin_chain)), gateway, tenant.id)
     for other in await gateway.store.list_rules(tenant.id):
         if other.id == replacing or other.path != body.path:
             continue
@@ -39,10 +49,12 @@ async def _checked_input(request: Request, tenant: Tenant, replacing: str | None
     return body
 
 
-def _shown(rule: Rule) -> dict[str, Any]:
-    """A rule as the Admin API answers it: credentials in ``upstream_headers`` masked."""
+def _shown(rule: Rule, request: Request) -> dict[str, Any]:
+    """A rule as the Admin API answers it: credentials in ``upstream_headers`` and plugin settings masked."""
     shown = rule.model_dump(mode="json")
     shown["upstream_headers"] = masked_headers(rule.upstream_headers)
+    registry = gateway_of(request).registry
+    shown["plugin_chain"] = [masked_entry(entry, registry) for entry in shown["plugin_chain"]]
     return shown
 
 
@@ -53,13 +65,13 @@ async def create_rule(request: Request) -> Response:
     now = datetime.now(timezone.utc)
     rule = Rule(id="rul_" + uuid.uuid4().hex[:16], tenant_id=tenant.id, created_at=now, updated_at=now, **body.model_dump())
     await gateway_of(request).store.put_rule(rule)
-    return JSONResponse(_shown(rule), status_code=201)
+    return JSONResponse(_shown(rule, request), status_code=201)
 
 
 async def list_rules(request: Request) -> Response:
     tenant = await authorized_tenant(request)
     rules = await gateway_of(request).store.list_rules(tenant.id)
-    return JSONResponse({"data": [_shown(r) for r in rules]})
+    return JSONResponse({"data": [_shown(r, request) for r in rules]})
 
 
 async def _rule_or_404(request: Request, tenant: Tenant) -> Rule:
@@ -72,7 +84,7 @@ async def _rule_or_404(request: Request, tenant: Tenant) -> Rule:
 
 async def get_rule(request: Request) -> Response:
     tenant = await authorized_tenant(request)
-    return JSONResponse(_shown(await _rule_or_404(request, tenant)))
+    return JSONResponse(_shown(await _rule_or_404(request, tenant), request))
 
 
 async def replace_rule(request: Request) -> Response:
@@ -88,7 +100,7 @@ async def replace_rule(request: Request) -> Response:
         **body.model_dump(),
     )
     await gateway_of(request).store.put_rule(rule)
-    return JSONResponse(_shown(rule))
+    return JSONResponse(_shown(rule, request))
 
 
 async def delete_rule(request: Request) -> Response:

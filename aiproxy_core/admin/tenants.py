@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -13,30 +14,56 @@ from ..auth import new_key
 from ..errors import NotFound
 from ..models import Tenant, TenantCreate, TenantPatch
 from .access import require_admin
-from .chain_checks import check_entries, check_plugin_names
+from .chain_checks import check_entries, check_plugin_names, check_references
 from .json_body import read_model, validation_failed
 from .lookups import tenant_or_404
+from .secret_settings import entries_with_kept_secrets, masked_entry
 from .state import gateway_of
 
 
-def _check_plugins(tenant: Tenant | TenantCreate, request: Request) -> None:
-    registry = gateway_of(request).registry
+async def _check_plugins(
+    tenant: Tenant | TenantCreate, tenant_id: str, request: Request, current: Tenant | None = None, references: bool = True
+) -> None:
+    """Valid plugins and settings naming only this tenant's ids; masked secrets sent back are kept.
+
+    ``references`` False skips the ids (a PATCH that leaves ``required_plugins`` alone must not
+    fail because a plan they name was deleted since).
+    """
+    gateway = gateway_of(request)
+    registry = gateway.registry
     if tenant.enabled_plugins is not None:
         check_plugin_names(tenant.enabled_plugins, registry, "enabled_plugins")
-    check_entries(((f"required_plugins.{k}", e) for k, e in tenant.required_plugins.items()), registry)
+    entries = [(f"required_plugins.{k}", e) for k, e in tenant.required_plugins.items()]
+    entries_with_kept_secrets(
+        ((field, entry.name, entry) for field, entry in entries),
+        (current.required_plugins.items() if current is not None else ()),
+        registry,
+    )
+    check_entries(entries, registry)
+    if references:
+        await check_references(entries, gateway, tenant_id)
+
+
+def _shown(tenant: Tenant, request: Request) -> dict[str, Any]:
+    """A tenant as the Admin API answers it: secrets in its required plugins' settings masked."""
+    registry = gateway_of(request).registry
+    data = tenant.model_dump(mode="json")
+    data["required_plugins"] = {key: masked_entry(entry, registry) for key, entry in data["required_plugins"].items()}
+    return data
 
 
 async def create_tenant(request: Request) -> Response:
     gateway = gateway_of(request)
     require_admin(request, gateway)
     body = await read_model(request, TenantCreate, gateway.config.server.max_admin_body_bytes)
-    _check_plugins(body, request)
+    tenant_id = "tnt_" + uuid.uuid4().hex[:16]
+    await _check_plugins(body, tenant_id, request)
     now = datetime.now(timezone.utc)
-    tenant = Tenant(id="tnt_" + uuid.uuid4().hex[:16], created_at=now, updated_at=now, **body.model_dump())
+    tenant = Tenant(id=tenant_id, created_at=now, updated_at=now, **body.model_dump())
     await gateway.store.create_tenant(tenant)
     raw_key, key = new_key(tenant.id, name="initial")
     await gateway.store.create_key(key)
-    data = tenant.model_dump(mode="json")
+    data = _shown(tenant, request)
     data["api_key"] = raw_key
     data["api_key_id"] = key.id
     return JSONResponse(data, status_code=201)
@@ -46,13 +73,13 @@ async def list_tenants(request: Request) -> Response:
     gateway = gateway_of(request)
     require_admin(request, gateway)
     tenants = await gateway.store.list_tenants()
-    return JSONResponse({"data": [t.model_dump(mode="json") for t in tenants]})
+    return JSONResponse({"data": [_shown(t, request) for t in tenants]})
 
 
 async def get_tenant(request: Request) -> Response:
     require_admin(request, gateway_of(request))
     tenant = await tenant_or_404(request, request.path_params["tenant_id"])
-    return JSONResponse(tenant.model_dump(mode="json"))
+    return JSONResponse(_shown(tenant, request))
 
 
 async def patch_tenant(request: Request) -> Response:
@@ -66,9 +93,9 @@ async def patch_tenant(request: Request) -> Response:
         updated = Tenant.model_validate(merged)
     except ValidationError as exc:
         raise validation_failed(exc) from None
-    _check_plugins(updated, request)
+    await _check_plugins(updated, tenant.id, request, current=tenant, references="required_plugins" in patch.model_fields_set)
     await gateway.store.update_tenant(updated)
-    return JSONResponse(updated.model_dump(mode="json"))
+    return JSONResponse(_shown(updated, request))
 
 
 async def delete_tenant(request: Request) -> Response:

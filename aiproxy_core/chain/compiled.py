@@ -6,6 +6,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from pydantic import ValidationError
+
 from ..hookspecs import CHUNK_HOOK, STAGE_HOOKS
 from ..models import ChainEntry, Rule, Tenant
 from ..plugins import PluginRegistry
@@ -57,6 +59,15 @@ def chain_entries(tenant: Tenant, rule: Rule) -> list[ChainEntry]:
     return sorted(entries, key=lambda e: e.priority)
 
 
+def _problems(exc: Exception) -> str:
+    """Field paths and messages only: the input values may be secrets, and clients see this text."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors(include_input=False, include_url=False)
+        )
+    return type(exc).__name__
+
+
 def compile_chain(entries: Iterable[ChainEntry], registry: PluginRegistry) -> CompiledChain:
     stages: dict[str, list[Step]] = {hook: [] for hook in (*STAGE_HOOKS, CHUNK_HOOK)}
     for entry in entries:
@@ -65,7 +76,7 @@ def compile_chain(entries: Iterable[ChainEntry], registry: PluginRegistry) -> Co
         try:
             settings = registry.parse_settings(entry.name, entry.settings)
         except Exception as exc:
-            raise ChainCompileError(entry.name, f"plugin {entry.name!r} rejects its saved settings: {exc}") from None
+            raise ChainCompileError(entry.name, f"plugin {entry.name!r} rejects its saved settings ({_problems(exc)})") from None
         wanted = entry.stages() or STAGE_HOOKS
         hooks = [h for h in STAGE_HOOKS if h in wanted]
         if "pre_response" in wanted:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+
+from aiproxy_core import kept_secret, masked_secret
 
 from .events import BillingEvent
 from .sqlite_db import BillingDatabase, transaction
@@ -36,7 +38,7 @@ from .sqlite_db import BillingDatabase, transaction
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["ExportTarget", "ExportStore", "Exporter", "RedisExports", "SqliteExports", "cloud_event", "signature"]
+__all__ = ["ExportTarget", "ExportTargetInput", "ExportStore", "Exporter", "RedisExports", "SqliteExports", "cloud_event", "signature"]
 
 logger = logging.getLogger("aiproxy.billing.export")
 
@@ -45,13 +47,18 @@ SIGNATURE_HEADER = "X-Aiproxy-Signature"
 
 
 class ExportTarget(BaseModel):
-    """Where a tenant's billing events go: ``{"url": "https://...", "secret": "..."}``."""
+    """Where a tenant's billing events go: ``{"url": "https://...", "secret": "..."}``.
 
-    model_config = ConfigDict(extra="forbid")
+    The secret is write-only: :meth:`public` (every Admin API answer) masks it, ``repr`` hides it,
+    and only the stored JSON (``model_dump_json``, read back by the stores) holds the real value.
+    """
+
+    # hide_input_in_errors: a refused secret is not echoed in a 422 or a log line.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     url: str = Field(min_length=1, max_length=2000)
     #: If set, each delivery carries ``X-Aiproxy-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
-    secret: str | None = Field(default=None, min_length=1, max_length=500)
+    secret: SecretStr | None = Field(default=None, min_length=1, max_length=500)
 
     @field_validator("url")
     @classmethod
@@ -64,8 +71,42 @@ class ExportTarget(BaseModel):
             raise ValueError("url must be an http(s) URL")
         return value
 
+    @field_serializer("secret", when_used="json")
+    def _stored_secret(self, value: SecretStr | None) -> str | None:
+        # JSON is what the stores keep: the real value, or deliveries could not be signed after a restart.
+        return value.get_secret_value() if value is not None else None
+
     def public(self) -> dict[str, Any]:
-        return {"url": self.url, "signed": self.secret is not None}
+        """The target as the Admin API answers it; ``PUT`` it back as shown to keep the secret."""
+        secret = masked_secret(self.secret.get_secret_value()) if self.secret is not None else None
+        return {"url": self.url, "signed": self.secret is not None, "secret": secret}
+
+    def keeping_secret_of(self, stored: "ExportTarget | None") -> "ExportTarget":
+        """This target, with the stored secret when this one's is its mask (422 ``masked_secret`` otherwise)."""
+        if self.secret is None:
+            return self
+        before = stored.secret.get_secret_value() if stored is not None and stored.secret is not None else None
+        sent = self.secret.get_secret_value()
+        kept = kept_secret(sent, before, "secret")
+        return self if kept is sent else self.model_copy(update={"secret": SecretStr(kept)})
+
+    @property
+    def url_for_logs(self) -> str:
+        """The URL without userinfo or query, which may hold the receiver's credentials."""
+        parsed = httpx.URL(self.url)
+        return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+class ExportTargetInput(ExportTarget):
+    """The body of ``PUT .../billing/export``: a target, or an answer sent back as shown.
+
+    ``signed`` is in every answer and derived from ``secret``, so it is accepted and ignored.
+    """
+
+    signed: bool | None = None
+
+    def target(self) -> ExportTarget:
+        return ExportTarget(url=self.url, secret=self.secret)
 
 
 @dataclass(frozen=True)
@@ -267,27 +308,27 @@ class Exporter:
             return
         body = json.dumps(cloud_event(event), separators=(",", ":")).encode()
         headers = {"Content-Type": "application/cloudevents+json", "Idempotency-Key": event.idempotency_key}
-        if target.secret:
-            headers[SIGNATURE_HEADER] = signature(target.secret, int(time.time()), body)
+        if target.secret is not None:
+            headers[SIGNATURE_HEADER] = signature(target.secret.get_secret_value(), int(time.time()), body)
         try:
             response = await client.post(target.url, content=body, headers=headers, timeout=self._timeout)
             status: int | None = response.status_code
         except httpx.HTTPError as exc:
-            status, reason = None, repr(exc)
+            status, reason = None, type(exc).__name__  # not the message: it may quote the URL
         if status is not None and 200 <= status < 300:
             self.delivered += 1
             await self._store.done(item)
             return
         if status is not None and 400 <= status < 500 and status not in (408, 429):
             self.dropped += 1
-            logger.error("billing export of %s to %s refused with %d; not retried", event.idempotency_key, target.url, status)
+            logger.error("billing export of %s to %s refused with %d; not retried", event.idempotency_key, target.url_for_logs, status)
             await self._store.done(item)
             return
         self.failed_attempts += 1
         delay = self.backoff(item.attempts)
         logger.warning(
             "billing export of %s to %s failed (%s, attempt %d); retrying in %.2f s",
-            event.idempotency_key, target.url, status if status is not None else reason, item.attempts + 1, delay,
+            event.idempotency_key, target.url_for_logs, status if status is not None else reason, item.attempts + 1, delay,
         )
         await self._store.retry(item, time.time() + delay)
 

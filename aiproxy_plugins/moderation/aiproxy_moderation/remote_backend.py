@@ -56,7 +56,8 @@ async def moderate_remotely(texts: Sequence[str], settings: ModerationSettings) 
     body: dict[str, Any] = {"input": list(texts)}
     if settings.remote_model:
         body["model"] = settings.remote_model
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    api_key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     timeout = aiohttp.ClientTimeout(total=settings.remote_timeout_s)
     try:
         async with _session().post(str(settings.remote_url), json=body, headers=headers, timeout=timeout) as response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Pattern
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, PrivateAttr, SecretStr, model_validator
 
 __all__ = [
     "Action",
@@ -89,7 +89,8 @@ def _check_category_names(actions: dict[str, Any]) -> dict[str, Any]:
 class ModerationSettings(BaseModel):
     """Every field has a default: ``{"name": "moderation"}`` blocks toxic prompts and redacts PII."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a refused api_key is not echoed in a 422 or a log line.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     backend: Literal["local", "remote"] = "local"
     check_prompt: bool = True
@@ -106,7 +107,8 @@ class ModerationSettings(BaseModel):
     deny_topics: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=100)
     # -- remote backend
     remote_url: HttpUrl | None = None
-    api_key: str | None = Field(default=None, max_length=500)
+    #: Sent as ``Authorization: Bearer <api_key>``; write-only in the Admin API (answers show ``****`` + last four).
+    api_key: SecretStr | None = Field(default=None, max_length=500)
     remote_model: str | None = Field(default=None, max_length=200)
     remote_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # -- PII

@@ -1,6 +1,7 @@
 """The ``rag`` plugin: knowledge bases over the Admin API, and retrieved context in chat requests.
 
 * ``admin_routes``: ``/api/v1/tenants/{tenant_id}/knowledge-bases/...`` (``admin_routes.py``).
+* ``check_references``: a rule naming a knowledge base its tenant does not have is refused when saved.
 * ``startup``: picks the store that matches the gateway's own (files beside the SQLite file, or
   Redis under the gateway's prefix) and loads the embedding model, so the first request does
   not pay for it.
@@ -90,6 +91,13 @@ class RagPlugin:
         store = self.runtime().store
         for base in await store.list_bases(tenant_id):
             await store.delete_base(tenant_id, base.id)
+
+    @hookimpl
+    async def check_references(self, tenant_id: str, settings: RagSettings) -> dict[str, str] | None:
+        """A rule may only name a knowledge base of its own tenant (looked up there alone)."""
+        if await self.runtime().store.get_base(tenant_id, settings.knowledge_base) is None:
+            return {"knowledge_base": f"tenant {tenant_id} has no knowledge base {settings.knowledge_base!r}"}
+        return None
 
     def runtime(self) -> RagRuntime:
         if self._runtime is None:

@@ -1,6 +1,6 @@
 """The ``security_validator`` plugin: its hooks, and the order its checks run in.
 
-Order: who is asking (IP), then what the envelope looks like (method, size, content type,
+Order: who is asking (IP, as the core decided it in ``ctx.request.client_ip``), then what the envelope looks like (method, size, content type,
 headers), then the signature. Cheap refusals come first, and the signature comes last because
 a verified signature is remembered for replay protection: a request that some other check
 refuses should not use up its signature.
@@ -72,9 +72,7 @@ def shutdown(services: GatewayServices) -> None:
 async def pre_request(ctx: RequestContext, settings: SecurityValidatorSettings) -> None:
     request = ctx.request
     if settings.checks_ip:
-        address = check_client_address(request, settings)
-        # Later plugins (rate limits, audit) want the same answer without re-reading XFF.
-        ctx.state[PLUGIN_NAME] = {"client_ip": str(address)}
+        check_client_address(request, settings)
     if settings.allowed_methods is not None:
         check_method(request, settings.allowed_methods)
     if settings.max_body_bytes is not None:

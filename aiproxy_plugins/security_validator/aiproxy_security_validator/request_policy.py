@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from aiproxy_core import BadRequest, Forbidden, MethodNotAllowed, PayloadTooLarge, ProxyRequest
 
-from .client_address import Address, client_address, within
+from .addresses import Address, parse_address, within
 from .settings import SecurityValidatorSettings
 
 __all__ = [
@@ -32,8 +32,12 @@ def refusal_details(check: str, **facts: Any) -> list[dict[str, Any]]:
 
 
 def check_client_address(request: ProxyRequest, settings: SecurityValidatorSettings) -> Address:
-    """Apply ``deny_ips`` then ``allow_ips`` to the real client; deny wins over allow."""
-    address = client_address(request.client_ip, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+    """Apply ``deny_ips`` then ``allow_ips`` to the client the core found; deny wins over allow.
+
+    ``X-Forwarded-For`` is not read here: the core believes it only from the operator's
+    ``server.trusted_proxies`` and puts the result in ``client_ip``.
+    """
+    address = parse_address(request.client_ip)
     if address is None:
         # Lists are configured and we cannot tell who is asking: failing open would let anyone in.
         raise Forbidden(

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = ["Cidr", "HmacSettings", "SecurityValidatorSettings"]
 
@@ -29,6 +30,11 @@ _TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _MEDIA_PART = r"[a-z0-9!#$&^_.+-]+"
 #: Shorter shared secrets are guessable offline from one captured signed request.
 MIN_SECRET_LENGTH = 16
+TRUSTED_PROXIES_MOVED = (
+    "trusted_proxies is no longer a security_validator setting: which peers may vouch for a client "
+    "through X-Forwarded-For is the operator's server.trusted_proxies in config.yaml, so every plugin "
+    "sees the same ctx.request.client_ip; remove trusted_proxies from these settings"
+)
 
 
 def _parse_network(value: Any) -> Any:
@@ -101,11 +107,17 @@ class SecurityValidatorSettings(BaseModel):
     required_headers: list[HeaderName] = Field(default_factory=list)
     allow_ips: list[Cidr] | None = Field(default=None, min_length=1)
     deny_ips: list[Cidr] = Field(default_factory=list)
-    trusted_proxies: list[Cidr] = Field(default_factory=list)
+    #: Moved to the operator's ``server.trusted_proxies``; present only to refuse it with a clear message.
+    trusted_proxies: SkipJsonSchema[None] = Field(default=None, exclude=True)
     allowed_methods: list[Method] | None = Field(default=None, min_length=1)
     allowed_content_types: list[MediaType] | None = Field(default=None, min_length=1)
     max_body_bytes: int | None = Field(default=None, ge=0)
     hmac: HmacSettings | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies_moved(cls, value: Any) -> None:
+        raise ValueError(TRUSTED_PROXIES_MOVED)
 
     @property
     def checks_ip(self) -> bool:

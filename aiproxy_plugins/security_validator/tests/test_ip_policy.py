@@ -1,62 +1,47 @@
-"""allow_ips / deny_ips, and finding the client behind trusted proxies without trusting spoofed XFF.
+"""allow_ips / deny_ips against the client address the core decided (``ctx.request.client_ip``).
 
-The harness's proxy client connects from 203.0.113.7.
+The harness's proxy client connects from 203.0.113.7. The plugin reads no ``X-Forwarded-For``
+itself: the operator's ``server.trusted_proxies`` decides whose forwarding headers count, once,
+for every plugin.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
+from starlette.datastructures import MutableHeaders
 
-from aiproxy_security_validator.client_address import client_address, parse_address
+from aiproxy_core import Forbidden, ProxyRequest
+from aiproxy_security_validator.addresses import parse_address
+from aiproxy_security_validator.request_policy import check_client_address
+from aiproxy_security_validator.settings import SecurityValidatorSettings
 
 PEER = "203.0.113.7"
-PROXIES = [ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("10.0.0.0/8")]
-
-
-# -- resolving the client address -------------------------------------------------------------
-
-
-def test_xff_from_an_untrusted_peer_is_ignored():
-    assert str(client_address(PEER, ["10.9.9.9"], [])) == PEER
-    assert str(client_address(PEER, ["10.9.9.9"], [ipaddress.ip_network("192.0.2.0/24")])) == PEER
-
-
-def test_trusted_peer_yields_the_right_most_untrusted_hop():
-    # The client claims 1.1.1.1; our proxies saw 198.51.100.20, then passed it through 10.0.0.5.
-    hops = ["1.1.1.1, 198.51.100.20", "10.0.0.5"]
-    assert str(client_address(PEER, hops, PROXIES)) == "198.51.100.20"
-
-
-def test_all_hops_trusted_means_the_left_most_is_the_client():
-    assert str(client_address(PEER, ["10.0.0.9, 10.0.0.5"], PROXIES)) == "10.0.0.9"
-    assert str(client_address(PEER, [], PROXIES)) == PEER
-
-
-def test_a_malformed_hop_from_a_trusted_proxy_gives_no_address():
-    assert client_address(PEER, ["198.51.100.20, not-an-ip"], PROXIES) is None
-
-
-def test_a_malformed_hop_left_of_the_client_does_not_matter():
-    assert str(client_address(PEER, ["garbage, 198.51.100.20"], PROXIES)) == "198.51.100.20"
+BEHIND_OUR_PROXY = {"server": {"trusted_proxies": ["203.0.113.0/24"]}}
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("192.0.2.1", "192.0.2.1"),
-        (" 192.0.2.1:51000 ", "192.0.2.1"),
-        ("[2001:db8::1]:443", "2001:db8::1"),
         ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
         ("::ffff:192.0.2.1", "192.0.2.1"),
         ("unknown", None),
         ("", None),
+        (None, None),
     ],
 )
 def test_parse_address(text, expected):
     parsed = parse_address(text)
     assert (str(parsed) if parsed is not None else None) == expected
+
+
+def test_an_unknown_client_is_refused_when_lists_are_set():
+    # A peer the core could not name (a Unix socket): an IP policy must not fail open.
+    request = ProxyRequest("POST", "/v1/x", "", MutableHeaders(), b"", None)
+    with pytest.raises(Forbidden) as caught:
+        check_client_address(request, SecurityValidatorSettings(deny_ips=["192.0.2.0/24"]))
+    assert caught.value.code == "ip_not_allowed"
 
 
 # -- through the gateway ----------------------------------------------------------------------
@@ -103,8 +88,9 @@ async def test_spoofed_xff_does_not_dodge_the_deny_list(make_gateway):
     assert response.status_code == 403
 
 
-async def test_client_behind_a_trusted_proxy_is_read_from_xff(make_gateway):
-    gw = await make_gateway({"allow_ips": ["198.51.100.0/24"], "trusted_proxies": ["203.0.113.0/24"]})
+async def test_client_behind_the_operators_trusted_proxy_is_checked(make_gateway):
+    """Needs the core's ``server.trusted_proxies`` (the proxy decides ``client_ip``)."""
+    gw = await make_gateway({"allow_ips": ["198.51.100.0/24"]}, config=BEHIND_OUR_PROXY)
     admitted = await gw.chat("hi", headers={"X-Forwarded-For": "198.51.100.20"})
     assert admitted.status_code == 200, admitted.text
     # The client prepended an allowed address itself; the proxy appended the real one.
@@ -113,8 +99,19 @@ async def test_client_behind_a_trusted_proxy_is_read_from_xff(make_gateway):
     assert refused.json()["error"]["details"][0]["client_ip"] == "192.0.2.99"
 
 
-async def test_undeterminable_client_is_refused(make_gateway):
-    gw = await make_gateway({"deny_ips": ["192.0.2.0/24"], "trusted_proxies": ["203.0.113.0/24"]})
-    response = await gw.chat("hi", headers={"X-Forwarded-For": "bogus"})
+async def test_a_malformed_hop_from_the_trusted_proxy_leaves_the_proxy_as_the_client(make_gateway):
+    """Needs the core's ``server.trusted_proxies``: a hop that is no address is not believed."""
+    gw = await make_gateway({"deny_ips": ["192.0.2.0/24"]}, config=BEHIND_OUR_PROXY)
+    response = await gw.chat("hi", headers={"X-Forwarded-For": "192.0.2.1, bogus"})
+    assert response.status_code == 200, response.text
+    refused = await make_gateway({"allow_ips": ["192.0.2.0/24"]}, config=BEHIND_OUR_PROXY)
+    answer = await refused.chat("hi", headers={"X-Forwarded-For": "192.0.2.1, bogus"})
+    assert answer.status_code == 403
+    assert answer.json()["error"]["details"][0]["client_ip"] == PEER
+
+
+async def test_the_same_gateway_without_trusted_proxies_ignores_xff(make_gateway):
+    gw = await make_gateway({"allow_ips": ["198.51.100.0/24"]})
+    response = await gw.chat("hi", headers={"X-Forwarded-For": "198.51.100.20"})
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "ip_not_allowed"
+    assert response.json()["error"]["details"][0]["client_ip"] == PEER

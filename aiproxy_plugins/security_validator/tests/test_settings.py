@@ -7,6 +7,7 @@ import importlib.metadata
 import pytest
 from pydantic import ValidationError
 
+from aiproxy_core import ChainEntry
 from aiproxy_security_validator import SecurityValidatorSettings, plugin
 
 
@@ -35,7 +36,7 @@ def test_values_are_normalised():
     [
         ({"allow_ips": ["10.0.0.1/8"]}, ("allow_ips", 0)),
         ({"deny_ips": ["10.0.0.0/8", "not-a-network"]}, ("deny_ips", 1)),
-        ({"trusted_proxies": ["300.1.1.1"]}, ("trusted_proxies", 0)),
+        ({"trusted_proxies": ["10.0.0.0/8"]}, ("trusted_proxies",)),
         ({"allow_ips": []}, ("allow_ips",)),
         ({"allowed_methods": []}, ("allowed_methods",)),
         ({"allowed_methods": ["GE T"]}, ("allowed_methods", 0)),
@@ -106,3 +107,43 @@ async def test_a_rule_with_bad_settings_gets_422_and_keeps_the_old_chain(aiproxy
     assert error["details"][0]["field"] == "plugin_chain.0.settings.hmac.secret"
     assert "too-short" not in response.text
     assert (await gw.admin.get(url, headers=gw.tenant_auth)).json()["plugin_chain"] == []
+
+
+# -- trusted_proxies moved to the operator's server.trusted_proxies -----------------------------
+
+
+@pytest.mark.parametrize("value", [["10.0.0.0/8"], [], None])
+def test_trusted_proxies_is_refused_saying_where_it_went(value):
+    with pytest.raises(ValidationError) as caught:
+        SecurityValidatorSettings.model_validate({"trusted_proxies": value})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("trusted_proxies",)
+    assert "server.trusted_proxies" in error["msg"]
+    assert "trusted_proxies" not in SecurityValidatorSettings.model_json_schema()["properties"]
+
+
+async def test_a_rule_with_trusted_proxies_gets_422_naming_the_operators_setting(aiproxy_gateway_factory):
+    gw = await aiproxy_gateway_factory(plugins={"security_validator": plugin})
+    url = f"/api/v1/tenants/{gw.tenant['id']}/rules/{gw.rule['id']}"
+    body = {"path": "/v1", "target": gw.rule["target"], "plugin_chain": [
+        {"name": "security_validator", "settings": {"allow_ips": ["10.0.0.0/8"], "trusted_proxies": ["203.0.113.0/24"]}}
+    ]}
+    response = await gw.admin.put(url, headers=gw.tenant_auth, json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_plugin_settings"
+    assert error["details"][0]["field"] == "plugin_chain.0.settings.trusted_proxies"
+    assert "server.trusted_proxies" in error["details"][0]["message"]
+    assert (await gw.admin.get(url, headers=gw.tenant_auth)).json()["plugin_chain"] == []
+
+
+async def test_a_stored_rule_with_trusted_proxies_is_refused_not_half_applied(aiproxy_gateway_factory):
+    """A rule saved before the setting moved: its chain no longer compiles, so no request gets
+    through with the IP policy silently dropped, and the log says why."""
+    gw = await aiproxy_gateway_factory(plugins={"security_validator": plugin})
+    rule = await gw.gateway.store.get_rule(gw.tenant["id"], gw.rule["id"])
+    old = {"allow_ips": ["198.51.100.0/24"], "trusted_proxies": ["203.0.113.0/24"]}
+    await gw.gateway.store.put_rule(rule.model_copy(update={"plugin_chain": [ChainEntry(name="security_validator", settings=old)]}))
+    response = await gw.chat("hi", headers={"X-Forwarded-For": "198.51.100.20"})
+    assert response.status_code >= 500, response.text  # never 200 past a policy it cannot apply
+    assert set(response.json()["error"]) >= {"type", "code", "message", "request_id"}

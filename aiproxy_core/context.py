@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from starlette.datastructures import MutableHeaders
 
 from .errors import BadRequest
+from .json_text import UnfitJSON, strict_loads
 
 if TYPE_CHECKING:
     from .models import ApiKey, Consumer, Rule, Tenant
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["ProxyRequest", "ProxyResponse", "RequestContext"]
 
 _NOT_PARSED = object()
+
+
+def parse_json_body(body: bytes) -> Any:
+    """The parsed body, or a 400 ``invalid_json`` (also for JSON the gateway could not pass on)."""
+    try:
+        return strict_loads(body)
+    except UnfitJSON as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
 
 
 class ProxyRequest:
@@ -59,10 +68,7 @@ class ProxyRequest:
     def json(self) -> Any:
         """The parsed JSON body (cached); a body that is not JSON raises a 400 ``invalid_json``."""
         if self._json is _NOT_PARSED:
-            try:
-                self._json = json.loads(self.body) if self.body else None
-            except ValueError as exc:
-                raise BadRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+            self._json = parse_json_body(self.body) if self.body else None
         return self._json
 
     def set_json(self, value: Any) -> None:
@@ -142,6 +148,7 @@ class RequestContext:
 
     __slots__ = (
         "request_id",
+        "client_request_id",
         "tenant",
         "rule",
         "api_key",
@@ -168,7 +175,11 @@ class RequestContext:
         services: "GatewayServices | None" = None,
         consumer: "Consumer | None" = None,
     ) -> None:
+        #: The gateway's own id for this request: unique, never chosen by the client; what
+        #: metering, settlement and logs key on.
         self.request_id = request_id
+        #: The client's ``X-Request-ID``, if it sent a usable one: for tracing only (echoed back).
+        self.client_request_id: str | None = None
         self.tenant = tenant
         self.rule = rule
         self.api_key = api_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 from pathlib import Path
@@ -19,12 +20,28 @@ from .redis_scripts import ScriptConnection
 from .services import GatewayServices
 from .store import Store
 from .store.opening import store_for
-from .upstream import AiohttpUpstreamClient, UpstreamClient
+from .upstream import AiohttpUpstreamClient, TargetPolicy, UpstreamClient
 
 logger = logging.getLogger("aiproxy")
 
 #: How long shutdown waits for post_response hooks still running.
 BACKGROUND_DRAIN_SECONDS = 10.0
+
+
+def deployment_id(config: GatewayConfig) -> str:
+    """``aiproxy-`` and 12 hex characters naming the shared state this gateway serves.
+
+    Every process on one Redis (prefix) or one SQLite file gets the same name, so a request that
+    a rule sends back into any of them is recognised by the ``Via`` entry it already carries,
+    while a second, separate aiproxy deployment placed in front of this one is not mistaken for
+    a loop.
+    """
+    redis = config.redis
+    if redis is not None:
+        where = f"redis://{redis.host}:{redis.port}/{redis.db}/{redis.prefix}"
+    else:
+        where = "sqlite:" + str(Path(config.storage.path).resolve())
+    return "aiproxy-" + hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
 class Gateway:
@@ -50,7 +67,9 @@ class Gateway:
         #: Each plugin's validated ``plugins.<name>`` section (raises ConfigError before anything opens).
         self.plugin_configs = plugin_configs(registry, config.plugins)
         self.store = store if store is not None else store_for(config)
-        self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream)
+        #: Where rule targets may point (checked at save and at every connect); built once.
+        self.target_policy = TargetPolicy.from_config(config)
+        self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
         redis = config.redis
         scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if redis is not None else None
@@ -58,6 +77,8 @@ class Gateway:
         self.auth = KeyAuthenticator(self.store)
         self.consumers = ConsumerDirectory(self.store)
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
+        #: This deployment's name in ``Via`` (see :func:`deployment_id`).
+        self.gateway_id = config.server.gateway_id or deployment_id(config)
         self.proxy_app = ProxyApp(self)
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
 

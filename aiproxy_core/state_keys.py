@@ -5,11 +5,20 @@
   later in the chain to count.
 * :data:`PLAN_RATE_LIMITS_READ`: set by the rate limiter once it has looked, so a provider that
   runs after it can warn that its limits came too late.
+
+``ctx.annotations`` keys the core sets for metering plugins:
+
+* :data:`INTERRUPTED`: the answer did not reach the client whole. ``"upstream"``: the upstream
+  broke off, timed out or a chunk hook failed after the response had started (the client got an
+  ``upstream_stream_interrupted`` error event, or a dropped connection); ``"client"``: the client
+  left first. Absent when the answer was sent whole.
 """
 
 from __future__ import annotations
 
-__all__ = ["PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ"]
+__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ"]
+
+INTERRUPTED = "interrupted"
 
 PLAN_RATE_LIMITS = "plan_rate_limits"
 PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"

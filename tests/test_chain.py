@@ -68,7 +68,7 @@ async def test_hook_post_request_sees_the_upstream_answer_and_may_replace_it(aip
 
 async def test_hook_pre_response_changes_headers_of_upstream_and_early_answers(aiproxy_gateway_factory, plugin_maker):
     def stamp(ctx):
-        ctx.response.headers["x-stamped"] = ctx.request_id
+        ctx.response.headers["x-stamped"] = ctx.client_request_id
 
     def refuse(ctx):
         raise GatewayError("no", status=418, code="teapot")
@@ -95,7 +95,8 @@ async def test_hook_post_response_runs_after_the_client_has_its_answer(aiproxy_g
     async def meter(ctx):
         await release.wait()  # would hang the request if post_response delayed the response
         seen["status"] = ctx.response.status
-        seen["request_id"] = ctx.request_id
+        seen["request_id"] = ctx.client_request_id
+        seen["own_id"] = ctx.request_id
         done.set()
 
     gw = await aiproxy_gateway_factory(plugins={"meter": plugin_maker("meter", post_response=meter)}, chain=[{"name": "meter"}])
@@ -103,7 +104,10 @@ async def test_hook_post_response_runs_after_the_client_has_its_answer(aiproxy_g
     assert response.status_code == 200 and not done.is_set()
     release.set()
     await asyncio.wait_for(done.wait(), timeout=5)
+    own_id = seen.pop("own_id")
     assert seen == {"status": 200, "request_id": "r-1"}
+    # Metering keys on the gateway's own id, which the client did not choose.
+    assert own_id != "r-1" and len(own_id) == 32
 
 
 async def test_post_response_errors_are_not_shown_to_the_client(aiproxy_gateway_factory, plugin_maker):

@@ -47,7 +47,8 @@ async def test_headers_crossing_the_proxy(aiproxy_gateway):
     assert seen["x-custom"] == "kept"
     assert seen["x-request-id"] == "client-chosen-id"
     assert response.headers["x-request-id"] == "client-chosen-id"
-    assert seen["x-forwarded-for"] == "198.51.100.1, 203.0.113.7"
+    # The client is no trusted proxy: its X-Forwarded-For is replaced by what the gateway saw.
+    assert seen["x-forwarded-for"] == "203.0.113.7"
     assert seen["x-forwarded-host"] == aiproxy_gateway.host
     assert "x-hop" not in seen and "keep-alive" not in seen
     assert "authorization" not in seen, "the consumer's gateway key must never reach the upstream"
@@ -68,6 +69,14 @@ async def test_a_request_id_is_made_when_the_client_sends_none(aiproxy_gateway):
         ("/v1", "/api/", True, "/v1/echo", "/api/echo"),
         ("/v1", "/api", False, "/v1/echo", "/api/v1/echo"),
         ("/v1", "/base/path", True, "/v1", "/base/path"),
+        # A rule on "/" matches every path; stripping it must cut nothing but the leading "/".
+        ("/", "", True, "/v1/echo", "/v1/echo"),
+        ("/", "", False, "/v1/echo", "/v1/echo"),
+        ("/", "/api", True, "/v1/echo", "/api/v1/echo"),
+        ("/", "/api/", True, "/v1/echo", "/api/v1/echo"),
+        ("/", "/api", False, "/v1/echo", "/api/v1/echo"),
+        ("/", "", True, "/", "/"),
+        ("/", "/api", True, "/", "/api"),
     ],
 )
 async def test_strip_path_has_kongs_meaning(aiproxy_gateway_factory, aiproxy_mock_upstream, rule_path, target_path, strip, request_path, upstream_path):
@@ -112,9 +121,9 @@ async def test_missing_and_bad_keys_are_401(aiproxy_gateway_factory, aiproxy_bac
     assert_error(await gw.proxy_client(None).post("/v1/chat/completions", json={}), 401, "missing_api_key")
     assert_error(await gw.proxy_client("aip_not-a-real-key").post("/v1/chat/completions", json={}), 401, "invalid_api_key")
     assert_error(await gw.proxy_client("sk-something-else").post("/v1/chat/completions", json={}), 401, "invalid_api_key")
-    other = await aiproxy_gateway_factory(redis=aiproxy_backend)
-    # A real key of another tenant is refused here: keys never cross tenants.
-    assert_error(await gw.proxy_client(other.api_key).post("/v1/chat/completions", json={}), 401, "invalid_api_key")
+    # A real key of another tenant in the same store is refused here: keys never cross tenants.
+    other = await gw.admin.post("/api/v1/tenants", json={"name": "Other", "subdomain": "o" + gw.tenant["subdomain"]})
+    assert_error(await gw.proxy_client(other.json()["api_key"]).post("/v1/chat/completions", json={}), 401, "invalid_api_key")
     x_api_key = gw.proxy_client(None, headers={"X-API-Key": gw.api_key})
     assert (await x_api_key.post("/v1/echo", json={})).status_code == 200
 

@@ -6,11 +6,8 @@ tenant (Host) -> key -> rule -> body -> pre_request -> upstream -> post_request 
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, AsyncIterator
 
 from starlette.datastructures import MutableHeaders
@@ -18,12 +15,26 @@ from starlette.datastructures import MutableHeaders
 from ..auth import presented_key
 from ..chain import CompiledChain, run_answering, run_chunk, run_post_response
 from ..context import ProxyRequest, ProxyResponse, RequestContext
-from ..errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge, Unauthorized
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    LoopDetected,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from ..models import ApiKey, Consumer
+from ..request_ids import client_request_id, new_request_id
+from ..state_keys import INTERRUPTED
+from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
+from .client_address import ClientAddresses
+from .disconnect import ClientDisconnected, DisconnectWatch
 from .headers import downstream_headers, upstream_request_headers
+from .request_path import request_path
 from .routing import Route, TenantView
+from .stream_end import interrupted_stream_event
 from .streaming import sse_events
-from .target import upstream_url
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -33,11 +44,9 @@ logger = logging.getLogger("aiproxy.proxy")
 #: Plain upstream bodies up to this size are read whole and sent in one message (fewer syscalls);
 #: larger, unsized or event-stream bodies are passed on chunk by chunk as they arrive.
 WHOLE_BODY_LIMIT = 1024 * 1024
+#: The status recorded for post_response hooks when the client left before its answer (nginx's 499).
+CLIENT_CLOSED_REQUEST = 499
 _ASGI = dict
-
-
-class ClientDisconnected(Exception):
-    pass
 
 
 def error_response(exc: GatewayError, request_id: str) -> ProxyResponse:
@@ -46,34 +55,32 @@ def error_response(exc: GatewayError, request_id: str) -> ProxyResponse:
     return response
 
 
-#: Request ids are this process's random prefix plus a counter: unique across processes without
-#: an os.urandom call per request.
-_ID_PREFIX = uuid.uuid4().hex[:16]
-_id_counter = itertools.count(1)
-
 #: The request headers the proxy itself reads, found in one pass over the raw list.
-_WANTED = {b"host": 0, b"authorization": 1, b"x-api-key": 2, b"content-length": 3, b"x-request-id": 4}
+_WANTED = {b"host": 0, b"authorization": 1, b"x-api-key": 2, b"content-length": 3, b"x-request-id": 4, b"via": 5}
 
 
 def _core_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
-    found: list[str | None] = [None, None, None, None, None]
+    found: list[str | None] = [None, None, None, None, None, None]
     for name, value in raw:
         index = _WANTED.get(name)
-        if index is not None and found[index] is None:
-            found[index] = value.decode("latin-1")
+        if index is not None:
+            if found[index] is None:
+                found[index] = value.decode("latin-1")
+            elif index == 0:
+                raise BadRequest("the request has two Host headers; send one", code="duplicate_host")
+            elif index == 5:  # several Via headers are one list (RFC 9110 §5.3)
+                found[5] = f"{found[5]}, {value.decode('latin-1')}"
     return found
-
-
-def _request_id(given: str | None) -> str:
-    if given and len(given) <= 200 and given.isprintable():
-        return given
-    return f"{_ID_PREFIX}{next(_id_counter):012x}"
 
 
 class ProxyApp:
     def __init__(self, gateway: "Gateway") -> None:
         self.gateway = gateway
         self.max_body = gateway.config.server.max_body_bytes
+        self.addresses = ClientAddresses(gateway.config.server.trusted_proxies)
+        #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
+        self.via_mark = gateway.gateway_id
+        self.via_entry = f"1.1 {gateway.gateway_id}"
 
     async def __call__(self, scope: _ASGI, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
@@ -81,20 +88,29 @@ class ProxyApp:
                 await self.gateway.serve_lifespan(receive, send)
             return
         started = time.perf_counter()
-        headers = MutableHeaders(scope=scope)
-        host, authorization, x_api_key, content_length, given_id = _core_headers(headers.raw)
-        request_id = _request_id(given_id)
+        request_id = new_request_id()
+        shown_id = request_id
         ctx: RequestContext | None = None
         chain: CompiledChain | None = None
+        watch: DisconnectWatch | None = None
         try:
-            gateway = self.gateway
-            path = scope["path"]
-            view, key, consumer, route = await self._admit(host, presented_key(authorization, x_api_key), path, scope["method"])
+            headers = MutableHeaders(scope=scope)
+            host, authorization, x_api_key, content_length, given_id, via = _core_headers(headers.raw)
+            client_id = client_request_id(given_id)
+            if client_id is not None:
+                shown_id = client_id
+            if via is not None and self.via_mark in via:
+                raise LoopDetected(
+                    "this request has already passed through this gateway: a rule's target leads back to the gateway; "
+                    "point the rule at the real upstream",
+                )
+            path = request_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
+            view, key, consumer, route = await self._admit(host, presented_key(authorization, x_api_key), path.decoded, scope["method"])
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)
-            client = scope.get("client")
+            watch = DisconnectWatch(receive)
             request = ProxyRequest(
-                scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, client[0] if client else None
+                scope["method"], path.decoded, scope["query_string"].decode("latin-1"), headers, body, self._client_ip(scope, headers)
             )
             ctx = RequestContext(
                 request_id,
@@ -102,20 +118,54 @@ class ProxyApp:
                 route.rule,
                 key,
                 request,
-                upstream_url(route.rule, path),
+                route.target.url(path, request.query_string),
                 started,
-                gateway.services,
+                self.gateway.services,
                 consumer,
             )
-            response = await self._through_chain(ctx, chain, scope, host)
+            ctx.client_request_id = client_id
+            response = await self._through_chain(ctx, chain, scope, host, watch)
         except ClientDisconnected:
+            if watch is not None:
+                watch.close()
+            if ctx is not None and chain is not None and chain.post_response:
+                ctx.annotations["client_disconnected"] = True
+                ctx.annotations[INTERRUPTED] = "client"
+                ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
+                self.gateway.in_background(run_post_response(chain.post_response, ctx))
             return
         except GatewayError as exc:
-            response = error_response(exc, request_id)
-        await self._send(response, ctx, chain, request_id, send, receive)
+            response = error_response(exc, shown_id)
+        except Exception as exc:  # the envelope, always; the traceback goes to the log only
+            response = error_response(self._unexpected(exc, request_id), shown_id)
+        try:
+            await self._send(response, ctx, chain, shown_id, send, watch)
+        finally:
+            if watch is not None:
+                watch.close()
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
             self.gateway.in_background(run_post_response(chain.post_response, ctx))
+
+    def _client_ip(self, scope: _ASGI, headers: MutableHeaders) -> str | None:
+        client = scope.get("client")
+        peer = client[0] if client else None
+        addresses = self.addresses
+        if not addresses.any_trusted:
+            return peer
+        return addresses.client_of(peer, headers.getlist("x-forwarded-for"))
+
+    @staticmethod
+    def _unexpected(exc: Exception, request_id: str) -> GatewayError:
+        if isinstance(exc, STORE_UNREACHABLE):
+            logger.warning("request %s: the store is unreachable: %s: %s", request_id, type(exc).__name__, exc)
+            return ServiceUnavailable(
+                "the gateway cannot reach its store right now; retry in a few seconds",
+                code="store_unavailable",
+                headers={"retry-after": UNAVAILABLE_RETRY_AFTER},
+            )
+        logger.exception("request %s: unexpected error in the proxy", request_id)
+        return GatewayError(f"the gateway hit an unexpected error; its log has the details under request id {request_id}")
 
     async def _admit(self, host: str | None, raw_key: str | None, path: str, method: str) -> tuple[TenantView, ApiKey, Consumer | None, Route]:
         """Tenant (404), key of that tenant (401), its consumer, and the rule it may call (404/405/403)."""
@@ -132,39 +182,45 @@ class ProxyApp:
             raise Forbidden(f"this key may not call {path}: its scopes do not include rule {route.rule.id}", code="key_scope_denied")
         return view, key, consumer, route
 
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is larger than the gateway's limit of {self.max_body} bytes")
+
     async def _read_body(self, declared: str | None, receive) -> bytes:  # type: ignore[no-untyped-def]
+        limit = self.max_body
         if declared is not None:
             if not declared.isdigit():
                 raise BadRequest("Content-Length must be a whole number", code="bad_content_length")
-            if int(declared) > self.max_body:
-                raise PayloadTooLarge(f"the request body is larger than the gateway's limit of {self.max_body} bytes")
+            if int(declared) > limit:
+                raise self._too_large()
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         body = message.get("body", b"")
+        size = len(body)
+        if size > limit:  # a chunked body has no Content-Length to refuse it by
+            raise self._too_large()
         if not message.get("more_body"):
             return body
         parts = [body]
-        size = len(body)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(f"the request body is larger than the gateway's limit of {self.max_body} bytes")
+            if size > limit:
+                raise self._too_large()
             parts.append(chunk)
             if not message.get("more_body"):
                 return b"".join(parts)
 
-    async def _through_chain(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None) -> ProxyResponse:
+    async def _through_chain(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
         try:
             answer = await run_answering(chain.pre_request, ctx) if chain.pre_request else None
         except GatewayError as exc:
-            answer = error_response(exc, ctx.request_id)
+            answer = error_response(exc, ctx.client_request_id or ctx.request_id)
         if answer is None:
-            ctx.response = await self._forward(ctx, chain, scope, host)
+            ctx.response = await self._forward(ctx, chain, scope, host, watch)
             if chain.post_request:
                 await self._replace_with(chain.post_request, ctx)
         else:
@@ -184,37 +240,45 @@ class ProxyApp:
             await _discard(current)
             ctx.response = replaced
 
-    async def _forward(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None) -> ProxyResponse:
+    async def _forward(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
         request = ctx.request
         rule = ctx.rule
-        url = ctx.upstream_url
-        if request.query_string:
-            url = f"{url}?{request.query_string}"
+        client = scope.get("client")
+        peer = client[0] if client else None
         upstream_headers = upstream_request_headers(
             request.headers,
             client_ip=request.client_ip,
+            peer=peer,
+            peer_trusted=self.addresses.is_trusted(peer),
             host=host,
             scheme=scope.get("scheme", "http"),
-            request_id=ctx.request_id,
+            request_id=ctx.client_request_id or ctx.request_id,
             extra=rule.upstream_headers,
             identity_encoding=chain.reads_response,
+            via=self.via_entry,
         )
-        upstream = await self.gateway.upstream.send(request.method, url, upstream_headers, request.body, rule.timeout)
-        headers = downstream_headers(upstream.raw_headers)
-        length = upstream.content_length
-        if length is not None and length <= WHOLE_BODY_LIMIT and not upstream.content_type.startswith("text/event-stream"):
-            return ProxyResponse(upstream.status, headers, await upstream.read())
+        try:
+            upstream = await watch.upstream(
+                self.gateway.upstream.send(request.method, ctx.upstream_url, upstream_headers, request.body, rule.timeout)
+            )
+            headers = downstream_headers(upstream.raw_headers)
+            length = upstream.content_length
+            if length is not None and length <= WHOLE_BODY_LIMIT and not upstream.content_type.startswith("text/event-stream"):
+                return ProxyResponse(upstream.status, headers, await watch.upstream(upstream.read()))
+        except GatewayError as exc:
+            _log_upstream_failure(ctx, exc)
+            raise
         stream = upstream.iter_chunks()
         if chain.response_chunk and upstream.content_type.startswith("text/event-stream"):
             stream = sse_events(stream)
         return ProxyResponse(upstream.status, headers, stream=stream)
 
-    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, request_id: str, send, receive) -> None:  # type: ignore[no-untyped-def]
+    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send, watch: DisconnectWatch | None) -> None:  # type: ignore[no-untyped-def]
         headers = response.headers
         if ctx is not None and ctx.response_headers:
             for name, value in ctx.response_headers.items():
                 headers[name] = value
-        headers["x-request-id"] = request_id
+        headers["x-request-id"] = shown_id
         raw = headers.raw
         if response.stream is None:
             body = response.body or b""
@@ -225,14 +289,12 @@ class ProxyApp:
         await send({"type": "http.response.start", "status": response.status, "headers": raw})
         chunk_steps = chain.response_chunk if chain is not None else ()
         stream: AsyncIterator[bytes] = response.stream
-        # The request body has been read, so the next message can only be http.disconnect: when
-        # it comes, stop reading the upstream instead of paying for tokens nobody will see.
-        disconnected = asyncio.ensure_future(receive())
+        failure: BaseException | None = None
         try:
-            async for chunk in stream:
-                if disconnected.done():
-                    if ctx is not None:
-                        ctx.annotations["client_disconnected"] = True
+            while True:
+                try:
+                    chunk = await (watch.upstream(stream.__anext__()) if watch is not None else stream.__anext__())
+                except StopAsyncIteration:
                     break
                 if chunk_steps and ctx is not None:
                     chunk = await run_chunk(chunk_steps, ctx, chunk)
@@ -240,13 +302,45 @@ class ProxyApp:
                         continue
                 response.streamed_bytes += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except GatewayError as exc:
-            # Headers are gone already: all we can do is end the stream early and say why in the log.
-            logger.warning("stream of request %s ended early: %s", request_id, exc.message)
+        except ClientDisconnected:
+            if ctx is not None:
+                ctx.annotations["client_disconnected"] = True
+                ctx.annotations[INTERRUPTED] = "client"
+            return
+        except Exception as exc:  # the upstream broke off, timed out, or a chunk hook failed
+            failure = exc
         finally:
-            disconnected.cancel()
             await _discard(response)
-        await send({"type": "http.response.body", "body": b""})
+        if failure is None:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        self._log_interruption(failure, ctx, shown_id)
+        if ctx is not None:
+            ctx.annotations[INTERRUPTED] = "upstream"
+        if response.is_event_stream:
+            # Headers and part of the answer are gone: the last event says it is cut off, and no
+            # [DONE] follows, so an OpenAI-style client raises instead of returning half an answer.
+            event = interrupted_stream_event(ctx.request_id if ctx is not None else shown_id)
+            await send({"type": "http.response.body", "body": event})
+            return
+        # Any other body ends without its last chunk: the server drops the connection, and the
+        # client sees a broken transfer, never a complete one.
+
+    @staticmethod
+    def _log_interruption(failure: BaseException, ctx: RequestContext | None, shown_id: str) -> None:
+        request_id = ctx.request_id if ctx is not None else shown_id
+        detail = getattr(failure, "log_detail", None) or f"{type(failure).__name__}: {failure}"
+        if isinstance(failure, GatewayError):
+            logger.warning("request %s: the answer was cut off: %s", request_id, detail)
+        else:
+            logger.error("request %s: the answer was cut off by an unexpected error", request_id, exc_info=failure)
+
+
+def _log_upstream_failure(ctx: RequestContext, exc: GatewayError) -> None:
+    """What the client is not told (the upstream's address, the library's words), for the operator."""
+    detail = getattr(exc, "log_detail", None)
+    if detail:
+        logger.warning("request %s (rule %s): %s: %s", ctx.request_id, ctx.rule.id, exc.code, detail)
 
 
 async def _discard(response: ProxyResponse | None) -> None:

@@ -34,36 +34,63 @@ def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
     return tokens
 
 
+#: Headers that say where a request came from: believed only from a trusted proxy, and
+#: otherwise replaced by the gateway's own view (a client could write anything in them).
+_FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip"})
+
+
 def upstream_request_headers(
     headers: MutableHeaders,
     *,
     client_ip: str | None,
+    peer: str | None,
+    peer_trusted: bool,
     host: str | None,
     scheme: str,
     request_id: str,
     extra: dict[str, str],
     identity_encoding: bool,
+    via: str,
 ) -> list[tuple[str, str]]:
     """The header list sent upstream: client headers minus hop-by-hop and credentials, plus
-    ``X-Forwarded-*``, ``X-Request-ID`` and the rule's ``upstream_headers``."""
+    ``X-Forwarded-*``, ``Via``, ``X-Request-ID`` and the rule's ``upstream_headers``.
+
+    From a peer in ``server.trusted_proxies`` the forwarding headers it set are kept (the peer
+    is appended to ``X-Forwarded-For``); from anyone else they are dropped and the gateway writes
+    its own, so the upstream never sees a client's claim ahead of the gateway's word. ``via`` is
+    this deployment's ``Via`` entry, which marks the request as having passed this gateway.
+    """
     items = headers.items()
     dropped = _NOT_FORWARDED_UP | _connection_tokens(items) | {k.lower() for k in extra}
     out: list[tuple[str, str]] = []
     forwarded_for = None
+    kept_forwarding: set[str] = set()
+    previous_via = None
     for name, value in items:
         if name in dropped or name == "x-request-id":
             continue
-        if name == "x-forwarded-for":
-            forwarded_for = value
+        if name in _FORWARDING:
+            if not peer_trusted:
+                continue
+            if name == "x-forwarded-for":
+                forwarded_for = f"{forwarded_for}, {value}" if forwarded_for else value
+                continue
+            kept_forwarding.add(name)
+        elif name == "via":
+            previous_via = f"{previous_via}, {value}" if previous_via else value
             continue
         out.append((name, value))
-    if client_ip:
-        forwarded_for = f"{forwarded_for}, {client_ip}" if forwarded_for else client_ip
+    if peer:
+        forwarded_for = f"{forwarded_for}, {peer}" if forwarded_for else peer
+    elif client_ip:
+        forwarded_for = client_ip
     if forwarded_for:
         out.append(("x-forwarded-for", forwarded_for))
-    if host:
+    if host and "x-forwarded-host" not in kept_forwarding:
         out.append(("x-forwarded-host", host))
-    out.append(("x-forwarded-proto", scheme))
+    if "x-forwarded-proto" not in kept_forwarding:
+        out.append(("x-forwarded-proto", scheme))
+    out.append(("via", f"{previous_via}, {via}" if previous_via else via))
     out.append(("x-request-id", request_id))
     if identity_encoding:
         out = [(n, v) for n, v in out if n != "accept-encoding"]

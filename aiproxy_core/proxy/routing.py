@@ -15,6 +15,7 @@ from ..models import Rule, Tenant
 from ..plugins import PluginRegistry
 from ..single_flight import SingleFlight
 from ..store import ChangeEvent, Store
+from .target import UpstreamTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,12 @@ class Route:
     methods: frozenset[str] | None
     chain: CompiledChain | None
     chain_error: ChainCompileError | None = None
+    #: The rule's target, split once for the per-request join.
+    target: UpstreamTarget = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            object.__setattr__(self, "target", UpstreamTarget(self.rule))
 
     def matches(self, path: str) -> bool:
         prefix = self.prefix
@@ -81,7 +88,8 @@ class TenantDirectory:
     def subdomain_of(self, host: str | None) -> str | None:
         if not host:
             return None
-        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else ""
+        # "demo.example.com." is the same name as "demo.example.com" (the root's dot, RFC 1034).
+        name = host.rsplit(":", 1)[0].lower().rstrip(".") if not host.startswith("[") else ""
         if name.endswith(self._suffix):
             sub = name[: -len(self._suffix)]
             return sub if sub and "." not in sub else None

@@ -30,7 +30,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl
-from aiproxy_core.state_keys import PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
+from aiproxy_core.state_keys import INTERRUPTED, PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
 
 from .admin_routes import billing_routes
 from .backend import BillingBackend, open_backend
@@ -129,6 +129,13 @@ class Billing:
             await backend.exports.delete_target(tenant_id)
 
     @hookimpl
+    async def check_references(self, tenant_id: str, settings: BillingSettings) -> dict[str, str] | None:
+        """An entry's ``plan_id`` must be a plan of the entry's own tenant (read from the store, not the cache)."""
+        if settings.plan_id is not None and await self.backend().plans.get(tenant_id, settings.plan_id) is None:
+            return {"plan_id": f"tenant {tenant_id} has no plan {settings.plan_id!r}"}
+        return None
+
+    @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return billing_routes(services, self.backend)
 
@@ -194,6 +201,9 @@ class Billing:
             await self._settle(ctx, state)
         if not settings.meter or state.refused or state.metered or response is None or response.status >= 400:
             return None  # refused or failed: nothing billable happened
+        if ctx.annotations.get(INTERRUPTED) == "upstream":
+            return None  # the upstream broke off: the consumer got a partial answer and an error
+
         state.metered = True
         backend = self._backend
         if backend is None:
@@ -206,7 +216,7 @@ class Billing:
         reserved, state.reserved = state.reserved, 0
         assert ctx.consumer_id is not None  # only consumers' requests reserve
         response = ctx.response
-        if response is None or response.status >= 300:
+        if response is None or response.status >= 300 or ctx.annotations.get(INTERRUPTED) == "upstream":
             price = 0
         else:
             plan = state.plan.spec if state.plan is not None else None

@@ -48,7 +48,7 @@ async def configure(gw: Any, url: str, secret: str | None = SECRET) -> None:
     body = {"url": url} | ({"secret": secret} if secret else {})
     put = await gw.admin.put(f"/api/v1/tenants/{gw.tenant['id']}/billing/export", json=body, headers=gw.tenant_auth)
     assert put.status_code == 200, put.text
-    assert put.json() == {"url": url, "signed": secret is not None}
+    assert put.json() == {"url": url, "signed": secret is not None, "secret": "****" + secret[-4:] if secret else None}
 
 
 async def test_a_failing_receiver_gets_the_event_after_retries(
@@ -76,17 +76,20 @@ async def test_a_failing_receiver_gets_the_event_after_retries(
     tenant = gw.tenant["id"]
     assert len(receiver.deliveries) == 4
     assert [d["status"] for d in receiver.deliveries] == [500, 500, 503, 200]
-    assert {d["headers"]["idempotency-key"] for d in receiver.deliveries} == {f"{tenant}:req-export-1"}
     final = receiver.accepted()[0]
+    # Keyed by the gateway's own request id, never the client's X-Request-ID (issue #9.7).
+    request_id = json.loads(final["body"])["data"]["request_id"]
+    assert request_id != "req-export-1" and len(request_id) == 32
+    assert {d["headers"]["idempotency-key"] for d in receiver.deliveries} == {f"{tenant}:{request_id}"}
     assert final["headers"]["content-type"] == "application/cloudevents+json"
     body = json.loads(final["body"])
     assert body["specversion"] == "1.0"
     assert body["type"] == "dev.aiproxy.billing.request"
     assert body["source"] == f"aiproxy/{tenant}"
-    assert body["id"] == f"{tenant}:req-export-1"
+    assert body["id"] == f"{tenant}:{request_id}"
     assert body["datacontenttype"] == "application/json"
     assert body["time"] == body["data"]["timestamp"] and body["time"].endswith("Z")
-    assert body["data"]["request_id"] == "req-export-1" and body["data"]["tenant_id"] == tenant
+    assert body["data"]["tenant_id"] == tenant
     assert body["data"]["endpoint"] == "/v1/chat/completions" and body["data"]["status"] == 200
     BillingEvent(**body["data"])  # the data is exactly a billing event
     stamp = int(final["headers"]["x-aiproxy-signature"].split(",")[0].removeprefix("t="))
@@ -143,7 +146,7 @@ async def test_the_export_admin_api(billing_gateway: Any) -> None:
     assert (await gw.admin.put(path, json={"url": "https://example.com/x"})).status_code == 401
     await configure(gw, "https://example.com/hook")
     got = await gw.admin.get(path, headers=gw.tenant_auth)
-    assert got.json() == {"url": "https://example.com/hook", "signed": True}  # the secret is never answered
+    assert got.json() == {"url": "https://example.com/hook", "signed": True, "secret": "****-key"}  # never the secret itself
     assert (await gw.admin.delete(path, headers=gw.tenant_auth)).status_code == 204
     assert (await gw.admin.get(path, headers=gw.tenant_auth)).status_code == 404
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sysconfig
 import textwrap
+import venv
+from pathlib import Path
 
 import httpx
 
@@ -124,11 +128,49 @@ def test_install_builds_the_pip_command_from_repo_or_index():
     assert "aiproxy-rate-limiter aiproxy-security-validator aiproxy-content-validator" in index.stdout
 
 
-def test_install_a_bundle_then_plugins_lists_it():
-    installed = run_aiproxy("install", "--bundle", "validation", "--source", "repo")
-    assert installed.returncode == 0, installed.stderr
-    names = {p["name"] for p in json.loads(run_aiproxy("plugins", "--json").stdout)}
+def throwaway_venv(root: Path) -> Path:
+    """A venv in ``root`` that sees this one's packages (pip and aiproxy) but installs into itself.
+
+    ``venv --system-site-packages`` would expose the base interpreter's packages, not this venv's,
+    so a .pth file adds this venv's site-packages (its own .pth files run too) after the new one's.
+    """
+    venv.create(root, with_pip=False)
+    python = root / "bin" / "python"
+    own_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    parent_site = sysconfig.get_paths()["purelib"]
+    (Path(own_site) / "zz_parent_environment.pth").write_text(f"import site; site.addsitedir({parent_site!r})\n")
+    return python
+
+
+def installed_here() -> list[tuple[str, int]]:
+    """What this environment's site-packages holds, with modification times (a reinstall shows)."""
+    return sorted((p.name, p.stat().st_mtime_ns) for p in Path(sysconfig.get_paths()["purelib"]).iterdir())
+
+
+def test_install_a_bundle_then_plugins_lists_it(tmp_path):
+    """The real pip run, into a throwaway venv: the environment running the tests is not changed."""
+    parent_info = installed_here()
+    python = throwaway_venv(tmp_path / "venv")
+
+    def aiproxy(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(python), "-m", "aiproxy_core.cli.main", *args], capture_output=True, text=True, timeout=300)
+
+    installed = aiproxy("install", "--bundle", "validation", "--source", "repo")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    names = {p["name"] for p in json.loads(aiproxy("plugins", "--json").stdout)}
     assert "content_validator" in names
+    # pip installed the bundle's plugin into the throwaway venv (an editable install of this
+    # repository's folder), and nothing into the environment the tests run in.
+    where = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.distribution('aiproxy-content-validator')._path)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(tmp_path / "venv"), where
+    direct_url = json.loads((Path(where) / "direct_url.json").read_text())
+    assert direct_url["dir_info"] == {"editable": True} and direct_url["url"].endswith("aiproxy_plugins/content_validator")
+    assert installed_here() == parent_info
 
 
 def test_hook_cli_commands_adds_a_subcommand(tmp_path):

@@ -129,10 +129,12 @@ async def test_scopes_limit_a_key_to_some_rules(gw, aiproxy_mock_upstream):
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_scope"
 
 
-async def test_consumers_are_private_to_their_tenant(gw, aiproxy_gateway_factory, aiproxy_backend):
-    other = await aiproxy_gateway_factory(redis=aiproxy_backend)
+async def test_consumers_are_private_to_their_tenant(gw):
+    # The other tenant lives in the same store (a second gateway's own file would not hold the consumer).
+    other = (await gw.admin.post("/api/v1/tenants", json={"name": "Other", "subdomain": "o" + gw.tenant["subdomain"]})).json()
+    other_auth = {"Authorization": f"Bearer {other['api_key']}"}
     consumer = await new_consumer(gw)
-    foreign = await other.admin.get(f"/api/v1/tenants/{other.tenant['id']}/consumers/{consumer['id']}", headers=other.tenant_auth)
+    foreign = await gw.admin.get(f"/api/v1/tenants/{other['id']}/consumers/{consumer['id']}", headers=other_auth)
     assert foreign.status_code == 404
-    peek = await other.admin.get(f"{consumers_url(gw)}/{consumer['id']}", headers=other.tenant_auth)
+    peek = await gw.admin.get(f"{consumers_url(gw)}/{consumer['id']}", headers=other_auth)
     assert peek.status_code == 401

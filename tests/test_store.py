@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from aiproxy_core.config.schema import RedisConfig
 from aiproxy_core.errors import Conflict, NotFound
@@ -59,25 +56,14 @@ def api_key(tenant_id: str, kid: str, minute: int = 0, consumer_id: str | None =
 
 # -- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A prefix no other test (or engineer) uses on the shared server, removed afterwards.
+def redis_prefix(aiproxy_redis_prefix: str) -> str:
+    """The SDK's fresh prefix on the shared server: skipped without Redis (failed under CI),
+    emptied afterwards and checked for leftovers at the session's end.
 
     Synchronous on purpose: the async ``store`` fixture pulls it in with getfixturevalue only for
     the Redis param, and an async fixture cannot be set up from inside a running one.
     """
-    client = SyncRedis(host="127.0.0.1", port=6379, db=0, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisError:
-        client.close()
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    prefix = "aiproxy-test-" + uuid4().hex
-    yield prefix
-    try:
-        for name in client.scan_iter(match=prefix + ":*", count=500):
-            client.delete(name)
-    finally:
-        client.close()
+    return aiproxy_redis_prefix
 
 
 def redis_config(prefix: str) -> RedisConfig:

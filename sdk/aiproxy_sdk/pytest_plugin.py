@@ -9,6 +9,11 @@
 * ``aiproxy_redis_prefix``: a fresh key prefix on that Redis, emptied after the test.
 * ``aiproxy_private_redis`` / ``aiproxy_durable_redis``: a redis-server of the test's own (the
   durable one with an append-only file), which the test may kill or restart.
+
+Tests that need the shared Redis skip when it is not running, except under CI (``CI=true``),
+where they fail: a green CI run must have exercised the Redis store. At the end of the session
+every prefix handed out by :func:`~aiproxy_sdk.redis_space.new_prefix` is checked: keys still
+under one fail the session (they are listed, then removed).
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+import redis
 
 from aiproxy_core.mock_upstream import create_mock_upstream
 
 from .harness import GatewayHarness
 from .live import ServerThread
 from .private_redis import PrivateRedis
-from .redis_space import drop_prefix, new_prefix
+from .redis_space import REDIS_URL, drop_prefix, handed_out, leftover_keys, new_prefix, require_redis
 
 GatewayFactory = Callable[..., Awaitable[GatewayHarness]]
 
@@ -37,9 +43,13 @@ def aiproxy_mock_upstream() -> Iterator[str]:
 @pytest.fixture
 async def aiproxy_gateway_factory(aiproxy_mock_upstream: str, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     made: list[GatewayHarness] = []
+    corners: list[str] = []
 
     async def factory(**options: Any) -> GatewayHarness:
         upstream = options.pop("upstream_url", aiproxy_mock_upstream)
+        redis_section = options.get("redis") or {}
+        if redis_section.get("prefix") in handed_out and redis_section.get("port", 6379) == 6379:
+            corners.append(redis_section["prefix"])
         data_dir = tmp_path / f"gateway-{len(made)}"
         data_dir.mkdir()
         harness = await GatewayHarness.start(upstream, data_dir, **options)
@@ -49,6 +59,10 @@ async def aiproxy_gateway_factory(aiproxy_mock_upstream: str, tmp_path: Path) ->
     yield factory
     for harness in made:
         await harness.close()
+    # Emptied again once the gateways are closed: ``aiproxy_backend`` is torn down before the
+    # factory when a test asks for the factory first, and a closing gateway may still write.
+    for prefix in dict.fromkeys(corners):
+        drop_prefix(prefix)
 
 
 @pytest.fixture
@@ -59,6 +73,7 @@ async def aiproxy_gateway(aiproxy_gateway_factory: GatewayFactory) -> GatewayHar
 
 @pytest.fixture
 def aiproxy_redis_prefix() -> Iterator[str]:
+    require_redis()
     prefix = new_prefix()
     yield prefix
     drop_prefix(prefix)
@@ -69,6 +84,7 @@ def aiproxy_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] |
     if request.param == "sqlite":
         yield None
         return
+    require_redis()
     prefix = new_prefix()
     yield {"host": "127.0.0.1", "port": 6379, "prefix": prefix}
     drop_prefix(prefix)
@@ -91,3 +107,40 @@ def aiproxy_private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 @pytest.fixture
 def aiproxy_durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield from _own_redis(tmp_path / "durable-redis", durable=True)
+
+
+# -- the session's own check: no keys left behind in the shared Redis -------------------------
+
+_LEFTOVERS = pytest.StashKey[dict[str, list[str]]]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if a prefix it handed out still holds keys, then remove them."""
+    if not handed_out:
+        return
+    try:
+        leftovers = leftover_keys(handed_out)
+    except redis.RedisError:  # Redis gone by now: the tests that needed it have said so
+        return
+    if not leftovers:
+        return
+    session.config.stash[_LEFTOVERS] = leftovers
+    for prefix in leftovers:
+        drop_prefix(prefix)
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    leftovers = terminalreporter.config.stash.get(_LEFTOVERS, None)
+    if not leftovers:
+        return
+    terminalreporter.section("aiproxy: keys left in the shared Redis", sep="=", red=True)
+    terminalreporter.write_line(
+        f"these keys were still in {REDIS_URL} under prefixes this session handed out after every test had"
+        " finished (a test or plugin wrote after its prefix was emptied, or a test dropped the wrong prefix);"
+        " they have now been removed:"
+    )
+    for prefix, keys in leftovers.items():
+        shown = ", ".join(sorted(keys)[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        terminalreporter.write_line(f"  {prefix}: {shown}")

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from aiproxy_core import BadRequest, GatewayServices, NotFound, ValidationFailed, authorized_tenant, read_model
 
 from .backend import BillingBackend
-from .export import ExportStore, ExportTarget
+from .export import ExportStore, ExportTargetInput
 from .credits import MAX_BALANCE_MICROS, from_micros, to_micros
 from .money import money_text, parse_credit_amount
 from .plans import Plan, PlanSpec
@@ -84,11 +84,12 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
         return Response(status_code=204)
 
     async def consumer_usage(request: Request) -> Response:
-        tenant = await authorized_tenant(request)
+        tenant_id = (await authorized_tenant(request)).id
         first, last = _range(request)
-        found = await usage_report(
-            backend(), services.store, tenant.id, request.path_params["consumer_id"], first, last, request.query_params.get("plan_id")
-        )
+        subject = request.path_params["consumer_id"]
+        if not subject.startswith("key:"):  # key:<key id> is a tenant key's own usage
+            await consumer_or_404(request)  # another tenant's consumer id is as unknown as any other
+        found = await usage_report(backend(), services.store, tenant_id, subject, first, last, request.query_params.get("plan_id"))
         return JSONResponse(found.as_json())
 
     async def invoice(request: Request) -> Response:
@@ -130,9 +131,11 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
 
     async def put_export(request: Request) -> Response:
         tenant = await authorized_tenant(request)
-        body = await read_model(request, ExportTarget, limit)
-        await exports().put_target(tenant.id, body)
-        return JSONResponse(body.public())
+        body = await read_model(request, ExportTargetInput, limit)
+        # A secret sent back masked, as an answer showed it, keeps the stored one.
+        target = body.target().keeping_secret_of(await exports().get_target(tenant.id))
+        await exports().put_target(tenant.id, target)
+        return JSONResponse(target.public())
 
     async def get_export(request: Request) -> Response:
         tenant = await authorized_tenant(request)

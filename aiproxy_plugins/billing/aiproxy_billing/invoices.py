@@ -57,11 +57,17 @@ def show(amount: Decimal) -> str:
     return money_text(normal.quantize(CENT) if normal.as_tuple().exponent > -2 else normal)  # type: ignore[operator]
 
 
+#: Months an invoice can be for; their neighbours stay inside what ``datetime.date`` can hold.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 def parse_period(text: str) -> tuple[date, date]:
     """``YYYY-MM`` to its first and last day; anything else is a 400 ``invalid_period``."""
     match = _PERIOD.match(text)
     if match is None:
         raise BadRequest(f"period must be a month as YYYY-MM, not {text!r}", code="invalid_period")
+    if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:  # also keeps next and previous months in range
+        raise BadRequest(f"period must be a month of the years {FIRST_YEAR} to {LAST_YEAR}, not {text!r}", code="invalid_period")
     first = date(int(match.group(1)), int(match.group(2)), 1)
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, following - timedelta(days=1)

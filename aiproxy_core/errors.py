@@ -66,6 +66,9 @@ class GatewayError(Exception):
     status: int = 500
     type: str = "api_error"
     code: str = "internal_error"
+    #: What the operator's log gets and the client does not (an upstream's address, a library's
+    #: words); set where the error is raised, logged with the request id where it is answered.
+    log_detail: str | None = None
 
     def __init__(
         self,

@@ -338,7 +338,7 @@ class ProxyApp:
 
 def _log_upstream_failure(ctx: RequestContext, exc: GatewayError) -> None:
     """What the client is not told (the upstream's address, the library's words), for the operator."""
-    detail = getattr(exc, "log_detail", None)
+    detail = exc.log_detail
     if detail:
         logger.warning("request %s (rule %s): %s: %s", ctx.request_id, ctx.rule.id, exc.code, detail)
 

@@ -47,7 +47,7 @@ class TargetRefused(OSError):
 
 def target_not_allowed(detail: str) -> Forbidden:
     error = Forbidden(NOT_ALLOWED_MESSAGE, code="target_not_allowed")
-    error.log_detail = detail  # type: ignore[attr-defined]
+    error.log_detail = detail
     return error
 
 
@@ -103,7 +103,7 @@ def _translate(exc: BaseException, url: str) -> GatewayError:
         error = UpstreamTimeout("the upstream of this route did not answer in time")
     else:
         error = UpstreamUnreachable("the upstream of this route is unreachable")
-    error.log_detail = f"{_safe_origin(url)}: {type(exc).__name__}: {_scrubbed(str(exc), url)}"  # type: ignore[attr-defined]
+    error.log_detail = f"{_safe_origin(url)}: {type(exc).__name__}: {_scrubbed(str(exc), url)}"
     return error
 
 

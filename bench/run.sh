@@ -38,7 +38,15 @@ pids=($! "${pids[@]}")
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 read -r sub key tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18080 "$chain")
 echo "gateway: $mode store, chain $chain, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}"
-"$compare" http://127.0.0.1:18081/v1/chat/completions -H "Host: $sub.bench.local" -H "Authorization: Bearer $key"
+# The gateway's own CPU time across the run (it is idle during the other rows), per request it
+# served: steadier than requests/s on a shared machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+before=$(cpu_ticks)
+"$compare" http://127.0.0.1:18081/v1/chat/completions -H "Host: $sub.bench.local" -H "Authorization: Bearer $key" | tee "$work/compare.txt"
+after=$(cpu_ticks)
+seconds=${DURATION:-8s}; seconds=${seconds%s}
+awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v secs="$seconds" \
+  '$1 == "target" { sub("rps=", "", $3); served += $3 * secs } END { if (served) printf "gateway CPU: %.0f us per request (%.1f s for %d requests)\n", ticks / hz / served * 1e6, ticks / hz, served }' "$work/compare.txt"
 if [[ $chain == *billing* ]]; then
   sleep 2  # one worker poll and batch after the last request
   (cd "$work" && "$python" -m aiproxy_core.cli.main billing-status --config "$work/config.yaml" --tenant "$tenant") | "$python" -c 'import json, sys; print("billing-status:", json.dumps(json.load(sys.stdin)))'

@@ -18,6 +18,7 @@ from .proxy.app import ProxyApp
 from .proxy.routing import TenantDirectory
 from .redis_scripts import ScriptConnection
 from .services import GatewayServices
+from .state import StateService
 from .store import Store
 from .store.opening import store_for
 from .upstream import AiohttpUpstreamClient, TargetPolicy, UpstreamClient
@@ -73,7 +74,10 @@ class Gateway:
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
         redis = config.redis
         scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if redis is not None else None
-        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir, scripts=scripts)
+        self.state = StateService(
+            data_dir, redis=self.store.redis, scripts=scripts, prefix=redis.prefix if redis is not None else "aiproxy"
+        )
+        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir, scripts=scripts, state_service=self.state)
         self.auth = KeyAuthenticator(self.store)
         self.consumers = ConsumerDirectory(self.store)
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
@@ -90,6 +94,7 @@ class Gateway:
         if self._started:
             return
         await self.store.open()
+        self.state.open()
         await self.upstream.start()
         await self._call_registration_hook("startup")
         self._started = True
@@ -104,6 +109,7 @@ class Gateway:
         if self.services.scripts is not None:
             await self.services.scripts.close()
         await self.upstream.close()
+        self.state.close()
         await self.store.close()
 
     async def drain_background(self, timeout: float = BACKGROUND_DRAIN_SECONDS) -> None:
@@ -118,7 +124,12 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     async def tenant_deleted(self, tenant_id: str) -> None:
-        """Tell the plugins (``tenant_deleted``) that a tenant is gone, so they drop its data."""
+        """Drop the tenant's state-API data of every plugin, then tell the plugins (``tenant_deleted``)
+        so they drop what else they keep."""
+        try:
+            await self.state.drop_tenant(tenant_id)
+        except Exception:  # like a failing plugin: logged, and the delete stands
+            logger.exception("dropping the state of deleted tenant %s failed", tenant_id)
         await self._call_registration_hook("tenant_deleted", tenant_id=tenant_id)
 
     async def _call_registration_hook(self, hook: str, **arguments: Any) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .config import GatewayConfig
 from .models import ChainEntry
 from .redis_scripts import ScriptConnection
+from .state import PluginState, StateService
 from .store import Store
 
 if TYPE_CHECKING:
@@ -24,6 +25,15 @@ class GatewayServices:
     #: Lua calls to the gateway's Redis on the request path, the fast way (None when embedded):
     #: ``await services.scripts.evalsha(LUA, keys, args)``. One per process, closed by the gateway.
     scripts: ScriptConnection | None = None
+    #: The state API's backend (see :meth:`state`); the gateway opens and closes it.
+    state_service: StateService | None = None
+
+    def state(self, plugin: str) -> PluginState:
+        """``plugin``'s own namespace of values, counters and queues, on this gateway's backend
+        (SQLite embedded, Redis when configured), scoped by tenant: docs/plugin_state.md."""
+        if self.state_service is None:
+            raise RuntimeError("this gateway was built without a state service")
+        return self.state_service.for_plugin(plugin)
 
     @property
     def redis(self) -> "Redis | None":

@@ -9,6 +9,9 @@
 * ``aiproxy_redis_prefix``: a fresh key prefix on that Redis, emptied after the test.
 * ``aiproxy_private_redis`` / ``aiproxy_durable_redis``: a redis-server of the test's own (the
   durable one with an append-only file), which the test may kill or restart.
+* ``aiproxy_redis_cluster``: a real 3-master Redis Cluster on loopback ports, one per session
+  (a :class:`~aiproxy_sdk.private_cluster.PrivateCluster`: ``nodes``, ``client()``); skipped
+  when it cannot start, except under CI, where the tests that need it fail.
 
 Tests that need the shared Redis skip when it is not running, except under CI (``CI=true``),
 where they fail: a green CI run must have exercised the Redis store. At the end of the session
@@ -24,12 +27,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 import redis
 
-from aiproxy_core.mock_upstream import create_mock_upstream
+from aiproxy_core import create_mock_upstream
 
 from .harness import GatewayHarness
 from .live import ServerThread
+from .private_cluster import ClusterStartError, PrivateCluster
 from .private_redis import PrivateRedis
-from .redis_space import REDIS_URL, drop_prefix, handed_out, leftover_keys, new_prefix, require_redis
+from .redis_space import REDIS_URL, drop_prefix, handed_out, leftover_keys, new_prefix, require_redis, under_ci
 
 GatewayFactory = Callable[..., Awaitable[GatewayHarness]]
 
@@ -107,6 +111,25 @@ def aiproxy_private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 @pytest.fixture
 def aiproxy_durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield from _own_redis(tmp_path / "durable-redis", durable=True)
+
+
+@pytest.fixture(scope="session")
+def aiproxy_redis_cluster() -> Iterator[PrivateCluster]:
+    """One real Redis Cluster for the session (a few seconds to start); tests use fresh prefixes.
+
+    A cluster that cannot start skips the tests that need it, but fails them under CI: a green
+    CI run must have run them on a cluster.
+    """
+    try:
+        cluster = PrivateCluster().start()
+    except ClusterStartError as exc:
+        if under_ci():
+            pytest.fail(f"the Redis Cluster for these tests did not start (CI is set, so this fails): {exc}", pytrace=False)
+        pytest.skip(f"no Redis Cluster for these tests: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 # -- the session's own check: no keys left behind in the shared Redis -------------------------

@@ -1,0 +1,275 @@
+"""The state API's contract: what a plugin may ask of the core's state, whatever the backend.
+
+A plugin gets its namespace with ``services.state("my_plugin")`` (a :class:`PluginState`). Every
+operation names the tenant it belongs to, so a tenant's state can be dropped whole when the tenant
+is deleted, and on a Redis Cluster every key of one tenant shares a hash slot (``{tenant}``).
+
+Three primitives, each with one implementation per backend inside the core (SQLite embedded,
+Redis), held to one parametrized test suite (``tests/state/``):
+
+* :class:`Values` - keys to values (JSON-compatible data or ``bytes``) with optional TTLs,
+  set-if-absent, compare-and-set, integer field increments (ledger aggregates), listing and
+  deleting by prefix, and several operations as one atomic step.
+* :class:`Counters` - windowed counts with a ceiling, by the store's own clock (rate limits,
+  quotas), and balances with reserve and settle (prepaid credits).
+* :class:`Queue` - a durable queue with worker groups: append (batched per event-loop turn),
+  claim, reclaim from dead workers, acknowledge.
+
+Keys are strings of at most 512 characters, without NUL; the core maps them to backend keys
+(nothing a plugin writes can name another plugin's or tenant's state).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence, Union
+
+__all__ = [
+    "Counters",
+    "CounterVerdict",
+    "Delete",
+    "Increment",
+    "Operation",
+    "PluginState",
+    "Queue",
+    "QueueEntry",
+    "Reservation",
+    "Set",
+    "SetIfAbsent",
+    "CompareAndSet",
+    "Value",
+    "Values",
+    "WindowKind",
+]
+
+#: What a value may be: JSON-compatible data (dict, list, str, int, float, bool, None) or bytes
+#: (serialized indexes). A value read back is equal to the one written (bytes stay bytes).
+Value = Any
+
+#: How a counter's window counts.
+#: ``sliding``: a sliding-window counter (two fixed buckets, the previous one weighted by how much
+#: of it still lies in the window; O(1) memory, error documented in docs/plugin_state.md);
+#: ``fixed``: a fixed window aligned to the window length (resets at each boundary);
+#: ``exact``: an exact sliding log (one entry per admitted unit; memory grows with the limit, for
+#: small limits only).
+WindowKind = Literal["sliding", "fixed", "exact"]
+
+
+# -- one atomic step of several operations ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Set:
+    key: str
+    value: Value
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
+class SetIfAbsent:
+    """Fails the whole step when ``key`` exists."""
+
+    key: str
+    value: Value
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
+class CompareAndSet:
+    """Fails the whole step unless ``key`` holds ``expected`` (None: the key is absent)."""
+
+    key: str
+    expected: Value
+    value: Value
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    key: str
+
+
+@dataclass(frozen=True)
+class Increment:
+    """Adds integers to fields of the record at ``key`` (created when absent)."""
+
+    key: str
+    fields: dict[str, int]
+    ttl: float | None = None
+
+
+Operation = Union[Set, SetIfAbsent, CompareAndSet, Delete, Increment]
+
+
+class Values(abc.ABC):
+    """One plugin's values of one tenant."""
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> Value | None:
+        """The value at ``key``, or None when absent or expired."""
+
+    @abc.abstractmethod
+    async def set(self, key: str, value: Value, ttl: float | None = None) -> None:
+        """Write ``value``; ``ttl`` seconds until it expires (None: never)."""
+
+    @abc.abstractmethod
+    async def set_if_absent(self, key: str, value: Value, ttl: float | None = None) -> bool:
+        """Write only if ``key`` is absent (or expired); True when written."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> bool:
+        """True when something was deleted."""
+
+    @abc.abstractmethod
+    async def compare_and_set(self, key: str, expected: Value | None, value: Value, ttl: float | None = None) -> bool:
+        """Write ``value`` only if ``key`` holds ``expected`` now (None: absent); True when written."""
+
+    @abc.abstractmethod
+    async def increment(self, key: str, fields: dict[str, int], ttl: float | None = None) -> dict[str, int]:
+        """Add to integer fields of the record at ``key`` atomically; return all its fields after.
+
+        ``ttl`` (when given) is set when the record is created and left alone afterwards.
+        """
+
+    @abc.abstractmethod
+    async def fields(self, key: str) -> dict[str, int]:
+        """The integer fields of the record at ``key`` ({} when absent)."""
+
+    @abc.abstractmethod
+    async def keys(self, prefix: str = "", limit: int = 1000) -> list[str]:
+        """Keys starting with ``prefix``, in lexical order, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every key starting with ``prefix`` (``""``: all of them); how many."""
+
+    @abc.abstractmethod
+    async def atomic(self, operations: Sequence[Operation]) -> bool:
+        """Apply all ``operations`` as one step, or none of them when a condition fails (a
+        :class:`SetIfAbsent` whose key exists, a :class:`CompareAndSet` whose key differs); True
+        when applied. No other caller sees a state in between."""
+
+
+# -- counters ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CounterVerdict:
+    """The outcome of :meth:`Counters.add`.
+
+    ``count`` is the window's count after the call (with the cost when allowed, without it when
+    not); ``reset_after`` the seconds until the count has fallen back by the cost (when a retry
+    of the same cost can succeed if nothing else is counted meanwhile); ``retry_after`` is 0
+    when allowed.
+    """
+
+    allowed: bool
+    count: float
+    limit: int
+    remaining: float
+    retry_after: float
+    reset_after: float
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What :meth:`Counters.reserve` took, to hand back to :meth:`Counters.settle`."""
+
+    name: str
+    amount: int
+    token: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Counters(abc.ABC):
+    """One plugin's counters of one tenant. Times come from the store's clock, not the caller's."""
+
+    @abc.abstractmethod
+    async def add(self, name: str, cost: int, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
+        """Count ``cost`` in the window of ``window`` seconds unless that would pass ``limit``
+        (then nothing is counted and the verdict says when to retry)."""
+
+    @abc.abstractmethod
+    async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
+        """Take back ``cost`` counted earlier in the current window (never below zero)."""
+
+    @abc.abstractmethod
+    async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
+        """The window's count now, counting nothing."""
+
+    # Balances (prepaid credits): a total that may not go below zero.
+
+    @abc.abstractmethod
+    async def balance(self, name: str) -> int:
+        """The balance now (0 when never credited)."""
+
+    @abc.abstractmethod
+    async def credit(self, name: str, amount: int, *, ceiling: int | None = None) -> int | None:
+        """Add ``amount``; the new balance, or None (and nothing added) when it would pass ``ceiling``."""
+
+    @abc.abstractmethod
+    async def reserve(self, name: str, amount: int) -> Reservation | None:
+        """Take ``amount`` from the balance, or None (nothing taken) when the balance is smaller."""
+
+    @abc.abstractmethod
+    async def settle(self, reservation: Reservation, spent: int) -> int:
+        """Give back what a reservation took beyond ``spent`` (or take the rest, down to zero,
+        when ``spent`` is more); the shortfall that could not be taken (0 when all was paid)."""
+
+
+# -- queue ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A claimed item: ``id`` to acknowledge, ``item`` as appended, ``attempts`` claims so far."""
+
+    id: str
+    item: Value
+    attempts: int = 1
+
+
+class Queue(abc.ABC):
+    """One plugin's durable queue (one per name). Items carry what they need, tenant included."""
+
+    @abc.abstractmethod
+    async def append(self, item: Value) -> None:
+        """Queue ``item`` durably. Items appended in one event-loop turn are written together."""
+
+    @abc.abstractmethod
+    async def claim(self, group: str, worker: str, *, count: int = 100, reclaim_after: float = 30.0) -> list[QueueEntry]:
+        """About ``count`` items for ``worker`` of ``group``: new ones, and ones another worker
+        of the group claimed more than ``reclaim_after`` seconds ago without acknowledging (it
+        died). Each group sees every item; workers of one group share them. On Redis the items
+        appended in one event-loop turn travel as one entry and are claimed whole, so a claim may
+        return more than ``count`` when one turn appended more."""
+
+    @abc.abstractmethod
+    async def ack(self, group: str, ids: Sequence[str]) -> None:
+        """Done with these entries (after an idempotent write of their effect); an item every
+        group acknowledged is removed, so the queue does not grow with traffic."""
+
+    @abc.abstractmethod
+    async def backlog(self, group: str) -> int:
+        """Items appended and not yet acknowledged by ``group`` (claimed or not)."""
+
+
+class PluginState(abc.ABC):
+    """One plugin's namespace: ``services.state("my_plugin")``."""
+
+    plugin: str
+
+    @abc.abstractmethod
+    def values(self, tenant_id: str) -> Values: ...
+
+    @abc.abstractmethod
+    def counters(self, tenant_id: str) -> Counters: ...
+
+    @abc.abstractmethod
+    def queue(self, name: str) -> Queue: ...
+
+    @abc.abstractmethod
+    async def drop_tenant(self, tenant_id: str) -> None:
+        """Delete all of this plugin's values and counters of a tenant (its queued items stay:
+        they are records on their way out)."""

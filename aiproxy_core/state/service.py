@@ -1,0 +1,139 @@
+"""``services.state(plugin)``: each plugin's namespace, on the gateway's backend.
+
+One :class:`StateService` per gateway process holds the backend's connections (the SQLite state
+file, or the gateway's Redis client and its request-path script connection) and hands out one
+:class:`BackendPluginState` per plugin name. Deleting a tenant drops its values and counters for
+every plugin, with no plugin code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..redis_keys import delete_matching
+from . import sqlite_counters, sqlite_values
+from .api import Counters, PluginState, Queue, Values
+from .keyspace import KeySpace, checked_tenant
+from .redis_counters import RedisCounters
+from .redis_queue import RedisQueue
+from .redis_values import RedisValues
+from .sqlite_counters import SqliteCounters
+from .sqlite_db import StateDatabase
+from .sqlite_queue import SqliteQueue
+from .sqlite_values import SqliteValues
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..redis_scripts import ScriptConnection
+
+__all__ = ["BackendPluginState", "StateService"]
+
+_PLUGIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class StateService:
+    """Embedded (``redis`` None: a SQLite file in ``data_dir``) or on the gateway's Redis."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        redis: "Redis | None" = None,
+        scripts: "ScriptConnection | None" = None,
+        prefix: str = "aiproxy",
+    ) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.keys = KeySpace(prefix)
+        self.db: StateDatabase | None = None if redis is not None else StateDatabase(data_dir / "state.db")
+        self._plugins: dict[str, BackendPluginState] = {}
+
+    @property
+    def embedded(self) -> bool:
+        return self.db is not None
+
+    def open(self) -> None:
+        """Open the SQLite file (embedded); each primitive creates its tables on first use."""
+        if self.db is not None:
+            self.db.open()
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+    def for_plugin(self, plugin: str) -> PluginState:
+        if not _PLUGIN_NAME.match(plugin):
+            raise ValueError(f"a state namespace is a plugin name (letters, digits, _ . -), not {plugin!r:.80}")
+        state = self._plugins.get(plugin)
+        if state is None:
+            state = self._plugins[plugin] = BackendPluginState(self, plugin)
+        return state
+
+    async def drop_tenant(self, tenant_id: str) -> None:
+        """Every plugin's values and counters of ``tenant_id`` (the gateway calls it on delete)."""
+        if self.db is not None:
+            for module in (sqlite_values, sqlite_counters):
+                self.db.ensure_schema(module.SCHEMA)
+            with self.db.transaction() as conn:
+                sqlite_values.drop_tenant(conn, None, tenant_id)
+                sqlite_counters.drop_tenant(conn, None, tenant_id)
+            return
+        assert self.redis is not None
+        await delete_matching(self.redis, _glob_escape(self.keys.tenant_root(tenant_id)) + "*")
+
+
+class BackendPluginState(PluginState):
+    def __init__(self, service: StateService, plugin: str) -> None:
+        self.plugin = plugin
+        self._service = service
+        #: One object per queue name: its per-turn batcher must be shared by every appender.
+        self._queues: dict[str, Queue] = {}
+
+    def values(self, tenant_id: str) -> Values:
+        checked_tenant(tenant_id)  # the same ids on every backend
+        service = self._service
+        if service.db is not None:
+            return SqliteValues(service.db, self.plugin, tenant_id)
+        assert service.redis is not None
+        return RedisValues(service.redis, service.scripts, service.keys, self.plugin, tenant_id)
+
+    def counters(self, tenant_id: str) -> Counters:
+        checked_tenant(tenant_id)
+        service = self._service
+        if service.db is not None:
+            return SqliteCounters(service.db, self.plugin, tenant_id)
+        assert service.redis is not None
+        return RedisCounters(service.redis, service.scripts, service.keys, self.plugin, tenant_id)
+
+    def queue(self, name: str) -> Queue:
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = self._new_queue(name)
+        return queue
+
+    def _new_queue(self, name: str) -> Queue:
+        service = self._service
+        if service.db is not None:
+            return SqliteQueue(service.db, self.plugin, name)
+        assert service.redis is not None
+        return RedisQueue(service.redis, service.scripts, service.keys, self.plugin, name)
+
+    async def drop_tenant(self, tenant_id: str) -> None:
+        service = self._service
+        if service.db is not None:
+            for module in (sqlite_values, sqlite_counters):
+                service.db.ensure_schema(module.SCHEMA)
+            with service.db.transaction() as conn:
+                sqlite_values.drop_tenant(conn, self.plugin, tenant_id)
+                sqlite_counters.drop_tenant(conn, self.plugin, tenant_id)
+            return
+        assert service.redis is not None
+        await delete_matching(service.redis, _glob_escape(f"{service.keys.tenant_root(tenant_id)}{self.plugin}:") + "*")
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern (ids and prefixes may hold ``[``, ``*``, ``?``)."""
+    return re.sub(r"([\\*?\[\]])", r"\\\1", text)

@@ -1,0 +1,68 @@
+"""One write for everything a queue was given during one event-loop turn.
+
+Under load a gateway finishes tens of requests per event-loop turn; a queue write per request
+(an XADD, an INSERT transaction) pays its fixed cost that many times over. :class:`TurnBatch`
+holds the items added during a turn and hands them to ``write`` in one call once the turn's other
+callbacks have run (``loop.call_soon``). Every caller awaits the write that holds its item:
+``add`` returns once it is durable and raises what the write raised. Items added while a write is
+in flight (a Redis round trip) join the next one, so there is never more than one write at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable, Generic, TypeVar
+
+__all__ = ["TurnBatch"]
+
+T = TypeVar("T")
+
+
+class TurnBatch(Generic[T]):
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._scheduled = False
+
+    async def add(self, item: T) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((item, future))
+        if not self._scheduled:
+            self._scheduled = True
+            # call_soon: the flush starts after the callbacks already queued for this turn, so
+            # every coroutine appending now joins the same write.
+            loop.call_soon(self._start_flush, loop)
+        # shield: one appender cancelled (a client left) does not cancel the write of the others.
+        await asyncio.shield(future)
+
+    def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The task is kept referenced until done (a bare create_task may be collected mid-write).
+        self._flush_task = loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._write([item for item, _ in batch])
+                except BaseException as exc:  # every waiter learns its item was not written
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._scheduled = False
+            self._flush_task = None
+            # Left over only when the flush itself was cancelled (the loop is closing): those
+            # items were not written, and their appenders must not wait forever.
+            leftover, self._waiting = self._waiting, []
+            for _, future in leftover:
+                if not future.done():
+                    future.set_exception(RuntimeError("the queue write was cancelled (the event loop is closing)"))

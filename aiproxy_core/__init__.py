@@ -7,7 +7,7 @@ from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret
 from .admin.uploads import UploadRoute
-from .config import GatewayConfig, load_config
+from .config import GatewayConfig, LoggingConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
     BadRequest,
@@ -32,17 +32,20 @@ from .errors import (
     UpstreamUnreachable,
     ValidationFailed,
 )
-from . import sse, state_keys
+from . import sse, state, state_keys
 from .gateway import Gateway
 from .hookspecs import hookimpl
-from .models import ApiKey, ChainEntry, Rule, Tenant
-from .plugins import PluginRegistry
+from .mock_upstream import create_mock_upstream
+from .models import ApiKey, ChainEntry, Consumer, Rule, Tenant
+from .plugins import PluginInfo, PluginRegistry
 from .redis_keys import delete_matching
 from .redis_scripts import ScriptConnection, ScriptError
 from .services import GatewayServices
 from .single_flight import SingleFlight
 from .store import ChangeEvent, Store
 from .store.opening import store_for
+from .server.uvicorn_configs import listener_configs
+from .upstream import UpstreamClient, UpstreamResponse
 
 __version__ = "0.1.0"
 
@@ -53,12 +56,14 @@ __all__ = [
     "ChangeEvent",
     "ConfigError",
     "Conflict",
+    "Consumer",
     "Forbidden",
     "Gateway",
     "GatewayConfig",
     "GatewayError",
     "GatewayServices",
     "HeadersTooLarge",
+    "LoggingConfig",
     "LoopDetected",
     "MethodNotAllowed",
     "MisdirectedRequest",
@@ -66,35 +71,45 @@ __all__ = [
     "PayloadTooLarge",
     "PaymentRequired",
     "PluginFailed",
+    "PluginInfo",
     "PluginLoadError",
     "PluginRegistry",
     "ProxyRequest",
     "ProxyResponse",
     "RateLimited",
+    "RedisConfig",
     "RequestContext",
     "Rule",
     "ScriptConnection",
     "ScriptError",
+    "ServerConfig",
     "ServiceUnavailable",
     "SingleFlight",
+    "StorageConfig",
     "Store",
     "Tenant",
     "Unauthorized",
     "UnsupportedMediaType",
     "UploadRoute",
+    "UpstreamClient",
+    "UpstreamConfig",
+    "UpstreamResponse",
     "UpstreamTimeout",
     "UpstreamUnreachable",
     "ValidationFailed",
     "__version__",
     "authorized_tenant",
+    "create_mock_upstream",
     "delete_matching",
     "hookimpl",
     "kept_secret",
+    "listener_configs",
     "load_config",
     "masked_secret",
     "read_body",
     "read_model",
     "sse",
+    "state",
     "state_keys",
     "store_for",
 ]

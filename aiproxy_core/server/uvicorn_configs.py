@@ -3,18 +3,24 @@ so tests run the protocol and limits production runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+if TYPE_CHECKING:
+    import uvicorn
 
-from ..gateway import Gateway
-from .http_protocol import HttpLimits, limited_protocol
+    from ..gateway import Gateway
 
 __all__ = ["listener_configs"]
 
 
 def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> tuple[uvicorn.Config, uvicorn.Config]:
     """``(admin, proxy)`` uvicorn configs for ``gateway``, with its ``server`` limits applied."""
+    # Imported here: aiproxy_core exports this function, and uvicorn with its httptools protocol
+    # would otherwise be loaded by every ``import aiproxy_core`` (plugins, CLI, scripts).
+    import uvicorn
+
+    from .http_protocol import HttpLimits, limited_protocol
+
     server = gateway.config.server
     common: dict[str, Any] = dict(
         lifespan="off",

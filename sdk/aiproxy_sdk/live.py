@@ -10,8 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
-from aiproxy_core.server.uvicorn_configs import listener_configs
+from aiproxy_core import Gateway, GatewayConfig, PluginRegistry, listener_configs
 
 
 def _free_socket() -> socket.socket:

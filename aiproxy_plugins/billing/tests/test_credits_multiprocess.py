@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import httpx
 
-from aiproxy_core.mock_upstream import create_mock_upstream
+from aiproxy_core import create_mock_upstream
 from aiproxy_sdk import GatewayProcess, ServerThread
 
 REQUESTS = 200

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from aiproxy_cache import Cache
-from aiproxy_core.mock_upstream import create_mock_upstream
+from aiproxy_core import create_mock_upstream
 from aiproxy_sdk import GatewayHarness, ServerThread
 
 #: A request with this header gets its stream cut before ``[DONE]`` by the recording upstream.

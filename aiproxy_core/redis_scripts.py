@@ -12,17 +12,28 @@ process (``services.scripts``), so the rate limiter's and billing's calls of one
 It speaks only what script calls need: AUTH/SELECT on connect, SCRIPT LOAD, EVALSHA (reloading a
 script Redis forgot, e.g. after a restart). Replies are hiredis's: integers, ``bytes``, lists. A
 lost connection fails its pending calls; the next call reconnects.
+
+:class:`RequestScript` is how the core's own request-path calls (the state API) use it: over this
+connection when the process has one, over the redis-py client when it has not (a Redis Cluster:
+this connection talks to one server), with replies decoded to ``str`` either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import hiredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["ScriptConnection", "ScriptError"]
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RequestScript", "ScriptConnection", "ScriptError", "text_reply"]
 
 
 class _Protocol(asyncio.Protocol):
@@ -161,3 +172,44 @@ class ScriptConnection:
 
 class ScriptError(Exception):
     """Redis answered a script call with an error (a bug in the script, or a wrong key type)."""
+
+
+class RequestScript:
+    """A Lua script of a request path: ``await script(scripts, redis, keys, args)``.
+
+    With a :class:`ScriptConnection` (``scripts``) the call joins the event-loop turn's one write
+    shared by every plugin; without one (``None``: a Redis Cluster, where that connection cannot
+    route by slot) it goes through the redis-py client ``redis``, which routes the EVALSHA by its
+    first key. Both return the same reply, decoded like redis-py's ``decode_responses=True``: bulk
+    strings as ``str``, integers as ``int``, nil as None, arrays as lists. A script that has to
+    report a condition (a wrong kind of key) returns it rather than raising, so callers see the
+    same thing on both paths, failures included: a store that cannot be reached raises the builtin
+    ``ConnectionError``, one that does not answer in time ``TimeoutError``, an error reply
+    :class:`ScriptError` (redis-py's own exceptions are turned into these).
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # Registered without a client (bytes: no encoder needed); each call passes the client.
+        self._fallback = AsyncScript(None, source.encode())  # type: ignore[arg-type]
+
+    async def __call__(self, scripts: "ScriptConnection | None", redis: "Redis", keys: list[str], args: Sequence[Any]) -> Any:
+        if scripts is not None:
+            return text_reply(await scripts.evalsha(self.source, keys, list(args)))
+        try:
+            return await self._fallback(keys=keys, args=args, client=redis)
+        except RedisConnectionError as exc:
+            raise ConnectionError(f"the connection to Redis failed: {exc}") from exc
+        except RedisTimeoutError as exc:
+            raise TimeoutError(f"Redis did not answer in time: {exc}") from exc
+        except RedisError as exc:
+            raise ScriptError(str(exc)) from exc
+
+
+def text_reply(reply: Any) -> Any:
+    """A hiredis reply as redis-py with ``decode_responses=True`` gives it (bytes as UTF-8 text)."""
+    if isinstance(reply, bytes):
+        return reply.decode()
+    if isinstance(reply, list):
+        return [text_reply(item) for item in reply]
+    return reply

@@ -2,6 +2,8 @@
 
 from .api import (
     CompareAndSet,
+    CounterRefund,
+    CounterRequest,
     Counters,
     CounterVerdict,
     Delete,
@@ -20,6 +22,8 @@ from .service import StateService
 
 __all__ = [
     "CompareAndSet",
+    "CounterRefund",
+    "CounterRequest",
     "CounterVerdict",
     "Counters",
     "Delete",

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence, Union
 
 __all__ = [
+    "CounterRefund",
+    "CounterRequest",
     "Counters",
     "CounterVerdict",
     "Delete",
@@ -172,6 +174,27 @@ class CounterVerdict:
     reset_after: float
 
 
+@dataclass(frozen=True, slots=True)
+class CounterRequest:
+    """One counter of a :meth:`Counters.add_all` call: count ``cost`` under ``limit``."""
+
+    name: str
+    cost: int
+    limit: int
+    window: float
+    kind: WindowKind = "sliding"
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRefund:
+    """One counter of a :meth:`Counters.refund_all` call: take back ``cost``."""
+
+    name: str
+    cost: int
+    window: float
+    kind: WindowKind = "sliding"
+
+
 @dataclass(frozen=True)
 class Reservation:
     """What :meth:`Counters.reserve` took, to hand back to :meth:`Counters.settle`."""
@@ -183,7 +206,12 @@ class Reservation:
 
 
 class Counters(abc.ABC):
-    """One plugin's counters of one tenant. Times come from the store's clock, not the caller's."""
+    """One plugin's counters of one tenant. Times come from the store's clock, not the caller's.
+
+    A store that cannot be reached raises the builtin ``ConnectionError`` (``OSError``) or
+    ``TimeoutError``, on every backend and client, so a caller can decide what an outage means
+    (fail open or closed) without knowing the backend.
+    """
 
     @abc.abstractmethod
     async def add(self, name: str, cost: int, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
@@ -191,8 +219,21 @@ class Counters(abc.ABC):
         (then nothing is counted and the verdict says when to retry)."""
 
     @abc.abstractmethod
+    async def add_all(self, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+        """Count each request's cost in its counter only if *every* one fits, as one atomic step
+        (one script on Redis, one transaction on SQLite): all counted or none. One verdict per
+        request, in order; each ``allowed`` is the step's outcome. When refused, the counters
+        that lacked room have ``retry_after > 0`` (``math.inf``: that cost never fits) and the
+        others 0, so the step can be retried after the largest ``retry_after``. A counter may
+        appear once per call (the same name, kind and window twice is a ``ValueError``)."""
+
+    @abc.abstractmethod
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
         """Take back ``cost`` counted earlier in the current window (never below zero)."""
+
+    @abc.abstractmethod
+    async def refund_all(self, refunds: Sequence[CounterRefund]) -> None:
+        """:meth:`refund` of several counters as one step (one round trip)."""
 
     @abc.abstractmethod
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:

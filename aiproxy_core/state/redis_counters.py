@@ -11,10 +11,12 @@ is reconfigured starts afresh instead of misreading the old buckets):
   admitted call, and ``base|t<W ms>``, their total; both expire with the newest entry;
 * balance: ``base|b``, an integer string with no TTL (credits are money).
 
-Every script touches one counter's keys, all in the tenant's ``{tenant}`` slot (cluster-safe),
+Every script touches keys of one tenant only (one counter's, or several of ``add_all``), all in
+the tenant's ``{tenant}`` slot (cluster-safe),
 and reads ``TIME`` itself, so gateway processes whose clocks differ still agree. The check and
 the count are one script: nothing can be counted in between. The arithmetic is the one of
-``counter_windows.py`` (which the SQLite backend runs), written again in Lua.
+``counter_windows.py`` (which the SQLite backend runs), written again in Lua. ``add``, ``peek``
+and ``add_all`` are one script (COUNT), ``refund`` and ``refund_all`` another (REFUND).
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .api import Counters, CounterVerdict, Reservation, WindowKind
+from ..redis_scripts import RequestScript
+from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
 from .counter_windows import checked_amount, checked_kind, window_ms
 from .keyspace import KeySpace
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
     from ..redis_scripts import ScriptConnection
 
@@ -42,36 +43,101 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# ARGV: mode ('a' add, 'p' peek, 'r' refund), cost, limit, window ms.
-# Returns {allowed, cur, prev, elapsed ms, retry ms (-1: never), reset ms}.
-SLIDING = (
+# One call counts in several counters of one tenant, all or none (``add``/``peek`` are one
+# counter's case). KEYS: per counter, its hash (sliding 's', fixed 'f') or its log and total
+# (exact 'x'). ARGV: mode ('a' add, 'p' peek), n, a unique member id (exact logs), then per
+# counter: kind, cost, limit, window ms. Returns per counter {fits, cur, prev, elapsed ms, retry
+# ms (-1: never), reset ms} (prev and elapsed are 0 but for sliding); something is counted only
+# when every counter fits.
+COUNT = (
     _CLOCK
     + """
-local key, mode = KEYS[1], ARGV[1]
-local cost, limit, width = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local start = now - now % width
-local elapsed = now - start
-local stored = redis.call('HMGET', key, 's', 'c', 'p')
-local cur, prev = 0, 0
-local at = tonumber(stored[1])
-if at == start then
-  cur, prev = tonumber(stored[2]), tonumber(stored[3])
-elseif at == start - width then
-  prev = tonumber(stored[2])
+local mode, n, member = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+
+local function cost_of(entry)
+  return tonumber(string.match(entry, '|(%d+)$'))
 end
 
-if mode == 'r' then
-  if cur + prev == 0 then return 0 end
-  local taken = math.min(cost, cur)
-  redis.call('HSET', key, 's', start, 'c', cur - taken, 'p', math.max(0, prev - (cost - taken)))
-  return 0
+local function load(s)
+  local width = s.width
+  s.start = now - now % width
+  s.elapsed = now - s.start
+  s.cur, s.prev = 0, 0
+  if s.kind == 'x' then
+    -- Entries counted at or before now - width have left the window.
+    local gone = redis.call('ZRANGEBYSCORE', s.key, '-inf', now - width)
+    if #gone == 0 then
+      s.cur = tonumber(redis.call('GET', s.total) or '0')
+    else
+      local freed = 0
+      for _, entry in ipairs(gone) do freed = freed + cost_of(entry) end
+      redis.call('ZREMRANGEBYSCORE', s.key, '-inf', now - width)
+      if redis.call('EXISTS', s.key) == 0 then
+        redis.call('DEL', s.total)
+      else
+        s.cur = redis.call('DECRBY', s.total, freed)
+      end
+    end
+    return
+  end
+  local stored = redis.call('HMGET', s.key, 's', 'c', 'p')
+  local at = tonumber(stored[1])
+  if at == s.start then
+    s.cur = tonumber(stored[2])
+    if s.kind == 's' then s.prev = tonumber(stored[3]) end
+  elseif s.kind == 's' and at == s.start - width then
+    s.prev = tonumber(stored[2])
+  end
 end
 
-local function count()
-  return prev * (width - elapsed) / width + cur
+-- prev is 0 but for sliding, so one test serves the three kinds.
+local function fits(s)
+  local width = s.width
+  return s.cost <= s.limit and s.prev * (width - s.elapsed) + (s.cur + s.cost) * width <= s.limit * width
 end
 
-local function wait_ms(target)
+local function count(s)
+  return s.prev * (s.width - s.elapsed) / s.width + s.cur
+end
+
+local function write(s)
+  local width = s.width
+  s.cur = s.cur + s.cost
+  if s.kind == 's' then
+    redis.call('HSET', s.key, 's', s.start, 'c', s.cur, 'p', s.prev)
+    redis.call('PEXPIRE', s.key, s.start + 2 * width - now)
+  elseif s.kind == 'f' then
+    redis.call('HSET', s.key, 's', s.start, 'c', s.cur)
+    redis.call('PEXPIRE', s.key, width - s.elapsed)
+  else
+    redis.call('ZADD', s.key, now, member .. s.index .. '|' .. s.cost)
+    s.cur = redis.call('INCRBY', s.total, s.cost)
+    redis.call('PEXPIRE', s.key, width)
+    redis.call('PEXPIRE', s.total, width)
+  end
+end
+
+-- Milliseconds until the count is at most target if nothing else is counted.
+local function wait_ms(s, target)
+  local prev, cur, elapsed, width = s.prev, s.cur, s.elapsed, s.width
+  if s.kind == 'f' then
+    if cur <= target then return 0 end
+    return width - elapsed
+  end
+  if s.kind == 'x' then
+    local need = cur - target
+    if need <= 0 then return 0 end
+    local freed, first = 0, 0
+    while true do
+      local page = redis.call('ZRANGE', s.key, first, first + 127, 'WITHSCORES')
+      if #page == 0 then return width end
+      for j = 1, #page, 2 do
+        freed = freed + cost_of(page[j])
+        if freed >= need then return tonumber(page[j + 1]) + width - now end
+      end
+      first = first + 128
+    end
+  end
   if prev * (width - elapsed) + cur * width <= target * width then return 0 end
   if cur <= target then
     local x = math.ceil(width - (target - cur) * width / prev)
@@ -83,137 +149,109 @@ local function wait_ms(target)
   return width - elapsed + x
 end
 
-if cost <= limit and prev * (width - elapsed) + (cur + cost) * width <= limit * width then
-  if mode == 'a' and cost > 0 then
-    cur = cur + cost
-    redis.call('HSET', key, 's', start, 'c', cur, 'p', prev)
-    redis.call('PEXPIRE', key, start + 2 * width - now)
-  end
-  return {1, cur, prev, elapsed, 0, wait_ms(math.max(0, count() - cost))}
+local counters, all = {}, true
+local k, a = 1, 4
+for i = 1, n do
+  local s = {index = i, kind = ARGV[a], cost = tonumber(ARGV[a + 1]), limit = tonumber(ARGV[a + 2]), width = tonumber(ARGV[a + 3]), key = KEYS[k]}
+  a = a + 4
+  if s.kind == 'x' then s.total = KEYS[k + 1]; k = k + 2 else k = k + 1 end
+  load(s)
+  s.fits = fits(s)
+  all = all and s.fits
+  counters[i] = s
 end
-local retry = -1
-if cost <= limit then retry = wait_ms(limit - cost) end
-return {0, cur, prev, elapsed, retry, retry}
+
+local reply = {}
+for i = 1, n do
+  local s = counters[i]
+  if all and mode == 'a' and s.cost > 0 then write(s) end
+  local fit, retry, reset = 0, -1, -1
+  if s.fits then
+    fit, retry, reset = 1, 0, wait_ms(s, math.max(0, count(s) - s.cost))
+  elseif s.cost <= s.limit then
+    retry = wait_ms(s, s.limit - s.cost)
+    reset = retry
+  end
+  for _, part in ipairs({fit, s.cur, s.prev, s.elapsed, retry, reset}) do table.insert(reply, part) end
+end
+return reply
 """
 )
 
-# ARGV as SLIDING. Returns {allowed, cur, retry ms (-1: never), reset ms}.
-FIXED = (
+# Takes back costs counted earlier, never below zero. KEYS as COUNT. ARGV: n, then per counter:
+# kind, cost, window ms.
+REFUND = (
     _CLOCK
     + """
-local key, mode = KEYS[1], ARGV[1]
-local cost, limit, width = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local start = now - now % width
-local stored = redis.call('HMGET', key, 's', 'c')
-local cur = 0
-if tonumber(stored[1]) == start then cur = tonumber(stored[2]) end
-
-if mode == 'r' then
-  if cur > 0 then redis.call('HSET', key, 'c', math.max(0, cur - cost)) end
-  return 0
-end
-
-local left = width - (now - start)
-if cost <= limit and cur + cost <= limit then
-  if mode == 'a' and cost > 0 then
-    cur = cur + cost
-    redis.call('HSET', key, 's', start, 'c', cur)
-    redis.call('PEXPIRE', key, left)
-  end
-  local reset = 0
-  if cur > math.max(0, cur - cost) then reset = left end
-  return {1, cur, 0, reset}
-end
-local retry = -1
-if cost <= limit then retry = left end
-return {0, cur, retry, retry}
-"""
-)
-
-# KEYS: the log, its total. ARGV: mode, cost, limit, window ms, a unique member id.
-# Returns {allowed, total, retry ms (-1: never), reset ms}.
-EXACT = (
-    _CLOCK
-    + """
-local log, total_key, mode = KEYS[1], KEYS[2], ARGV[1]
-local cost, limit, width, id = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-
 local function cost_of(entry)
   return tonumber(string.match(entry, '|(%d+)$'))
 end
 
--- Entries counted at or before now - width have left the window.
-local total
-local gone = redis.call('ZRANGEBYSCORE', log, '-inf', now - width)
-if #gone == 0 then
-  total = tonumber(redis.call('GET', total_key) or '0')
-else
-  local freed = 0
-  for _, entry in ipairs(gone) do freed = freed + cost_of(entry) end
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - width)
-  if redis.call('EXISTS', log) == 0 then
-    redis.call('DEL', total_key)
-    total = 0
+local k, a = 1, 2
+for i = 1, tonumber(ARGV[1]) do
+  local kind, cost, width, key = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), KEYS[k]
+  a = a + 3
+  local start = now - now % width
+  if kind == 's' then
+    k = k + 1
+    local stored = redis.call('HMGET', key, 's', 'c', 'p')
+    local at, cur, prev = tonumber(stored[1]), 0, 0
+    if at == start then
+      cur, prev = tonumber(stored[2]), tonumber(stored[3])
+    elseif at == start - width then
+      prev = tonumber(stored[2])
+    end
+    if cur + prev > 0 then
+      -- From this bucket first, then from the previous one (which still weighs on the window).
+      local taken = math.min(cost, cur)
+      redis.call('HSET', key, 's', start, 'c', cur - taken, 'p', math.max(0, prev - (cost - taken)))
+    end
+  elseif kind == 'f' then
+    k = k + 1
+    local stored = redis.call('HMGET', key, 's', 'c')
+    if tonumber(stored[1]) == start and tonumber(stored[2]) > 0 then
+      redis.call('HSET', key, 'c', math.max(0, tonumber(stored[2]) - cost))
+    end
   else
-    total = redis.call('DECRBY', total_key, freed)
-  end
-end
-
-if mode == 'r' then
-  local left = cost
-  while left > 0 do
-    local top = redis.call('ZPOPMAX', log)
-    if #top == 0 then break end
-    local c = cost_of(top[1])
-    if c > left then
-      redis.call('ZADD', log, top[2], string.match(top[1], '^(.*)|') .. '|' .. (c - left))
-      left = 0
+    local log, total_key = key, KEYS[k + 1]
+    k = k + 2
+    local gone = redis.call('ZRANGEBYSCORE', log, '-inf', now - width)
+    if #gone > 0 then
+      local freed = 0
+      for _, entry in ipairs(gone) do freed = freed + cost_of(entry) end
+      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - width)
+      if redis.call('EXISTS', log) == 0 then redis.call('DEL', total_key) else redis.call('DECRBY', total_key, freed) end
+    end
+    -- The newest entries first: what was counted last is what is being taken back.
+    local left = cost
+    while left > 0 do
+      local top = redis.call('ZPOPMAX', log)
+      if #top == 0 then break end
+      local c = cost_of(top[1])
+      if c > left then
+        redis.call('ZADD', log, top[2], string.match(top[1], '^(.*)|') .. '|' .. (c - left))
+        left = 0
+      else
+        left = left - c
+      end
+    end
+    local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+    if newest[2] then
+      redis.call('DECRBY', total_key, cost - left)
+      local ttl = math.max(1, tonumber(newest[2]) + width - now)
+      redis.call('PEXPIRE', log, ttl)
+      redis.call('PEXPIRE', total_key, ttl)
     else
-      left = left - c
+      redis.call('DEL', total_key)
     end
   end
-  local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-  if newest[2] then
-    redis.call('DECRBY', total_key, cost - left)
-    local ttl = math.max(1, tonumber(newest[2]) + width - now)
-    redis.call('PEXPIRE', log, ttl)
-    redis.call('PEXPIRE', total_key, ttl)
-  else
-    redis.call('DEL', total_key)
-  end
-  return 0
 end
-
--- The wait until the oldest entries that must go for the total to be at most target have gone.
-local function wait_ms(target)
-  local need = total - target
-  if need <= 0 then return 0 end
-  local freed, first = 0, 0
-  while true do
-    local page = redis.call('ZRANGE', log, first, first + 127, 'WITHSCORES')
-    if #page == 0 then return width end
-    for j = 1, #page, 2 do
-      freed = freed + cost_of(page[j])
-      if freed >= need then return tonumber(page[j + 1]) + width - now end
-    end
-    first = first + 128
-  end
-end
-
-if cost <= limit and total + cost <= limit then
-  if mode == 'a' and cost > 0 then
-    redis.call('ZADD', log, now, id .. '|' .. cost)
-    total = redis.call('INCRBY', total_key, cost)
-    redis.call('PEXPIRE', log, width)
-    redis.call('PEXPIRE', total_key, width)
-  end
-  return {1, total, 0, wait_ms(math.max(0, total - cost))}
-end
-local retry = -1
-if cost <= limit then retry = wait_ms(limit - cost) end
-return {0, total, retry, retry}
+return 0
 """
 )
+
+BALANCE = "return redis.call('GET', KEYS[1])"
+ADD_TO_BALANCE = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 # ARGV: amount, ceiling. Returns the new balance, or -1 (nothing added) past the ceiling.
 CREDIT = """
@@ -241,22 +279,25 @@ return owed - taken
 """
 
 
-class _Scripts:
-    def __init__(self, redis: "Redis") -> None:
-        self.sliding = redis.register_script(SLIDING)
-        self.fixed = redis.register_script(FIXED)
-        self.exact = redis.register_script(EXACT)
-        self.credit = redis.register_script(CREDIT)
-        self.reserve = redis.register_script(RESERVE)
-        self.settle = redis.register_script(SETTLE)
-
-
-#: Scripts registered once per client (a RedisCounters is made per call of ``counters(tenant)``).
-_registered: "weakref.WeakKeyDictionary[Any, _Scripts]" = weakref.WeakKeyDictionary()
+_count = RequestScript(COUNT)
+_refund = RequestScript(REFUND)
+_balance = RequestScript(BALANCE)
+_add_to_balance = RequestScript(ADD_TO_BALANCE)
+_credit = RequestScript(CREDIT)
+_reserve = RequestScript(RESERVE)
+_settle = RequestScript(SETTLE)
 
 #: Exact-log members must be unique across processes: a random process tag and a sequence.
 _PROCESS_TAG = os.urandom(6).hex()
 _sequence = itertools.count()
+
+_KIND_TAGS = {"sliding": "s", "fixed": "f", "exact": "x"}
+
+
+def _once(seen: set[tuple[str, str, int]], name: str, tag: str, width: int) -> None:
+    if (name, tag, width) in seen:
+        raise ValueError("a counter (name, kind, window) may appear only once in one call")
+    seen.add((name, tag, width))
 
 
 def _seconds(ms: int) -> float:
@@ -264,80 +305,111 @@ def _seconds(ms: int) -> float:
 
 
 class RedisCounters(Counters):
+    """``scripts`` (the process's :class:`ScriptConnection`) carries every call when given: the
+    calls of one event-loop turn, of every plugin, leave in one write. Without it (a Redis
+    Cluster) each call is an EVALSHA on the redis-py client. Either way a store that cannot be
+    reached raises the builtin ``ConnectionError`` or ``TimeoutError`` (redis-py's own are
+    translated), and any other error Redis answers with is a :class:`~aiproxy_core.ScriptError`."""
+
     def __init__(self, redis: "Redis", scripts: "ScriptConnection | None", keys: KeySpace, plugin: str, tenant_id: str) -> None:
         self._redis = redis
+        self._fast = scripts
         self._keys = keys
         self._plugin = plugin
         self._tenant = tenant_id
-        registered = _registered.get(redis)
-        if registered is None:
-            registered = _registered[redis] = _Scripts(redis)
-        self._scripts = registered
 
     def _base(self, name: str) -> str:
         return self._keys.key(self._tenant, self._plugin, "c", name)
 
+    async def _run(self, script: RequestScript, keys: list[str], args: list[Any]) -> Any:
+        # RequestScript raises the builtin ConnectionError/TimeoutError and ScriptError on both paths.
+        return await script(self._fast, self._redis, keys, args)
+
+    def _counter_keys(self, keys: list[str], name: str, tag: str, width: int) -> None:
+        base = self._base(name)
+        if tag == "x":
+            keys += (f"{base}|x{width}", f"{base}|t{width}")
+        else:
+            keys.append(f"{base}|{tag}{width}")
+
     # -- windows ---------------------------------------------------------------------------
 
     async def add(self, name: str, cost: int, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
-        return await self._call("a", name, checked_amount(cost, "cost"), checked_amount(limit, "limit"), window, kind)
+        (verdict,) = await self._count("a", [CounterRequest(name, cost, limit=limit, window=window, kind=kind)])
+        return verdict
+
+    async def add_all(self, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+        return await self._count("a", requests)
 
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
-        return await self._call("p", name, 1, checked_amount(limit, "limit"), window, kind)
+        (verdict,) = await self._count("p", [CounterRequest(name, 1, limit=limit, window=window, kind=kind)])
+        return verdict
+
+    async def _count(self, mode: str, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+        keys: list[str] = []
+        args: list[Any] = [mode, len(requests), f"{_PROCESS_TAG}{next(_sequence)}:"]
+        widths: list[int] = []
+        seen: set[tuple[str, str, int]] = set()
+        for request in requests:
+            cost, limit = checked_amount(request.cost, "cost"), checked_amount(request.limit, "limit")
+            width, tag = window_ms(request.window), _KIND_TAGS[checked_kind(request.kind)]
+            _once(seen, request.name, tag, width)
+            self._counter_keys(keys, request.name, tag, width)
+            args += (tag, cost, limit, width)
+            widths.append(width)
+        if not requests:
+            return []
+        reply = await self._run(_count, keys, args)
+        parts = [int(part) for part in reply]
+        allowed = all(parts[i] == 1 for i in range(0, len(parts), 6))
+        verdicts = []
+        for i, (request, width) in enumerate(zip(requests, widths)):
+            _, cur, prev, elapsed, retry, reset = parts[6 * i : 6 * i + 6]
+            count = prev * (width - elapsed) / width + cur if prev else cur
+            verdicts.append(
+                CounterVerdict(
+                    allowed=allowed,
+                    count=count,
+                    limit=request.limit,
+                    remaining=max(0.0, request.limit - count),
+                    retry_after=_seconds(retry),
+                    reset_after=_seconds(reset),
+                )
+            )
+        return verdicts
 
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
-        await self._call("r", name, checked_amount(cost, "cost"), 0, window, kind)
+        await self.refund_all([CounterRefund(name, cost, window=window, kind=kind)])
 
-    async def _call(self, mode: str, name: str, cost: int, limit: int, window: float, kind: str) -> CounterVerdict:
-        base, width, kind = self._base(name), window_ms(window), checked_kind(kind)
-        scripts = self._scripts
-        if kind == "sliding":
-            reply = await scripts.sliding(keys=[f"{base}|s{width}"], args=[mode, cost, limit, width])
-            if mode == "r":
-                return _REFUNDED
-            allowed, cur, prev, elapsed, retry, reset = (int(part) for part in reply)
-            count = prev * (width - elapsed) / width + cur
-        elif kind == "fixed":
-            reply = await scripts.fixed(keys=[f"{base}|f{width}"], args=[mode, cost, limit, width])
-            if mode == "r":
-                return _REFUNDED
-            allowed, count, retry, reset = (int(part) for part in reply)
-        else:
-            member = f"{_PROCESS_TAG}{next(_sequence)}"
-            reply = await scripts.exact(keys=[f"{base}|x{width}", f"{base}|t{width}"], args=[mode, cost, limit, width, member])
-            if mode == "r":
-                return _REFUNDED
-            allowed, count, retry, reset = (int(part) for part in reply)
-        return CounterVerdict(
-            allowed=allowed == 1,
-            count=count,
-            limit=limit,
-            remaining=max(0.0, limit - count),
-            retry_after=_seconds(retry),
-            reset_after=_seconds(reset),
-        )
+    async def refund_all(self, refunds: Sequence[CounterRefund]) -> None:
+        keys: list[str] = []
+        args: list[Any] = [len(refunds)]
+        seen: set[tuple[str, str, int]] = set()
+        for refund in refunds:
+            cost, width, tag = checked_amount(refund.cost, "cost"), window_ms(refund.window), _KIND_TAGS[checked_kind(refund.kind)]
+            _once(seen, refund.name, tag, width)
+            self._counter_keys(keys, refund.name, tag, width)
+            args += (tag, cost, width)
+        if refunds:
+            await self._run(_refund, keys, args)
 
     # -- balances --------------------------------------------------------------------------
 
     async def balance(self, name: str) -> int:
-        return int(await self._redis.get(self._base(name) + "|b") or 0)
+        return int(await self._run(_balance, [self._base(name) + "|b"], []) or 0)
 
     async def credit(self, name: str, amount: int, *, ceiling: int | None = None) -> int | None:
         key, amount = self._base(name) + "|b", checked_amount(amount, "amount")
         if ceiling is None:
-            return int(await self._redis.incrby(key, amount))
-        balance = int(await self._scripts.credit(keys=[key], args=[amount, checked_amount(ceiling, "ceiling")]))
+            return int(await self._run(_add_to_balance, [key], [amount]))
+        balance = int(await self._run(_credit, [key], [amount, checked_amount(ceiling, "ceiling")]))
         return None if balance < 0 else balance
 
     async def reserve(self, name: str, amount: int) -> Reservation | None:
         key, amount = self._base(name) + "|b", checked_amount(amount, "amount")
-        balance = int(await self._scripts.reserve(keys=[key], args=[amount]))
+        balance = int(await self._run(_reserve, [key], [amount]))
         return None if balance < 0 else Reservation(name=name, amount=amount)
 
     async def settle(self, reservation: Reservation, spent: int) -> int:
         key, spent = self._base(reservation.name) + "|b", checked_amount(spent, "spent amount")
-        return int(await self._scripts.settle(keys=[key], args=[spent - reservation.amount]))
-
-
-#: What the refund path returns to ``_call`` (refund itself returns None).
-_REFUNDED = CounterVerdict(allowed=True, count=0, limit=0, remaining=0, retry_after=0, reset_after=0)
+        return int(await self._run(_settle, [key], [spent - reservation.amount]))

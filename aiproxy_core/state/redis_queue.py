@@ -5,7 +5,9 @@ Layout (both keys in one hash slot, ``{<plugin>:<name>}``, so every script runs 
 * the stream ``KeySpace.queue(plugin, name)``: one entry per append batch, fields ``0``, ``1``,
   ... holding the encoded items (``j<json>`` or ``b<base64>``, see :mod:`.value_codec`). All the
   items appended in one event-loop turn make one XADD (at most :data:`MAX_ITEMS_PER_ENTRY` per
-  entry), because under load the per-command work, not Redis, is the cost.
+  entry), because under load the per-command work, not Redis, is the cost. The XADD is a script
+  on the process's :class:`ScriptConnection` when it has one (sharing a write with every other
+  plugin's calls of that turn), else on the redis-py client (a Redis Cluster).
 * ``<stream>:acks``: a hash with one field ``<group> <entry id>`` per entry a group has
   acknowledged in part, its value a mask (``1`` per acknowledged item). An item's id is
   ``<entry id>:<index>``; acknowledging items is tracked per item, and when every item of an
@@ -21,8 +23,10 @@ using Redis's own clock (XPENDING IDLE), one round trip each.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..redis_scripts import RequestScript
 from .api import Queue, QueueEntry, Value
 from .keyspace import KeySpace
 from .queue_checks import check_claim, checked_name
@@ -207,9 +211,14 @@ return {total, next}
 )
 
 
+# KEYS: the stream. ARGV: field, item pairs of one entry. Returns the entry's id.
+_APPEND = RequestScript("return redis.call('XADD', KEYS[1], '*', unpack(ARGV))")
+
+
 class RedisQueue(Queue):
     def __init__(self, redis: "Redis", scripts: "ScriptConnection | None", keys: KeySpace, plugin: str, name: str) -> None:
         self._redis = redis
+        self._scripts = scripts  # None: appends through redis-py (a Redis Cluster)
         self._name = checked_name("queue", name)
         self.stream = keys.queue(plugin, name)
         self._keys = [self.stream, self.stream + ":acks"]
@@ -223,13 +232,11 @@ class RedisQueue(Queue):
         await self._batch.add(encode(item))
 
     async def _write(self, items: list[str]) -> None:
-        if len(items) <= MAX_ITEMS_PER_ENTRY:
-            await self._redis.xadd(self.stream, _fields(items))
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(items), MAX_ITEMS_PER_ENTRY):
-                pipe.xadd(self.stream, _fields(items[start : start + MAX_ITEMS_PER_ENTRY]))
-            await pipe.execute()
+        # One script call per entry, sent together (on the script connection: in this turn's one
+        # write); not one transaction (an entry that failed fails every append of the batch,
+        # though the others' entries may be written: a retried append may then appear twice).
+        chunks = [items[start : start + MAX_ITEMS_PER_ENTRY] for start in range(0, len(items), MAX_ITEMS_PER_ENTRY)]
+        await asyncio.gather(*(_APPEND(self._scripts, self._redis, [self.stream], _flat(chunk)) for chunk in chunks))
 
     async def claim(self, group: str, worker: str, *, count: int = 100, reclaim_after: float = 30.0) -> list[QueueEntry]:
         checked_name("group", group)
@@ -266,8 +273,12 @@ class RedisQueue(Queue):
                 return total
 
 
-def _fields(items: list[str]) -> dict[str, str]:
-    return {str(index): item for index, item in enumerate(items)}
+def _flat(items: list[str]) -> list[str]:
+    """``0, item0, 1, item1, ...``: the XADD's field, value pairs."""
+    flat: list[str] = []
+    for index, item in enumerate(items):
+        flat += (str(index), item)
+    return flat
 
 
 def _split(item_id: str) -> tuple[str, str]:

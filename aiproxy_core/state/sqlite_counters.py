@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from .api import Counters, CounterVerdict, Reservation, WindowKind
+from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
 from .counter_windows import (
     ExactLog,
     FixedBucket,
@@ -125,9 +125,14 @@ def _sweep(conn: sqlite3.Connection, now: int) -> None:
     )
 
 
-def _verdict(judgement: Judgement, limit: int) -> CounterVerdict:
+def _distinct(counters: list[tuple[str, str, int]]) -> None:
+    if len(set(counters)) != len(counters):
+        raise ValueError("a counter (name, kind, window) may appear only once in one call")
+
+
+def _verdict(judgement: Judgement, limit: int, *, allowed: bool) -> CounterVerdict:
     return CounterVerdict(
-        allowed=judgement.allowed,
+        allowed=allowed,
         count=judgement.count,
         limit=limit,
         remaining=max(0.0, limit - judgement.count),
@@ -148,61 +153,88 @@ class SqliteCounters(Counters):
     # -- windows ---------------------------------------------------------------------------
 
     async def add(self, name: str, cost: int, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
-        return self._count(name, checked_amount(cost, "cost"), checked_amount(limit, "limit"), window, kind, counting=True)
+        (verdict,) = self._count([CounterRequest(name, cost, limit=limit, window=window, kind=kind)], counting=True)
+        return verdict
+
+    async def add_all(self, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+        return self._count(requests, counting=True)
 
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
-        return self._count(name, 1, checked_amount(limit, "limit"), window, kind, counting=False)
+        (verdict,) = self._count([CounterRequest(name, 1, limit=limit, window=window, kind=kind)], counting=False)
+        return verdict
 
-    def _count(self, name: str, cost: int, limit: int, window: float, kind: str, *, counting: bool) -> CounterVerdict:
-        name, width, kind = checked_key(name), window_ms(window), checked_kind(kind)
+    def _count(self, requests: Sequence[CounterRequest], *, counting: bool) -> list[CounterVerdict]:
+        checked = [
+            (checked_key(r.name), checked_amount(r.cost, "cost"), checked_amount(r.limit, "limit"), window_ms(r.window), checked_kind(r.kind))
+            for r in requests
+        ]
+        _distinct([(name, kind, width) for name, _, _, width, kind in checked])
+        if not checked:
+            return []
         now = self._now_ms()
         with self._db.transaction() as conn:
             if counting:
                 _sweep(conn, now)
-            if kind == "exact":
-                log = self._log(conn, name, width, now)
-                judgement = judge(log, cost, limit, counting=counting)
-                if counting and judgement.allowed:
-                    conn.execute(
-                        "INSERT INTO state_counter_log (tenant, plugin, name, window_ms, at_ms, cost, expires_ms)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (*self._scope, name, width, now, cost, now + width),
-                    )
-                return _verdict(judgement, limit)
-            buckets = self._buckets(conn, name, kind, width, now)
-            judgement = judge(buckets, cost, limit, counting=counting)
-            if counting and judgement.allowed and cost:
-                self._put_buckets(conn, name, kind, width, now, buckets)
-            return _verdict(judgement, limit)
+            windows = [
+                self._log(conn, name, width, now) if kind == "exact" else self._buckets(conn, name, kind, width, now)
+                for name, _, _, width, kind in checked
+            ]
+            # Judged without counting first: only when every counter fits is any of them counted.
+            fits = [cost <= limit and window.fits(cost, limit) for window, (_, cost, limit, _, _) in zip(windows, checked)]
+            counted = counting and all(fits)
+            verdicts = []
+            for window, (name, cost, limit, width, kind) in zip(windows, checked):
+                judgement = judge(window, cost, limit, counting=counted)
+                if counted and cost:
+                    if kind == "exact":
+                        conn.execute(
+                            "INSERT INTO state_counter_log (tenant, plugin, name, window_ms, at_ms, cost, expires_ms)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (*self._scope, name, width, now, cost, now + width),
+                        )
+                    else:
+                        self._put_buckets(conn, name, kind, width, now, window)  # type: ignore[arg-type]
+                verdicts.append(_verdict(judgement, limit, allowed=all(fits)))
+            return verdicts
 
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
-        name, cost, width, kind = checked_key(name), checked_amount(cost, "cost"), window_ms(window), checked_kind(kind)
+        await self.refund_all([CounterRefund(name, cost, window=window, kind=kind)])
+
+    async def refund_all(self, refunds: Sequence[CounterRefund]) -> None:
+        checked = [(checked_key(r.name), checked_amount(r.cost, "cost"), window_ms(r.window), checked_kind(r.kind)) for r in refunds]
+        _distinct([(name, kind, width) for name, _, width, kind in checked])
+        if not checked:
+            return
         now = self._now_ms()
         with self._db.transaction() as conn:
-            if kind == "exact":
-                # The newest entries first: what was counted last is what is being taken back.
-                rows = conn.execute(_LOG, (*self._scope, name, width, now - width)).fetchall()
-                left = cost
-                for rowid, _, entry_cost in reversed(rows):
-                    if left <= 0:
-                        break
-                    if entry_cost <= left:
-                        conn.execute("DELETE FROM state_counter_log WHERE rowid = ?", (rowid,))
-                    else:
-                        conn.execute("UPDATE state_counter_log SET cost = ? WHERE rowid = ?", (entry_cost - left, rowid))
-                    left -= entry_cost
-                return
-            buckets = self._buckets(conn, name, kind, width, now)
-            if buckets.count() == 0:
-                return
-            if isinstance(buckets, SlidingBuckets):
-                # From this bucket first, then from the previous one (which still weighs on the window).
-                taken = min(cost, buckets.cur)
-                buckets.cur -= taken
-                buckets.prev = max(0, buckets.prev - (cost - taken))
-            else:
-                buckets.cur = max(0, buckets.cur - cost)
-            self._put_buckets(conn, name, kind, width, now, buckets)
+            for name, cost, width, kind in checked:
+                self._refund(conn, name, cost, width, kind, now)
+
+    def _refund(self, conn: sqlite3.Connection, name: str, cost: int, width: int, kind: str, now: int) -> None:
+        if kind == "exact":
+            # The newest entries first: what was counted last is what is being taken back.
+            rows = conn.execute(_LOG, (*self._scope, name, width, now - width)).fetchall()
+            left = cost
+            for rowid, _, entry_cost in reversed(rows):
+                if left <= 0:
+                    break
+                if entry_cost <= left:
+                    conn.execute("DELETE FROM state_counter_log WHERE rowid = ?", (rowid,))
+                else:
+                    conn.execute("UPDATE state_counter_log SET cost = ? WHERE rowid = ?", (entry_cost - left, rowid))
+                left -= entry_cost
+            return
+        buckets = self._buckets(conn, name, kind, width, now)
+        if buckets.count() == 0:
+            return
+        if isinstance(buckets, SlidingBuckets):
+            # From this bucket first, then from the previous one (which still weighs on the window).
+            taken = min(cost, buckets.cur)
+            buckets.cur -= taken
+            buckets.prev = max(0, buckets.prev - (cost - taken))
+        else:
+            buckets.cur = max(0, buckets.cur - cost)
+        self._put_buckets(conn, name, kind, width, now, buckets)
 
     def _buckets(self, conn: sqlite3.Connection, name: str, kind: str, width: int, now: int) -> SlidingBuckets | FixedBucket:
         start = now - now % width

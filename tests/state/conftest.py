@@ -16,6 +16,7 @@ from typing import AsyncIterator, Callable, Protocol
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from aiproxy_core.redis_scripts import ScriptConnection
 from aiproxy_core.state import StateService
 from aiproxy_sdk.private_cluster import PrivateCluster
 from aiproxy_sdk.redis_space import drop_prefix, new_prefix, require_redis
@@ -95,6 +96,23 @@ class RedisStorage:
         drop_prefix(self.prefix)
 
 
+class RedisScriptsStorage(RedisStorage):
+    """The same Redis, each service also given a request-path ``ScriptConnection`` (hiredis), as
+    the gateway builds one per process: every request-path call then goes over it (``name`` stays
+    "redis": it is the same kind of storage to a test that connects a second process to it)."""
+
+    async def service(self) -> StateService:
+        service = StateService(self.directory, redis=self.client(), scripts=ScriptConnection(REDIS_HOST, REDIS_PORT), prefix=self.prefix)
+        service.open()
+        self._open.append(service)
+        return service
+
+    async def shut(self, service: StateService) -> None:
+        assert service.scripts is not None
+        await service.scripts.close()
+        await super().shut(service)
+
+
 class ClusterStorage(RedisStorage):
     """The session's real 3-master Redis Cluster (``aiproxy_redis_cluster``) under a fresh
     prefix, emptied afterwards on every master; each service gets its own ``RedisCluster``
@@ -130,6 +148,7 @@ class ClusterStorage(RedisStorage):
 STORAGES: dict[str, Callable[..., Storage]] = {
     "sqlite": SqliteStorage,
     "redis": RedisStorage,
+    "redis-scripts": RedisScriptsStorage,
     "cluster": ClusterStorage,
 }
 #: Fixtures a backend's factory needs besides the tmp dir (the cluster starts only when used).

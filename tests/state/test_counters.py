@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from aiproxy_core.state import StateService
+from aiproxy_core.state import CounterRefund, CounterRequest, StateService
 from aiproxy_core.state.sqlite_counters import SqliteCounters
 from aiproxy_core.state.sqlite_db import StateDatabase
 from aiproxy_core.state import sqlite_counters
@@ -140,6 +140,69 @@ async def test_the_sliding_window_weighs_the_previous_bucket(state_backend: Stat
     assert (await counters.peek("fixed", limit=10, window=0.4, kind="fixed")).count == 0
     sliding = await counters.peek("sliding", limit=10, window=0.4, kind="sliding")
     assert 0 < sliding.count <= 10
+
+
+# -- several counters in one step (add_all, refund_all) ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_add_all_counts_in_every_counter_or_in_none(state_backend: StateService, kind: str) -> None:
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    roomy, full = CounterRequest("roomy", 1, limit=10, window=LONG, kind=kind), CounterRequest("full", 1, limit=1, window=60.0, kind=kind)
+    assert [v.allowed for v in await counters.add_all([full])] == [True]
+    refused = await counters.add_all([roomy, full])
+    assert [v.allowed for v in refused] == [False, False]
+    # Only the counter without room holds the step back; the other counted nothing.
+    assert refused[0].retry_after == 0 and refused[0].count == 0 and refused[0].remaining == 10
+    assert 0 < refused[1].retry_after <= 120 and refused[1].count == 1
+    assert (await counters.peek("roomy", limit=10, window=LONG, kind=kind)).count == 0
+    admitted = await counters.add_all([roomy, CounterRequest("other", 3, limit=5, window=LONG, kind=kind)])
+    assert [(v.allowed, v.count, v.remaining) for v in admitted] == [(True, 1, 9), (True, 3, 2)]
+    never = await counters.add_all([roomy, CounterRequest("small", 6, limit=5, window=LONG, kind=kind)])
+    assert [v.allowed for v in never] == [False, False] and never[1].retry_after == math.inf
+    assert (await counters.peek("roomy", limit=10, window=LONG, kind=kind)).count == 1
+
+
+async def test_add_all_holds_every_limit_under_200_concurrent_steps(state_backend: StateService) -> None:
+    """Mixed kinds and windows in one step: the tightest limit decides, the others count exactly as much."""
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    step = [
+        CounterRequest("a", 1, limit=50, window=LONG, kind="sliding"),
+        CounterRequest("b", 1, limit=30, window=LONG, kind="exact"),
+        CounterRequest("c", 1, limit=40, window=LONG, kind="fixed"),
+    ]
+    verdicts = await asyncio.gather(*(counters.add_all(step) for _ in range(200)))
+    assert sum(v[0].allowed for v in verdicts) == 30
+    assert all(len({x.allowed for x in v}) == 1 for v in verdicts)  # one outcome per step
+    counts = [(await counters.peek(r.name, limit=r.limit, window=r.window, kind=r.kind)).count for r in step]
+    assert counts == [30, 30, 30]
+
+
+async def test_refund_all_takes_back_from_several_counters(state_backend: StateService) -> None:
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    step = [CounterRequest("tpm", 8, limit=100, window=LONG, kind=kind) for kind in KINDS]
+    assert all(v.allowed for v in await counters.add_all(step))
+    await counters.refund_all([CounterRefund("tpm", 5, window=LONG, kind=kind) for kind in KINDS])
+    counts = [(await counters.peek("tpm", limit=100, window=LONG, kind=kind)).count for kind in KINDS]
+    assert counts == [3, 3, 3]
+    await counters.refund_all([])
+    assert await counters.add_all([]) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.add_all([CounterRequest("x", 1, limit=5, window=1), CounterRequest("x", 2, limit=9, window=1)]),
+        lambda c: c.refund_all([CounterRefund("x", 1, window=1), CounterRefund("x", 1, window=1)]),
+        lambda c: c.add_all([CounterRequest("x", 1, limit=5, window=1), CounterRequest("y", -1, limit=5, window=1)]),
+        lambda c: c.add_all([CounterRequest("x", 1, limit=5, window=1, kind="leaky")]),  # type: ignore[arg-type]
+    ],
+)
+async def test_add_all_refuses_bad_steps_and_counts_nothing(state_backend: StateService, call: Any) -> None:
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    with pytest.raises(ValueError, match="counter"):
+        await call(counters)
+    assert (await counters.peek("x", limit=5, window=1)).count == 0
 
 
 # -- isolation and dropping -------------------------------------------------------------------

@@ -73,7 +73,10 @@ class Gateway:
         self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
         data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
         redis = config.redis
-        scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if redis is not None else None
+        # The request-path script connection talks to one server; on a cluster the state API
+        # sends its scripts through the cluster client, which routes each by its tenant's slot.
+        on_one_server = redis is not None and not redis.cluster
+        scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if on_one_server else None
         self.state = StateService(
             data_dir, redis=self.store.redis, scripts=scripts, prefix=redis.prefix if redis is not None else "aiproxy"
         )
@@ -141,9 +144,33 @@ class Gateway:
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
+                if hook == "startup" and self._on_cluster:
+                    await self._set_aside_on_cluster(impl.plugin_name, exc)
+                    continue
                 if hook == "startup":
                     raise PluginLoadError(impl.plugin_name, f"startup failed: {type(exc).__name__}: {exc}") from exc
                 logger.exception("plugin %r failed in %s", impl.plugin_name, hook)
+
+    @property
+    def _on_cluster(self) -> bool:
+        return self.config.redis is not None and self.config.redis.cluster
+
+    async def _set_aside_on_cluster(self, plugin: str, exc: Exception) -> None:
+        """A plugin whose startup fails on a Redis Cluster (most often: it needs ``services.redis``
+        or ``services.scripts``, which a cluster gateway does not offer) must not serve requests
+        with half its state. Named in a saved chain, the gateway refuses to start; otherwise the
+        plugin is unloaded, listed as failed with the reason, and a chain naming it is refused."""
+        reason = f"cannot run on a Redis Cluster: its startup failed ({type(exc).__name__}: {exc})"
+        if await self.services.chain_entries(plugin):
+            raise PluginLoadError(
+                plugin,
+                f"{reason}; it is in a saved chain, so the gateway does not start: remove it from the chains"
+                " or run the gateway on a single Redis server",
+            ) from exc
+        logger.warning("plugin %r is not loaded: %s", plugin, reason)
+        self.registry.manager.unregister(name=plugin)
+        self.registry.versions.pop(plugin, None)
+        self.registry.failed[plugin] = reason
 
     async def serve_lifespan(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]) -> None:
         """ASGI lifespan for running one app alone under any ASGI server."""

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
+class ClusterUnsupported(RuntimeError):
+    """What a plugin asked for does not exist on a Redis Cluster gateway (``services.redis``)."""
+
+
 @dataclass(frozen=True)
 class GatewayServices:
     config: GatewayConfig
@@ -24,6 +28,7 @@ class GatewayServices:
     data_dir: Path
     #: Lua calls to the gateway's Redis on the request path, the fast way (None when embedded):
     #: ``await services.scripts.evalsha(LUA, keys, args)``. One per process, closed by the gateway.
+    #: None on a Redis Cluster too (it talks to one server).
     scripts: ScriptConnection | None = None
     #: The state API's backend (see :meth:`state`); the gateway opens and closes it.
     state_service: StateService | None = None
@@ -37,7 +42,16 @@ class GatewayServices:
 
     @property
     def redis(self) -> "Redis | None":
-        """The shared Redis client, or None when the gateway runs embedded."""
+        """The shared Redis client, or None when the gateway runs embedded.
+
+        Not on a Redis Cluster: commands of a plugin's own could span hash slots, so there a
+        plugin keeps shared state only through :meth:`state` (raises :class:`ClusterUnsupported`).
+        """
+        if self.config.redis is not None and self.config.redis.cluster:
+            raise ClusterUnsupported(
+                "services.redis is not available on a Redis Cluster (redis.cluster: true):"
+                " keep the plugin's state with services.state(...) instead"
+            )
         return self.store.redis
 
     @property

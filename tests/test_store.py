@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterPubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -19,6 +21,8 @@ from aiproxy_core.models import ApiKey, Consumer, Rule, Tenant
 from aiproxy_core.store import ChangeEvent, Store
 from aiproxy_core.store.redis_store import RedisStore
 from aiproxy_core.store.sqlite_store import SQLiteStore
+from aiproxy_sdk.private_cluster import PrivateCluster
+from aiproxy_sdk.redis_space import new_prefix
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -70,10 +74,52 @@ def redis_config(prefix: str) -> RedisConfig:
     return RedisConfig(host="127.0.0.1", port=6379, db=0, prefix=prefix)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture
+def cluster_prefix(aiproxy_redis_cluster: PrivateCluster) -> Iterator[str]:
+    """A fresh prefix on the session's real 3-master Redis Cluster, emptied on every master after."""
+    prefix = new_prefix("aiproxy-store-test")
+    yield prefix
+    aiproxy_redis_cluster.drop_prefix(prefix)
+
+
+def cluster_config(cluster: PrivateCluster, prefix: str) -> RedisConfig:
+    node = cluster.startup_node
+    return RedisConfig(host=node.host, port=node.port, prefix=prefix, cluster=True)
+
+
+@dataclass
+class SharedRedis:
+    """One of the two shared backends: the single server, or the cluster (any node named)."""
+
+    config: Callable[[], RedisConfig]
+    #: ``admin_of(store)``: a plain client of the node holding ``store``'s subscription.
+    admin_of: Callable[[RedisStore], Redis]
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared_redis(request: pytest.FixtureRequest) -> SharedRedis:
+    if request.param == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        return SharedRedis(lambda: redis_config(prefix), lambda store: Redis(host="127.0.0.1", port=6379))
+    cluster = request.getfixturevalue("aiproxy_redis_cluster")
+    prefix = request.getfixturevalue("cluster_prefix")
+
+    def admin_of(store: RedisStore) -> Redis:
+        assert isinstance(store._pubsub, ClusterPubSub)
+        node = store._pubsub.get_pubsub_node()
+        assert node is not None
+        return Redis(host=node.host, port=node.port)
+
+    return SharedRedis(lambda: cluster_config(cluster, prefix), admin_of)
+
+
+@pytest.fixture(params=["sqlite", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         aiproxy_backend: Store = SQLiteStore(str(tmp_path / "aiproxy.db"))
+    elif request.param == "cluster":
+        cluster = request.getfixturevalue("aiproxy_redis_cluster")
+        aiproxy_backend = RedisStore(cluster_config(cluster, request.getfixturevalue("cluster_prefix")))
     else:
         aiproxy_backend = RedisStore(redis_config(request.getfixturevalue("redis_prefix")))
     await aiproxy_backend.open()
@@ -403,8 +449,8 @@ async def test_sqlite_keeps_everything_across_restart(tmp_path: Path) -> None:
 
 
 # -- Redis only ----------------------------------------------------------------------------------
-async def test_redis_write_reaches_another_instance(redis_prefix: str) -> None:
-    writer, reader = RedisStore(redis_config(redis_prefix)), RedisStore(redis_config(redis_prefix))
+async def test_redis_write_reaches_another_instance(shared_redis: SharedRedis) -> None:
+    writer, reader = RedisStore(shared_redis.config()), RedisStore(shared_redis.config())
     await writer.open()
     await reader.open()
     try:
@@ -421,8 +467,8 @@ async def test_redis_write_reaches_another_instance(redis_prefix: str) -> None:
         await reader.close()
 
 
-async def test_redis_store_ignores_its_own_echo(redis_prefix: str) -> None:
-    store = RedisStore(redis_config(redis_prefix))
+async def test_redis_store_ignores_its_own_echo(shared_redis: SharedRedis) -> None:
+    store = RedisStore(shared_redis.config())
     await store.open()
     try:
         events = recorder(store)
@@ -433,11 +479,11 @@ async def test_redis_store_ignores_its_own_echo(redis_prefix: str) -> None:
         await store.close()
 
 
-async def test_redis_resubscribes_and_resets_after_a_dropped_connection(redis_prefix: str) -> None:
-    writer, reader = RedisStore(redis_config(redis_prefix)), RedisStore(redis_config(redis_prefix))
+async def test_redis_resubscribes_and_resets_after_a_dropped_connection(shared_redis: SharedRedis) -> None:
+    writer, reader = RedisStore(shared_redis.config()), RedisStore(shared_redis.config())
     await writer.open()
     await reader.open()
-    admin = Redis(host="127.0.0.1", port=6379)
+    admin = shared_redis.admin_of(reader)
     try:
         heard = recorder(reader)
         # Kill only the reader's subscription connection; other tests may share this server.
@@ -456,12 +502,12 @@ async def test_redis_resubscribes_and_resets_after_a_dropped_connection(redis_pr
         await reader.close()
 
 
-async def test_redis_resubscribes_itself_when_the_client_gives_up(redis_prefix: str) -> None:
+async def test_redis_resubscribes_itself_when_the_client_gives_up(shared_redis: SharedRedis) -> None:
     """When redis-py does not reconnect on its own, the listen loop opens a new subscription."""
-    writer, reader = RedisStore(redis_config(redis_prefix)), RedisStore(redis_config(redis_prefix))
+    writer, reader = RedisStore(shared_redis.config()), RedisStore(shared_redis.config())
     await writer.open()
     await reader.open()
-    admin = Redis(host="127.0.0.1", port=6379)
+    admin = shared_redis.admin_of(reader)
     try:
         heard = recorder(reader)
         subscription = reader._pubsub

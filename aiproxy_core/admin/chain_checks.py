@@ -22,11 +22,7 @@ logger = logging.getLogger("aiproxy.admin")
 def check_plugin_names(names: Iterable[str], registry: PluginRegistry, field: str) -> None:
     for index, name in enumerate(names):
         if not registry.has(name):
-            raise ValidationFailed(
-                f"{field}[{index}]: {name!r} is not an installed plugin (installed: {', '.join(registry.names()) or 'none'})",
-                code="unknown_plugin",
-                details=[{"field": f"{field}.{index}", "plugin": name, "message": "not installed"}],
-            )
+            raise _unavailable(registry, name, f"{field}[{index}]", f"{field}.{index}")
 
 
 def check_entries(
@@ -40,11 +36,7 @@ def check_entries(
     for field, entry in entries:
         name = entry.name
         if not registry.has(name):
-            raise ValidationFailed(
-                f"{field}.name: {name!r} is not an installed plugin (installed: {', '.join(registry.names()) or 'none'})",
-                code="unknown_plugin",
-                details=[{"field": f"{field}.name", "plugin": name, "message": "not installed"}],
-            )
+            raise _unavailable(registry, name, f"{field}.name", f"{field}.name")
         if allowed is not None and name not in allowed and name not in required:
             raise ValidationFailed(
                 f"{field}.name: plugin {name!r} is not in this tenant's enabled_plugins {allowed}",
@@ -114,3 +106,19 @@ def _refuse_missing(field: str, plugin: str, problems: Mapping[str, Any] | None)
     ]
     first = details[0]
     raise ValidationFailed(f"{first['field']}: {first['message']}", code="reference_not_found", details=details)
+
+
+def _unavailable(registry: PluginRegistry, name: str, shown: str, field: str) -> ValidationFailed:
+    """422 ``unknown_plugin``: not installed, or installed but unloaded (its reason given)."""
+    reason = registry.failed.get(name)
+    if reason is not None:
+        return ValidationFailed(
+            f"{shown}: {name!r} is installed but not available in this gateway: {reason}",
+            code="unknown_plugin",
+            details=[{"field": field, "plugin": name, "message": reason}],
+        )
+    return ValidationFailed(
+        f"{shown}: {name!r} is not an installed plugin (installed: {', '.join(registry.names()) or 'none'})",
+        code="unknown_plugin",
+        details=[{"field": field, "plugin": name, "message": "not installed"}],
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 def _network(value: str) -> str:
@@ -68,6 +68,15 @@ class RedisConfig(_Section):
     prefix: str = Field(default="aiproxy", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     #: Connections per gateway process; a burst beyond it waits (up to 5 s) for a free one.
     max_connections: int = Field(default=200, ge=2)
+    #: A Redis Cluster: ``host``/``port`` name any node (a managed service's configuration
+    #: endpoint); the client learns the others from it. A cluster has only database 0.
+    cluster: bool = False
+
+    @model_validator(mode="after")
+    def _cluster_has_only_db_0(self) -> "RedisConfig":
+        if self.cluster and self.db != 0:
+            raise ValueError(f"redis.db must be 0 with redis.cluster: true (a Redis Cluster has only database 0), not {self.db}")
+        return self
 
 
 class StorageConfig(_Section):

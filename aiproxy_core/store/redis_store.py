@@ -1,18 +1,10 @@
-"""The shared store: Redis, so several gateway processes serve the same tenants.
-
-Layout (``{p}`` is ``config.prefix``)::
-
-    {p}:tenants                 hash  tenant id -> tenant JSON
-    {p}:tenant_names            hash  casefolded name -> tenant id   (uniqueness index)
-    {p}:tenant_subdomains       hash  subdomain -> tenant id         (uniqueness index)
-    {p}:rules:{tenant_id}       hash  rule id -> rule JSON
-    {p}:keys                    hash  key SHA-256 -> key JSON        (the auth path's one read)
-    {p}:tenant_keys:{tenant_id} hash  key id -> key SHA-256
-    {p}:events                  pub/sub channel of ChangeEvents
+"""The shared store: Redis (one server or a Redis Cluster), so several gateway processes serve
+the same tenants. The keys are listed in :mod:`.redis_layout`: all in one hash slot.
 
 Every write that touches more than one key, or checks before it writes, is a Lua script: Redis
 runs a script atomically, so two processes can never both claim one subdomain, and a reader
-never sees a tenant without its index entries.
+never sees a tenant without its index entries. On a cluster each script runs unchanged, on the
+master of the store's slot.
 """
 
 from __future__ import annotations
@@ -23,9 +15,7 @@ import logging
 import uuid
 from typing import TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -34,6 +24,9 @@ from ..errors import Conflict, NotFound
 from ..models import ApiKey, Consumer, Rule, Tenant
 from .base import Store, dump
 from .events import ChangeEvent
+from .redis_client import redis_client
+from .redis_layout import StoreKeys
+from .redis_upgrade import move_legacy_keys
 
 logger = logging.getLogger("aiproxy.store")
 
@@ -156,33 +149,13 @@ class RedisStore(Store):
         self.config = config
         # Tells this store's own messages apart when pub/sub echoes them back.
         self._origin = uuid.uuid4().hex
-        pool = BlockingConnectionPool(
-            # Under a burst, requests wait up to `timeout` for a free connection instead of
-            # failing at the pool's limit (the non-blocking pool raises MaxConnectionsError).
-            max_connections=config.max_connections,
-            timeout=5.0,
-            host=config.host,
-            port=config.port,
-            password=config.password or None,
-            db=config.db,
-            decode_responses=True,
-            # An unreachable host should fail open() in seconds, not hang on the OS timeout.
-            socket_connect_timeout=5.0,
-            # Lets a dead pub/sub connection be noticed even while nothing is published.
-            socket_keepalive=True,
-            # Names this instance's connections in CLIENT LIST, for operators (and tests).
-            client_name=f"aiproxy-{self._origin}",
-            # A dead server should cost a request well under a second, not many backoff rounds.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-        )
-        self.redis: Redis = Redis(connection_pool=pool)
-        p = config.prefix + ":"
-        self._tenants = p + "tenants"
-        self._names = p + "tenant_names"
-        self._subdomains = p + "tenant_subdomains"
-        self._keys = p + "keys"
-        self._channel = p + "events"
-        self._prefix = p
+        self.redis: Redis = redis_client(config, client_name=f"aiproxy-{self._origin}")
+        self.key_names = keys = StoreKeys(config.prefix)
+        self._tenants = keys.tenants
+        self._names = keys.names
+        self._subdomains = keys.subdomains
+        self._keys = keys.keys
+        self._channel = keys.channel
         self._create_tenant = self.redis.register_script(_CREATE_TENANT)
         self._update_tenant = self.redis.register_script(_UPDATE_TENANT)
         self._delete_tenant = self.redis.register_script(_DELETE_TENANT)
@@ -197,23 +170,34 @@ class RedisStore(Store):
     @property
     def description(self) -> str:
         c = self.config
+        if c.cluster:
+            return f"Redis Cluster via {c.host}:{c.port} prefix {c.prefix}"
         return f"Redis {c.host}:{c.port} db {c.db} prefix {c.prefix}"
 
     def _rules(self, tenant_id: str) -> str:
-        return f"{self._prefix}rules:{tenant_id}"
+        return self.key_names.rules(tenant_id)
 
     def _tenant_keys(self, tenant_id: str) -> str:
-        return f"{self._prefix}tenant_keys:{tenant_id}"
+        return self.key_names.tenant_keys(tenant_id)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def open(self) -> None:
         where = f"{self.config.host}:{self.config.port}"
         try:
+            if self.config.cluster:
+                # Learn the cluster's nodes and slots now: a lazy client that gets concurrent
+                # first commands initializes once per command, closing connections under the
+                # others, and then retries them, so a script could run twice (redis-py #3935).
+                await self.redis.initialize()  # type: ignore[attr-defined]
+            else:
+                # Only a single server can hold the old layout (clusters were refused before it).
+                await move_legacy_keys(self.redis, self.key_names)
             await self.redis.ping()
             # Subscribed before open() returns, so no write made after it can go unheard.
             self._pubsub = await self._subscribe()
         except (RedisError, OSError) as exc:
-            raise ConnectionError(f"cannot reach Redis at {where} (db {self.config.db}): {exc}") from exc
+            what = "the Redis Cluster node" if self.config.cluster else "Redis"
+            raise ConnectionError(f"cannot reach {what} at {where} (db {self.config.db}): {exc}") from exc
         self._listener_task = asyncio.create_task(self._listen(), name=f"aiproxy store events {where}")
 
     async def ping(self) -> None:
@@ -231,7 +215,11 @@ class RedisStore(Store):
         await self.redis.aclose()
 
     async def _subscribe(self) -> PubSub:
-        """A pub/sub connection whose subscription the server has confirmed."""
+        """A pub/sub connection whose subscription the server has confirmed.
+
+        On a cluster it is one connection to the master of the channel's slot: a classic PUBLISH
+        reaches the subscribers on every node, so one subscription hears every process.
+        """
         pubsub = self.redis.pubsub()
         try:
             await pubsub.subscribe(self._channel)
@@ -451,7 +439,7 @@ class RedisStore(Store):
 
     # -- consumers -------------------------------------------------------------------------------
     def _consumers(self, tenant_id: str) -> str:
-        return f"{self.config.prefix}:consumers:{tenant_id}"
+        return self.key_names.consumers(tenant_id)
 
     async def put_consumer(self, consumer: Consumer) -> None:
         code = await self._put_consumer(

@@ -2,7 +2,7 @@
 
 The gateway finds the plugin through the ``aiproxy`` entry point ``rate_limiter``
 (:mod:`aiproxy_rate_limiter.plugin`). To run several gateways in one Python process, register a
-fresh :class:`RateLimiter` in each, since a plugin object keeps its gateway's counter.
+fresh :class:`RateLimiter` in each, since a plugin object keeps its gateway's state namespace.
 """
 
 from .plugin import RateLimiter

@@ -1,23 +1,34 @@
-"""What every counter does, in Redis or in memory: the sliding-window log with weighted entries.
+"""How a request is counted: one step over every limit it touches, and a settlement after it.
 
-Each counter (one per policy and subject) is a log of the hits still inside its window, each with
-its time and cost, and their running total. A request is admitted only if, for *every* counter it
-touches, ``total + cost <= limit``; then one entry is added to each, else to none. That all-or-none
-step is atomic (one Lua script in Redis, one uninterrupted function in memory), so no two
-processes can both take the last unit, and a request refused by one limit uses none of another.
+The counters are the core's (``services.state("rate_limiter").counters(tenant)``): on Redis one
+Lua script by Redis's clock, embedded one SQLite transaction, and on both the step is all or
+none, so no two processes can both take the last unit, and a request refused by one limit uses
+none of another. A request never reserves more than a whole limit (a huge ``max_tokens`` must not
+lock a client out for good); settling may then count more than the limit.
 
-An entry leaves its window ``window`` ms after it was counted, so the wait for room is exact: the
-time at which enough of the oldest entries have left. A request never reserves more than a whole
-limit (a huge ``max_tokens`` must not lock a client out for good); settling may then count more.
+Outages: the state API raises ``ConnectionError`` / ``TimeoutError`` when the store cannot be
+reached (and :class:`ScriptError` when Redis refuses a script, e.g. out of memory); so does
+``redis_timeout`` here. All three become :class:`CounterUnavailable`, and ``on_error`` decides.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Awaitable, Callable, Sequence, TypeVar
 
-__all__ = ["Counter", "CounterUnavailable", "Slot", "SlotState", "Verdict", "seconds_up"]
+from aiproxy_core import ScriptError
+from aiproxy_core.state import CounterRefund, CounterRequest, Counters, CounterVerdict, WindowKind
+
+from .outage import Outage
+
+__all__ = ["CounterUnavailable", "Slot", "acquire", "seconds_up", "settle"]
+
+#: A ceiling no settlement reaches: extra usage is counted whatever the limit.
+UNBOUNDED = 2**53 - 1
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,39 +37,53 @@ class Slot:
 
     name: str
     limit: int
-    window_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class SlotState:
-    #: What the window holds after this request (with it, when it was admitted).
-    used: int
-    #: Milliseconds until the oldest entry leaves the window (0 when it is empty).
-    reset_ms: int
-    #: What this request was charged in this counter (0 when refused).
-    charged: int
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    allowed: bool
-    #: When refused: milliseconds until every refusing counter has room for this request.
-    retry_ms: int
-    slots: tuple[SlotState, ...]
+    seconds: int
 
 
 class CounterUnavailable(Exception):
     """The shared store could not be asked (down, slow or refusing); ``on_error`` decides."""
 
 
-class Counter(Protocol):
-    async def acquire(self, slots: Sequence[Slot], member: str, cost: int, timeout: float) -> Verdict:
-        """Admit ``cost`` in every slot or in none; ``member`` names the entries for :meth:`settle`."""
+async def _asked(outage: Outage, timeout: float, call: Callable[[], Awaitable[T]]) -> T:
+    if outage.paused():
+        raise CounterUnavailable("the state store failed a moment ago; not asking again yet")
+    try:
+        async with asyncio.timeout(timeout):
+            result = await call()
+    except (OSError, TimeoutError, ScriptError) as exc:
+        outage.failed(exc)
+        raise CounterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    outage.recovered()
+    return result
 
-    async def settle(self, slots: Sequence[Slot], member: str, charged: Sequence[int], actual: int, timeout: float) -> None:
-        """Replace what ``member`` was charged by ``actual`` (0 refunds it), keeping its time."""
+
+async def acquire(
+    counters: Counters, outage: Outage, slots: Sequence[Slot], cost: int, kind: WindowKind, timeout: float
+) -> list[CounterVerdict]:
+    """Count ``cost`` (at most each limit) in every slot or in none."""
+    step = [CounterRequest(s.name, min(cost, s.limit), s.limit, s.seconds, kind) for s in slots]
+    return await _asked(outage, timeout, lambda: counters.add_all(step))
 
 
-def seconds_up(milliseconds: int) -> int:
+async def settle(
+    counters: Counters,
+    outage: Outage,
+    slots: Sequence[Slot],
+    charged: Sequence[int],
+    actual: int,
+    kind: WindowKind,
+    timeout: float,
+) -> None:
+    """Replace what a request was charged by ``actual`` (0 refunds it): the difference is taken
+    back from (or added to) the current window."""
+    back = [CounterRefund(s.name, c - actual, s.seconds, kind) for s, c in zip(slots, charged) if c > actual]
+    more = [CounterRequest(s.name, actual - c, UNBOUNDED, s.seconds, kind) for s, c in zip(slots, charged) if actual > c]
+    if back:
+        await _asked(outage, timeout, lambda: counters.refund_all(back))
+    if more:
+        await _asked(outage, timeout, lambda: counters.add_all(more))
+
+
+def seconds_up(seconds: float) -> int:
     """Whole seconds, rounded up: a client that waits this long is past the moment."""
-    return math.ceil(milliseconds / 1000) if milliseconds > 0 else 0
+    return math.ceil(seconds) if seconds > 0 else 0

@@ -1,10 +1,9 @@
 """Who a request is counted for, and the name of each counter.
 
-A counter's name is ``rl:{<tenant id>}:`` and then what ``limits`` would call the key of the
-item (``LIMITER/<cost>/<scope>/<subject>/<limit>/<n>/<unit>``). The tenant id is in every name
-so tenants never share a counter; in braces, it is a Redis Cluster hash tag, so all counters a
-request touches sit in one slot and one script may update them together. The Redis counter puts
-the gateway's ``redis_prefix`` in front.
+A counter's name is what ``limits`` would call the key of the item
+(``LIMITER/<cost>/<scope>/<subject>/<limit>/<n>/<unit>``), in the tenant's counters of the state
+API (``counters(tenant_id)``): tenants never share a counter, and on Redis every counter of a
+tenant sits in its ``{tenant}`` hash slot, so one script counts a request in all of them.
 """
 
 from __future__ import annotations
@@ -45,6 +44,6 @@ def subject_of(key: str, ctx: RequestContext) -> str:
     return f"header:{name.lower()}:{value}"
 
 
-def counter_name(policy: Policy, *, tenant_id: str, cost: str, scope: str, subject: str) -> str:
+def counter_name(policy: Policy, *, cost: str, scope: str, subject: str) -> str:
     """``scope`` is the rule id with ``per_endpoint``, else ``*`` (one counter across the tenant's rules)."""
-    return f"rl:{{{tenant_id}}}:" + policy.item.key_for(cost, scope, subject)
+    return policy.item.key_for(cost, scope, subject)

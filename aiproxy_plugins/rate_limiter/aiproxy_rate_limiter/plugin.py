@@ -8,39 +8,38 @@
 * ``post_response``: with ``cost: tokens``, replaces the estimate by the real usage, or refunds it
   when the request got no successful answer.
 
-The entry point names the :class:`RateLimiter` class; the gateway makes one instance per
-process. It keeps the counter its gateway's ``startup`` chose (Redis or memory), which is why
-several gateways in one process (tests) each need their own ``RateLimiter()``.
+Counting goes through the core's state API (``services.state("rate_limiter").counters(tenant)``):
+Redis (over the process's script connection, one write per event-loop turn for every plugin) or
+the embedded SQLite state file. The entry point names the :class:`RateLimiter` class; the gateway
+makes one instance per process. It keeps the state namespace of its gateway's ``startup``, which
+is why several gateways in one process (tests) each need their own ``RateLimiter()``.
 """
 
 from __future__ import annotations
 
-import itertools
-import uuid
+import math
 from typing import Any
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
+from aiproxy_core import BadRequest, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
+from aiproxy_core.state import CounterVerdict, PluginState
 
-from .counting import Counter, CounterUnavailable, Slot, Verdict, seconds_up
+from .counting import CounterUnavailable, Slot, acquire, seconds_up, settle
 from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
 from .keys import counter_name, subject_of
-from .memory_counter import MemoryCounter
+from .outage import Outage
 from .plan_limits import plan_policies
 from .policies import Policy
-from .redis_counter import RedisCounter
 from .settings import RateLimiterSettings
 from .state import EntryState, entry_states
 from .tokens import estimate_tokens, usage_in_body, usage_in_events
 
 __all__ = ["RateLimiter"]
 
-_MEMBER_PREFIX = uuid.uuid4().hex[:12] + "-"
-_member_counter = itertools.count(1)
-
 
 class RateLimiter:
     def __init__(self) -> None:
-        self._counter: Counter | None = None
+        self._state: PluginState | None = None
+        self.outage = Outage()
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -50,18 +49,11 @@ class RateLimiter:
 
     @hookimpl
     def startup(self, services: GatewayServices) -> None:
-        redis = services.config.redis
-        if redis is None:
-            self._counter = MemoryCounter()
-        else:
-            # The gateway's Redis server and prefix (keys under its namespace), over the process's
-            # lean script connection (calls of one event-loop turn leave in one write).
-            assert services.scripts is not None
-            self._counter = RedisCounter(services.scripts, redis.prefix)
+        self._state = services.state("rate_limiter")
 
     @hookimpl
     def shutdown(self, services: GatewayServices) -> None:
-        self._counter = None  # the script connection is the gateway's: it closes it
+        self._state = None  # the state service is the gateway's: it closes it
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -75,30 +67,21 @@ class RateLimiter:
         subject = subject_of(settings.key, ctx)
         scope = ctx.rule.id if settings.per_endpoint else "*"
         slots = tuple(
-            Slot(
-                counter_name(policy, tenant_id=ctx.tenant.id, cost=settings.cost, scope=scope, subject=subject),
-                policy.limit,
-                policy.seconds * 1000,
-            )
+            Slot(counter_name(policy, cost=settings.cost, scope=scope, subject=subject), policy.limit, policy.seconds)
             for policy in own
         )
         if of_plan:  # per consumer across the tenant's rules, in counters apart from the entry's
             consumer = subject_of("consumer", ctx)
             slots += tuple(
-                Slot(
-                    counter_name(policy, tenant_id=ctx.tenant.id, cost=settings.cost, scope="plan", subject=consumer),
-                    policy.limit,
-                    policy.seconds * 1000,
-                )
+                Slot(counter_name(policy, cost=settings.cost, scope="plan", subject=consumer), policy.limit, policy.seconds)
                 for policy in of_plan
             )
-        # The member must be unique per request (X-Request-Id comes from the client and may
-        # repeat): this process's random prefix and a counter, without a urandom call each time.
-        state = EntryState(slots, f"{_MEMBER_PREFIX}{next(_member_counter):x}")
+        state = EntryState(slots)
         entry_states(ctx.state)[id(settings)] = state
         cost = _cost(ctx, settings)
+        counters = self._started().counters(ctx.tenant.id)
         try:
-            verdict = await self._started().acquire(slots, state.member, cost, settings.redis_timeout)
+            verdicts = await acquire(counters, self.outage, slots, cost, settings.algorithm, settings.redis_timeout)
         except CounterUnavailable:
             if settings.on_error == "open":
                 state.unavailable = True
@@ -111,14 +94,14 @@ class RateLimiter:
                 headers={"Retry-After": "1"},
                 details=[{"plugin": "rate_limiter", "hook": "pre_request"}],
             ) from None
-        if verdict.allowed:
-            state.charged = tuple(slot.charged for slot in verdict.slots)
-            state.statuses = _statuses(policies, verdict, cost)
+        if verdicts[0].allowed:
+            state.charged = tuple(min(cost, slot.limit) for slot in slots)
+            state.statuses = _statuses(policies, verdicts)
             _label(ctx)
             return None
-        retry_after = max(1, seconds_up(verdict.retry_ms))
+        retry_after = max(1, seconds_up(max(v.retry_after for v in verdicts)))
         state.retry_after = retry_after
-        state.statuses = _statuses(policies, verdict, cost, retry_after)
+        state.statuses = _statuses(policies, verdicts, retry_after)
         refusing = next(p for p, s in zip(policies, state.statuses) if s.refusing)
         _label(ctx)
         unit = " tokens" if settings.cost == "tokens" else ""
@@ -149,18 +132,18 @@ class RateLimiter:
         actual = _used_tokens(ctx, state)
         if actual is None or all(charged == actual for charged in state.charged):
             return None
-        counter = self._counter
-        if counter is None:
+        if self._state is None:
             return None  # the gateway is stopping; its counters go with it
+        counters = self._state.counters(ctx.tenant.id)
         try:
-            await counter.settle(state.slots, state.member, state.charged, actual, settings.redis_timeout)
+            await settle(counters, self.outage, state.slots, state.charged, actual, settings.algorithm, settings.redis_timeout)
         except CounterUnavailable:
-            pass  # the outage is logged by the counter; the estimate stands
+            pass  # the outage is logged (Outage); the estimate stands
 
-    def _started(self) -> Counter:
-        if self._counter is None:
-            raise RuntimeError("the rate_limiter plugin has no counter: the gateway did not call its startup hook")
-        return self._counter
+    def _started(self) -> PluginState:
+        if self._state is None:
+            raise RuntimeError("the rate_limiter plugin has no state: the gateway did not call its startup hook")
+        return self._state
 
 
 def _label(ctx: RequestContext) -> None:
@@ -190,14 +173,18 @@ def _cost(ctx: RequestContext, settings: RateLimiterSettings) -> int:
     return estimate_tokens(body, len(ctx.request.body), settings.default_max_tokens)
 
 
-def _statuses(policies: tuple[Policy, ...], verdict: Verdict, cost: int, retry_after: int | None = None) -> tuple[PolicyStatus, ...]:
+def _statuses(
+    policies: tuple[Policy, ...], verdicts: list[CounterVerdict], retry_after: int | None = None
+) -> tuple[PolicyStatus, ...]:
+    """A refused step marks the counters that lacked room with ``retry_after > 0``; their reset
+    is the request's ``Retry-After``. ``remaining`` is rounded down: a sliding window's count is
+    an estimate with a fraction, and only whole requests fit."""
     statuses = []
-    for policy, slot in zip(policies, verdict.slots):
-        refusing = not verdict.allowed and slot.used + min(cost, policy.limit) > policy.limit
-        reset = retry_after if refusing and retry_after is not None else seconds_up(slot.reset_ms)
-        statuses.append(
-            PolicyStatus(policy.name, policy.limit, policy.seconds, max(0, policy.limit - slot.used), reset, refusing)
-        )
+    for policy, verdict in zip(policies, verdicts):
+        refusing = not verdict.allowed and verdict.retry_after > 0
+        reset = retry_after if refusing and retry_after is not None else seconds_up(verdict.reset_after)
+        remaining = max(0, math.floor(verdict.remaining + 1e-9))
+        statuses.append(PolicyStatus(policy.name, policy.limit, policy.seconds, remaining, reset, refusing))
     return tuple(statuses)
 
 

@@ -2,7 +2,8 @@
 
 The seed's ``{"limit": 100, "window": "1m"}`` is a complete setting. Everything else is optional:
 a ``burst`` limit, more ``limits``, per-tier ``plans``, what to count by (``key``), what a request
-costs (``cost``) and what to do when Redis is unreachable (``on_error``).
+costs (``cost``), how windows count (``algorithm``) and what to do when Redis is unreachable
+(``on_error``).
 
 Cross-field checks are field validators placed on the field they name (pydantic validates
 fields in declaration order, so ``limit`` is checked after ``limits`` and ``plans``, and
@@ -79,6 +80,13 @@ class RateLimiterSettings(BaseModel):
         description="Also apply the rate limits of the consumer's plan, when a plugin earlier in the chain (billing) hands them over.",
     )
     cost: Literal["requests", "tokens"] = "requests"
+    algorithm: Literal["sliding", "fixed", "exact"] = Field(
+        default="sliding",
+        description=(
+            "How a window counts: sliding (a sliding-window counter, O(1) memory whatever the limit), "
+            "fixed (aligned fixed windows) or exact (a log of every counted request: for small limits)."
+        ),
+    )
     on_error: Literal["closed", "open"] = Field(
         default="closed", description="When Redis is unreachable: refuse with 503 (closed) or let requests through (open)."
     )

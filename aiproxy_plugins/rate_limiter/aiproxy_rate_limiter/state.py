@@ -20,8 +20,6 @@ STATE_KEY = "rate_limiter"
 @dataclass(slots=True)
 class EntryState:
     slots: tuple[Slot, ...]
-    #: Names this request's entries in the counters (for settlement).
-    member: str
     #: What the request was charged in each slot (empty if it was refused or not counted).
     charged: tuple[int, ...] = ()
     statuses: tuple[PolicyStatus, ...] = ()

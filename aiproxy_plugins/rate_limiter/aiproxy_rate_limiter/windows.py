@@ -27,8 +27,8 @@ _UNITS: dict[str, type[RateLimitItem]] = {
 }
 _WINDOW = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
 
-#: A sliding-window log keeps one entry per counted request for a whole window, so windows are
-#: kept to a year: longer ones are better served by quotas than by rate limits.
+#: Windows are kept to a year (the ``exact`` log keeps one entry per counted request for a whole
+#: window): longer ones are better served by quotas than by rate limits.
 MAX_WINDOW_SECONDS = 366 * 86_400
 
 WINDOW_HELP = "a positive whole number and a unit s, m, h or d, e.g. 10s, 1m, 1h or 1d"

@@ -20,6 +20,7 @@ def test_the_seed_rule_is_a_complete_setting() -> None:
     (policy,) = settings.policies("free")
     assert (policy.name, policy.limit, policy.seconds, str(policy.item)) == ("default", 100, 60, "100 per 1 minute")
     assert (settings.key, settings.cost, settings.on_error, settings.per_endpoint) == ("consumer", "requests", "closed", False)
+    assert settings.algorithm == "sliding"
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("10s", 10), ("1m", 60), ("1h", 3600), ("1d", 86400), ("90s", 90), ("15m", 900)])
@@ -43,6 +44,7 @@ def test_windows(text: str, seconds: int) -> None:
         ({"limit": 100, "window": "1m", "key": "header:"}, "key"),
         ({"limit": 100, "window": "1m", "cost": "dollars"}, "cost"),
         ({"limit": 100, "window": "1m", "on_error": "maybe"}, "on_error"),
+        ({"limit": 100, "window": "1m", "algorithm": "leaky"}, "algorithm"),
         ({"limit": 100, "window": "1m", "per_endpoint": "yes"}, "per_endpoint"),
         ({"limit": 100, "window": "1m", "burst": {"limit": 0}}, "burst.limit"),
         ({"limits": [{"limit": 5}]}, "limits.0.window"),
@@ -79,10 +81,14 @@ SEED_ENTRY = json.dumps(json.loads(SEED_RULE)["plugin_chain"][0])
 
 
 async def test_the_seed_rule_is_saved_and_enforced(
-    aiproxy_gateway_factory: Any, backend: dict[str, Any] | None, assert_limit_headers: Callable[..., None]
+    aiproxy_gateway_factory: Any,
+    backend: dict[str, Any] | None,
+    assert_limit_headers: Callable[..., None],
+    before_a_boundary: Any,
 ) -> None:
     entry = json.loads(SEED_ENTRY)
     gw = await aiproxy_gateway_factory(plugins={"rate_limiter": RateLimiter()}, chain=[entry], redis=backend)
+    await before_a_boundary(entry["settings"], needed=15.0)
     assert gw.rule["plugin_chain"] == [{**entry, "on_error": "closed"}]
     first = await gw.chat()
     # Narrowed to pre_request, the entry still labels successful answers (ctx.response_headers).
@@ -92,7 +98,7 @@ async def test_the_seed_rule_is_saved_and_enforced(
     refused = await gw.chat()
     assert refused.status_code == 429
     assert_limit_headers(refused, limit=100, window=60, remaining=0)
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert 1 <= int(refused.headers["retry-after"]) <= 120  # sliding: up to two windows
 
 
 async def test_without_a_stage_every_response_is_labelled(

@@ -6,7 +6,6 @@ the upstream sent, so a streamed request is served from a plain answer and the o
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,14 +25,16 @@ class CachedAnswer:
     #: The last user message it answered: semantic hits check it against the new one.
     prompt: str | None = None
 
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
+    def to_value(self) -> dict[str, Any]:
+        """As the state API stores it (JSON data)."""
+        return asdict(self)
 
     @classmethod
-    def loads(cls, raw: bytes | str) -> "CachedAnswer | None":
-        """None for an entry this version cannot read (treated as a miss, then overwritten)."""
+    def from_value(cls, data: Any) -> "CachedAnswer | None":
+        """None when absent, or for an entry this version cannot read (a miss, then overwritten)."""
+        if not isinstance(data, dict):
+            return None
         try:
-            data = json.loads(raw)
             return cls(
                 content=data["content"],
                 finish_reason=data["finish_reason"],
@@ -41,7 +42,7 @@ class CachedAnswer:
                 usage=data.get("usage"),
                 prompt=data.get("prompt"),
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             return None
 
 

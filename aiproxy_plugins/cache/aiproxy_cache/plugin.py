@@ -11,8 +11,10 @@
 Give the entry a priority after authentication, validators and rate limits: a hit skips every
 ``pre_request`` hook that runs after it. A store that fails (Redis down) is a miss, never an error.
 
-The entry point names the :class:`Cache` class; the gateway makes one instance, which keeps the
-store its gateway's ``startup`` chose (several gateways in one process each get their own).
+Answers live in the core's state API (:mod:`.storage`): a SQLite file embedded, the gateway's
+Redis otherwise. Deleting a tenant drops them with the rest of its state (the core does it).
+The entry point names the :class:`Cache` class; the gateway makes one instance, which keeps its
+gateway's state namespace (several gateways in one process each get their own).
 """
 
 from __future__ import annotations
@@ -22,14 +24,11 @@ import logging
 import uuid
 
 from aiproxy_core import BadRequest, GatewayServices, ProxyResponse, RequestContext, hookimpl
-from redis.exceptions import RedisError
 
 from .capture import StreamCapture
 from .entries import CachedAnswer, answer_from_body, plain_body
 from .keys import request_keys
-from .memory_store import MemoryStore
 from .opt_out import permission_of
-from .redis_store import RedisStore
 from .replay import replay_events
 from .request_state import STATE_KEY, RequestState
 from .semantic import SemanticMatcher
@@ -41,8 +40,12 @@ __all__ = ["CACHE_HEADER", "Cache"]
 logger = logging.getLogger("aiproxy.cache")
 
 CACHE_HEADER = "X-Cache"
-#: Failures of the store that make a lookup a miss and a write a no-op instead of an error.
-STORE_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+#: The plugin's namespace in the state API.
+STATE_NAMESPACE = "cache"
+#: A failure of a store call makes a lookup a miss and a write a no-op instead of an error. The
+#: state API raises its backend's own errors (redis-py's, sqlite3's), which a plugin cannot name
+#: without importing them, so any exception of a store call counts; it is logged with its trace.
+STORE_ERRORS = (Exception,)
 
 
 class Cache:
@@ -59,31 +62,17 @@ class Cache:
 
     @hookimpl
     def startup(self, services: GatewayServices) -> None:
-        redis = services.config.redis
-        if redis is None:
-            self._store = MemoryStore()
-        else:
-            # The gateway's Redis and prefix, over a client of the cache's own: the gateway's
-            # client decodes replies to str, and vectors are binary.
-            self._store = RedisStore.connect(redis.host, redis.port, redis.password or None, redis.db, redis.prefix)
+        self._store = CacheStore(services.state(STATE_NAMESPACE))
 
     @hookimpl
     async def shutdown(self, services: GatewayServices) -> None:
         await self.idle()
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        self._store = None
 
     @property
     def store(self) -> CacheStore | None:
-        """Where answers are kept (memory or Redis); None before ``startup``."""
+        """Where answers are kept (the gateway's state); None before ``startup``."""
         return self._store
-
-    @hookimpl
-    async def tenant_deleted(self, tenant_id: str) -> None:
-        """The tenant's cached answers and their vectors go at once, not when their TTL ends."""
-        if self._store is not None:
-            await self._store.drop_tenant(tenant_id)
 
     async def idle(self) -> None:
         """Wait until every answer already sent has been written (for tests and shutdown)."""
@@ -112,8 +101,7 @@ class Cache:
         store = self._started()
         tenant = ctx.tenant.id
         try:
-            raw = await store.get(tenant, keys.exact)
-            answer = CachedAnswer.loads(raw) if raw is not None else None
+            answer = await store.get(tenant, keys.exact)
             if answer is not None:
                 return _serve(ctx, state, answer, "HIT")
             if settings.semantic and keys.prompt is not None:
@@ -161,7 +149,7 @@ class Cache:
             return  # the gateway is stopping
         keys = state.keys
         try:
-            await store.put(tenant, keys.exact, answer.dumps(), settings.ttl)
+            await store.put(tenant, keys.exact, answer, settings.ttl)
             if settings.semantic and keys.prompt is not None:
                 vector = state.vector if state.vector is not None else await self._matcher.embed(keys.prompt)
                 await store.add_vector(tenant, keys.scope, keys.exact, vector, settings.ttl, settings.max_semantic_entries)

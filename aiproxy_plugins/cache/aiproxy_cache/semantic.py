@@ -31,8 +31,7 @@ class SemanticMatcher:
         self, store: CacheStore, tenant: str, scope: str, vector: np.ndarray, prompt: str, threshold: float
     ) -> CachedAnswer | None:
         for key, _score in await store.nearest(tenant, scope, vector, threshold, CANDIDATES):
-            raw = await store.get(tenant, key)
-            answer = CachedAnswer.loads(raw) if raw is not None else None
+            answer = await store.get(tenant, key)
             if answer is None:
                 await store.forget_vector(tenant, scope, key)  # its answer expired
                 continue

@@ -5,20 +5,20 @@ headers), then the signature. Cheap refusals come first, and the signature comes
 a verified signature is remembered for replay protection: a request that some other check
 refuses should not use up its signature.
 
-This module is the plugin object (the ``aiproxy`` entry point names it). What ``startup`` hands
-over lives in ``process`` below, because stage hooks receive only ``ctx`` and ``settings``.
+This module is the plugin object (the ``aiproxy`` entry point names it). It keeps no state of
+its own: the replay memory is the serving gateway's (``ctx.services``), so several gateways in
+one process each keep theirs.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from aiproxy_core import GatewayServices, RequestContext, Unauthorized, hookimpl
+from aiproxy_core import RequestContext, Unauthorized, hookimpl
 
-from .replay import MemoryReplayGuard, RedisReplayGuard, ReplayGuard, replay_key
+from .replay import first_sighting
 from .request_policy import (
     PLUGIN_NAME,
     check_body_size,
@@ -31,41 +31,12 @@ from .request_policy import (
 from .settings import SecurityValidatorSettings
 from .signature import verify_signature
 
-__all__ = ["PLUGIN_NAME", "pre_request", "process", "settings_model", "shutdown", "startup"]
-
-
-@dataclass
-class ProcessState:
-    """This process's shared services and replay memory (one gateway per process is assumed)."""
-
-    services: GatewayServices | None = None
-    replay: ReplayGuard = field(default_factory=MemoryReplayGuard)
-
-
-process = ProcessState()
+__all__ = ["PLUGIN_NAME", "pre_request", "settings_model"]
 
 
 @hookimpl
 def settings_model() -> type[BaseModel]:
     return SecurityValidatorSettings
-
-
-@hookimpl
-def startup(services: GatewayServices) -> None:
-    process.services = services
-    redis = services.redis
-    if redis is not None:
-        process.replay = RedisReplayGuard(redis, services.redis_prefix or "aiproxy")
-    else:
-        process.replay = MemoryReplayGuard()
-
-
-@hookimpl
-def shutdown(services: GatewayServices) -> None:
-    # Only forget what this gateway set up: another gateway in the same process may have replaced it.
-    if process.services is services:
-        process.services = None
-        process.replay = MemoryReplayGuard()
 
 
 @hookimpl
@@ -83,8 +54,9 @@ async def pre_request(ctx: RequestContext, settings: SecurityValidatorSettings) 
         check_required_headers(request, settings.required_headers)
     if settings.hmac is not None:
         verified = verify_signature(request, settings.hmac, time.time())
-        key = replay_key(ctx.tenant.id, verified.signature)
-        if not await process.replay.first_sighting(key, verified.valid_for_seconds):
+        if ctx.services is None:
+            raise RuntimeError("security_validator needs the gateway's services to remember signatures")
+        if not await first_sighting(ctx.services, ctx.tenant.id, verified.signature, verified.valid_for_seconds):
             raise Unauthorized(
                 "this signature was already used; sign every request with a fresh timestamp",
                 code="signature_replayed",

@@ -1,70 +1,32 @@
 """Remembering signatures already used, so a captured signed request cannot be sent twice.
 
 A signature only has to be remembered while its timestamp is inside the window; after that the
-timestamp check refuses it anyway. With Redis the memory is shared by every gateway process
-(``SET NX PX`` is one atomic step, and Redis expires the key); without it, each process keeps its
-own dictionary, which is enough for a single embedded gateway.
+timestamp check refuses it anyway. It is kept in the state API's values of the tenant (embedded:
+the gateway's SQLite state file; with Redis: shared by every gateway process on it), written with
+``set_if_absent`` and a TTL: one atomic step, so of concurrent requests with one signature,
+on any processes, exactly one is admitted, and the backend forgets the signature when its window
+closes.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Callable, Protocol
+from aiproxy_core import GatewayServices
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from .request_policy import PLUGIN_NAME
 
-__all__ = ["MemoryReplayGuard", "RedisReplayGuard", "ReplayGuard", "replay_key"]
+__all__ = ["first_sighting", "replay_key"]
 
-#: How often the in-process memory drops expired entries (one pass over the dict at most this often).
-SWEEP_INTERVAL_SECONDS = 1.0
+#: The state API refuses a TTL of 0; a signature at the very edge of its window still counts.
+SHORTEST_MEMORY_SECONDS = 0.001
 
 
-def replay_key(tenant_id: str, signature: str) -> str:
-    # Per tenant: two tenants sharing a secret must not refuse each other's requests.
-    return f"sv:replay:{tenant_id}:{signature}"
+def replay_key(signature: str) -> str:
+    # The tenant is the state API's scope: two tenants sharing a secret do not refuse each other.
+    return f"replay:{signature}"
 
 
-class ReplayGuard(Protocol):
-    async def first_sighting(self, key: str, remember_seconds: float) -> bool:
-        """True the first time ``key`` is seen within ``remember_seconds``; False for a replay."""
-        ...
-
-
-class MemoryReplayGuard:
-    """Signatures seen by this process, each with the monotonic time it may be forgotten."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._forget_at: dict[str, float] = {}
-        self._next_sweep = 0.0
-
-    async def first_sighting(self, key: str, remember_seconds: float) -> bool:
-        now = self._clock()
-        if now >= self._next_sweep:
-            self._forget_at = {k: t for k, t in self._forget_at.items() if t > now}
-            self._next_sweep = now + SWEEP_INTERVAL_SECONDS
-        forget_at = self._forget_at.get(key)
-        if forget_at is not None and forget_at > now:
-            return False
-        self._forget_at[key] = now + remember_seconds
-        return True
-
-    def __len__(self) -> int:
-        return len(self._forget_at)
-
-
-class RedisReplayGuard:
-    """Signatures seen by any gateway process sharing this Redis."""
-
-    def __init__(self, redis: "Redis", prefix: str) -> None:
-        self._redis = redis
-        self._prefix = prefix
-
-    def full_key(self, key: str) -> str:
-        return f"{self._prefix}:{key}"
-
-    async def first_sighting(self, key: str, remember_seconds: float) -> bool:
-        # At least 1 ms: PX 0 is an error, and a signature at the very edge of its window still counts.
-        milliseconds = max(1, int(remember_seconds * 1000))
-        return bool(await self._redis.set(self.full_key(key), b"1", nx=True, px=milliseconds))
+async def first_sighting(services: GatewayServices, tenant_id: str, signature: str, remember_seconds: float) -> bool:
+    """True the first time ``signature`` is seen for the tenant within ``remember_seconds``."""
+    values = services.state(PLUGIN_NAME).values(tenant_id)
+    ttl = max(SHORTEST_MEMORY_SECONDS, remember_seconds)
+    return await values.set_if_absent(replay_key(signature), 1, ttl=ttl)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
-import redis.asyncio as aioredis
 
 from aiproxy_sdk import GatewayHarness
 from aiproxy_security_validator import plugin
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET = "test-secret-0123456789abcdef"
 
 MakeGateway = Callable[..., Awaitable[GatewayHarness]]
@@ -56,10 +54,3 @@ def redis_section(aiproxy_redis_prefix: str) -> dict[str, Any]:
     """A Redis section with the SDK's fresh prefix: skipped without Redis (failed under CI),
     emptied after the test and checked for leftovers at the session's end."""
     return {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}
-
-
-@pytest.fixture
-async def redis_client() -> AsyncIterator[Any]:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()

@@ -1,14 +1,12 @@
-"""HMAC request signatures: freshness, correctness, replay (in process and in Redis), secrecy."""
+"""HMAC request signatures: freshness, correctness, replay (on SQLite and on Redis, shared across gateways), secrecy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
-
-from aiproxy_security_validator import plugin
-from aiproxy_security_validator.replay import MemoryReplayGuard, RedisReplayGuard
 
 PATH = "/v1/chat/completions"
 BODY = json.dumps({"model": "mock-model", "messages": [{"role": "user", "content": "signed hello"}]}).encode()
@@ -140,46 +138,84 @@ async def test_without_sign_query_the_path_alone_is_signed(signed_gateway, sign)
     assert (await post(signed_gateway, headers, body=b"{}", path="/v1/echo?any=thing")).status_code == 200
 
 
-# -- replay memory ----------------------------------------------------------------------------
+# -- replay memory (the state API: SQLite embedded, Redis shared) ------------------------------
 
 
-async def test_memory_guard_forgets_after_the_window():
-    now = [1000.0]
-    guard = MemoryReplayGuard(clock=lambda: now[0])
-    assert await guard.first_sighting("k", 10)
-    assert not await guard.first_sighting("k", 10)
-    now[0] += 10.5
-    assert await guard.first_sighting("k", 10)
-    now[0] += 100
-    await guard.first_sighting("other", 10)  # sweeps expired entries
-    assert len(guard) == 1
+def replay_memory(gw):
+    """What the plugin remembers for the harness's tenant, read through the state API."""
+    return gw.gateway.services.state("security_validator").values(gw.tenant["id"])
 
 
-async def test_replays_are_remembered_in_redis(make_gateway, sign, redis_section, redis_client, hmac_secret):
-    gw = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=redis_section)
-    assert isinstance(plugin.process.replay, RedisReplayGuard)
+async def test_a_replay_is_refused_on_each_backend(make_gateway, sign, hmac_secret, aiproxy_backend):
+    gw = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=aiproxy_backend)
     headers = sign("POST", PATH, BODY)
     assert (await post(gw, headers)).status_code == 200
-
-    key = f"{redis_section['prefix']}:sv:replay:{gw.tenant['id']}:{headers['X-Signature']}"
-    assert await redis_client.exists(key)
-    assert 0 < await redis_client.pttl(key) <= 300_000
     assert_refused(await post(gw, headers), "signature_replayed")
+    assert await replay_memory(gw).keys("replay:") == [f"replay:{headers['X-Signature']}"]
 
 
-async def test_a_signature_another_process_saw_is_refused(make_gateway, sign, redis_section, redis_client, hmac_secret):
-    # Another gateway process on the same Redis accepted this signature first: it wrote the key.
-    gw = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=redis_section)
+async def test_a_signature_is_remembered_only_while_its_timestamp_is_in_the_window(
+    make_gateway, sign, hmac_secret, aiproxy_backend
+):
+    # tolerance 2 s and a timestamp 1 s old: remembered for at most 1 s, then gone from the store
+    # (the timestamp check refuses it from then on), so replay memory does not pile up.
+    gw = await make_gateway({"hmac": {"secret": hmac_secret, "tolerance_seconds": 2}}, redis=aiproxy_backend)
+    headers = sign("POST", PATH, BODY, timestamp=int(time.time()) - 1)
+    assert (await post(gw, headers)).status_code == 200
+    key = f"replay:{headers['X-Signature']}"
+    assert await replay_memory(gw).get(key) == 1
+    await asyncio.sleep(1.2)
+    assert await replay_memory(gw).get(key) is None
+    assert await replay_memory(gw).keys("replay:") == []
+    assert_refused(await post(gw, headers), "signature_expired")
+
+
+async def test_two_gateways_on_one_redis_admit_a_replayed_request_once(make_gateway, sign, redis_section, hmac_secret):
+    # Two gateways (each its own Redis clients and state service, as two processes would have)
+    # serving one tenant from one Redis; the same signed request is sent 20 times at once to both.
+    first = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=redis_section)
+    second = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=redis_section)
+    assert first.gateway.services.state_service is not second.gateway.services.state_service
+    into_second = second.proxy_client(first.api_key)
+    into_second.base_url = first.proxy.base_url
     headers = sign("POST", PATH, BODY)
-    key = f"{redis_section['prefix']}:sv:replay:{gw.tenant['id']}:{headers['X-Signature']}"
-    await redis_client.set(key, b"1", px=60_000)
+
+    async def send(client):
+        return await client.post(PATH, content=BODY, headers={**JSON, **headers})
+
+    answers = await asyncio.gather(*(send(client) for client in [first.proxy, into_second] * 10))
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 19
+    for refused in (a for a in answers if a.status_code == 401):
+        assert_refused(refused, "signature_replayed")
+    # A signature one gateway accepted earlier is refused by the other.
+    later = sign("POST", PATH, BODY.replace(b"hello", b"again"))
+    assert (await first.proxy.post(PATH, content=BODY.replace(b"hello", b"again"), headers={**JSON, **later})).status_code == 200
+    replayed = await into_second.post(PATH, content=BODY.replace(b"hello", b"again"), headers={**JSON, **later})
+    assert_refused(replayed, "signature_replayed")
+
+
+async def test_embedded_gateways_do_not_share_replay_memory_but_each_refuses(make_gateway, sign, hmac_secret):
+    # Embedded, state is a SQLite file in the gateway's own data directory.
+    gw = await make_gateway({"hmac": {"secret": hmac_secret}})
+    headers = sign("POST", PATH, BODY)
+    assert (await post(gw, headers)).status_code == 200
+    assert await replay_memory(gw).get(f"replay:{headers['X-Signature']}") == 1
     assert_refused(await post(gw, headers), "signature_replayed")
 
 
-async def test_replay_memory_is_per_tenant(make_gateway, sign, hmac_secret):
+async def test_replay_memory_is_per_tenant(make_gateway, sign, hmac_secret, aiproxy_backend):
     # Two tenants sharing a secret and sending the same signed request do not block each other.
-    first = await make_gateway({"hmac": {"secret": hmac_secret}})
-    second = await make_gateway({"hmac": {"secret": hmac_secret}})
+    first = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=aiproxy_backend)
+    second = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=aiproxy_backend)
     headers = sign("POST", PATH, BODY)
     assert (await post(first, headers)).status_code == 200
     assert (await post(second, headers)).status_code == 200
+    assert_refused(await post(second, headers), "signature_replayed")
+
+
+async def test_a_deleted_tenant_leaves_no_replay_memory(make_gateway, sign, hmac_secret, aiproxy_backend):
+    gw = await make_gateway({"hmac": {"secret": hmac_secret}}, redis=aiproxy_backend)
+    assert (await post(gw, sign("POST", PATH, BODY))).status_code == 200
+    assert len(await replay_memory(gw).keys("replay:")) == 1
+    assert (await gw.admin.delete(f"/api/v1/tenants/{gw.tenant['id']}")).status_code == 204
+    assert await replay_memory(gw).keys("replay:") == []

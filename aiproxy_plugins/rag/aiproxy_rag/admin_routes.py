@@ -18,6 +18,7 @@ from aiproxy_core import BadRequest, GatewayError, GatewayServices, NotFound, Up
 from .index import kind_for
 from .ingestion import ingest
 from .pdf_text import pdf_text
+from .kb_store import BaseHead
 from .records import DocumentBody, KnowledgeBase, KnowledgeBaseSpec, LookupBody, new_knowledge_base_id, valid_id
 from .runtime import RagRuntime
 
@@ -34,33 +35,34 @@ PDF_TYPE = "application/pdf"
 def rag_routes(services: GatewayServices, runtime: Callable[[], RagRuntime]) -> list[BaseRoute]:
     limit = services.config.server.max_admin_body_bytes
 
-    async def base_of(request: Request) -> KnowledgeBase:
+    async def head_of(request: Request) -> BaseHead:
         tenant = await authorized_tenant(request)
         kb_id = request.path_params["kb_id"]
-        base = await runtime().store.get_base(tenant.id, kb_id) if valid_id(kb_id) else None
-        if base is None:
+        head = await runtime().store.head(tenant.id, kb_id) if valid_id(kb_id) else None
+        if head is None:
             raise NotFound(f"this tenant has no knowledge base with the id {kb_id!r}", code="knowledge_base_not_found")
-        return base
+        return head
 
-    async def described(base: KnowledgeBase) -> dict[str, object]:
-        documents = await runtime().store.list_documents(base.tenant_id, base.id)
-        chunks = sum(document.chunk_count for document in documents)
-        return base.public(documents=len(documents), chunks=chunks, index=kind_for(chunks, base.hnsw_threshold))
+    async def base_of(request: Request) -> KnowledgeBase:
+        return (await head_of(request)).base
+
+    def described(head: BaseHead) -> dict[str, object]:
+        return head.base.public(documents=head.documents, chunks=head.chunks, index=kind_for(head.chunks, head.base.hnsw_threshold))
 
     async def create_base(request: Request) -> Response:
         tenant = await authorized_tenant(request)
         spec = await read_model(request, KnowledgeBaseSpec, limit)
         base = KnowledgeBase(id=new_knowledge_base_id(), tenant_id=tenant.id, **spec.model_dump())
         await runtime().store.put_base(base)
-        return JSONResponse(await described(base), status_code=201)
+        return JSONResponse(base.public(documents=0, chunks=0, index=kind_for(0, base.hnsw_threshold)), status_code=201)
 
     async def list_bases(request: Request) -> Response:
         tenant = await authorized_tenant(request)
-        bases = await runtime().store.list_bases(tenant.id)
-        return JSONResponse({"data": [await described(base) for base in bases]})
+        heads = await runtime().store.list_heads(tenant.id)
+        return JSONResponse({"data": [described(head) for head in heads]})
 
     async def get_base(request: Request) -> Response:
-        return JSONResponse(await described(await base_of(request)))
+        return JSONResponse(described(await head_of(request)))
 
     async def delete_base(request: Request) -> Response:
         base = await base_of(request)
@@ -70,7 +72,7 @@ def rag_routes(services: GatewayServices, runtime: Callable[[], RagRuntime]) -> 
         return Response(status_code=204)
 
     async def add_document(request: Request) -> Response:
-        base = await base_of(request)
+        head = await head_of(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             body = await read_model(request, DocumentBody, limit)
@@ -89,7 +91,7 @@ def rag_routes(services: GatewayServices, runtime: Callable[[], RagRuntime]) -> 
                 code="unsupported_media_type",
             )
         rt = runtime()
-        document = await ingest(rt.store, rt.embedder, base, text, title=title, metadata=metadata, content_type=content_type)
+        document = await ingest(rt.store, rt.embedder, head, text, title=title, metadata=metadata, content_type=content_type)
         return JSONResponse(document.public(), status_code=201)
 
     async def list_documents(request: Request) -> Response:

@@ -7,7 +7,6 @@ bases and a ``min_score`` means the same thing everywhere. Exact search over a f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import faiss
@@ -50,12 +49,33 @@ class VectorIndex:
         return cls(index, kind)
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
-        index = faiss.read_index(str(path))
+    def from_bytes(cls, data: bytes | memoryview) -> "VectorIndex":
+        """An index written by :meth:`to_bytes` (FAISS's own serialization: graph included, so
+        loading an HNSW index costs a copy, not a rebuild)."""
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         return cls(index, "hnsw" if isinstance(index, faiss.IndexHNSWFlat) else "flat")
 
-    def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+    def to_bytes(self) -> bytes:
+        return bytes(faiss.serialize_index(self._index))
+
+    def vectors(self) -> np.ndarray:
+        """Every row, in order: both kinds keep the vectors themselves (flat storage)."""
+        return self._index.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self._index.d), dtype=np.float32)
+
+    def with_rows(self, vectors: np.ndarray, hnsw_threshold: int) -> "VectorIndex":
+        """This index with ``vectors`` appended as its next rows. In place while the kind stays
+        (both kinds add incrementally); rebuilt when the new size crosses ``hnsw_threshold``."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if kind_for(len(self) + len(vectors), hnsw_threshold) != self.kind:
+            return VectorIndex.build(np.vstack([self.vectors(), vectors]), hnsw_threshold)
+        if len(vectors):
+            self._index.add(vectors)
+        return self
+
+    def without_rows(self, rows: list[int], hnsw_threshold: int) -> "VectorIndex":
+        """A new index of the other rows, in order (HNSW cannot remove: rebuilt either way)."""
+        keep = np.setdiff1d(np.arange(len(self)), np.asarray(rows, dtype=np.int64))
+        return VectorIndex.build(self.vectors()[keep], hnsw_threshold)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

@@ -1,7 +1,7 @@
 """Turning an uploaded text into stored chunks: extract, chunk, embed, then store in one step.
 
-Everything that can fail (an unreadable PDF, an empty text, the model) happens before the store
-is touched, so a refused upload changes nothing.
+Everything that can fail (an unreadable PDF, an empty text, a base too full, the model) happens
+before the store is touched, so a refused upload changes nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from aiproxy_core import BadRequest, NotFound
 from pydantic import JsonValue
 
 from .chunking import split_text
-from .kb_store import KnowledgeStore
-from .records import Chunk, Document, KnowledgeBase, new_document_id
+from .kb_store import BaseHead, KnowledgeStore
+from .records import Chunk, Document, new_document_id
 
 __all__ = ["Embeds", "ingest"]
 
@@ -27,16 +27,18 @@ class Embeds(Protocol):
 async def ingest(
     store: KnowledgeStore,
     embedder: Embeds,
-    base: KnowledgeBase,
+    head: BaseHead,
     text: str,
     *,
     title: str,
     metadata: dict[str, JsonValue],
     content_type: str,
 ) -> Document:
+    base = head.base
     texts = split_text(text, base.chunk_size, base.chunk_overlap)
     if not texts:
         raise BadRequest("the document holds no text to index", code="empty_document")
+    store.check_room(head, texts)  # before paying for the embedding; the write checks exactly
     document = Document(
         id=new_document_id(),
         title=title,

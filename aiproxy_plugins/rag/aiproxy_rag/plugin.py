@@ -2,9 +2,9 @@
 
 * ``admin_routes``: ``/api/v1/tenants/{tenant_id}/knowledge-bases/...`` (``admin_routes.py``).
 * ``check_references``: a rule naming a knowledge base its tenant does not have is refused when saved.
-* ``startup``: picks the store that matches the gateway's own (files beside the SQLite file, or
-  Redis under the gateway's prefix) and loads the embedding model, so the first request does
-  not pay for it.
+* ``startup``: keeps its bases in the core's state API (``services.state("rag")``: SQLite
+  embedded, the gateway's Redis otherwise; ``kb_store.py``) and loads the embedding model, so
+  the first request does not pay for it.
 * ``pre_request``: embeds the last user message, searches the rule's knowledge base and inserts
   the chunks above ``min_score`` into the messages; sources go to ``X-RAG-Sources`` and
   ``ctx.annotations["rag"]``.
@@ -25,11 +25,9 @@ from aiproxy_core import BadRequest, GatewayServices, RequestContext, hookimpl
 from aiproxy_embeddings import Embedder
 
 from .admin_routes import rag_routes
-from .file_store import FileStore
 from .injection import last_user_text, with_context
 from .ingestion import Embeds
-from .kb_store import KnowledgeStore
-from .redis_store import RedisStore
+from .kb_store import MAX_KNOWLEDGE_BASE_BYTES, KnowledgeStore
 from .retrieval import Retriever
 from .runtime import RagRuntime
 from .settings import RagSettings
@@ -40,8 +38,9 @@ SOURCES_HEADER = "X-RAG-Sources"
 
 
 class RagPlugin:
-    def __init__(self, embedder: Embeds | None = None) -> None:
+    def __init__(self, embedder: Embeds | None = None, *, max_knowledge_base_bytes: int = MAX_KNOWLEDGE_BASE_BYTES) -> None:
         self._embedder = embedder
+        self._max_base_bytes = max_knowledge_base_bytes
         self._runtime: RagRuntime | None = None
         self._warming: asyncio.Future[None] | None = None
 
@@ -63,11 +62,7 @@ class RagPlugin:
 
     @hookimpl
     async def startup(self, services: GatewayServices) -> None:
-        store: KnowledgeStore
-        if services.redis is not None:
-            store = RedisStore(services.redis, services.redis_prefix or "aiproxy")
-        else:
-            store = FileStore(services.data_dir / "rag")
+        store = KnowledgeStore(services.state("rag"), self._max_base_bytes)
         embedder = self._embedder
         if embedder is None:
             embedder = Embedder.shared()
@@ -86,11 +81,10 @@ class RagPlugin:
         self._runtime = None
 
     @hookimpl
-    async def tenant_deleted(self, tenant_id: str) -> None:
-        """The tenant's knowledge bases go, with their documents, chunks and indexes."""
-        store = self.runtime().store
-        for base in await store.list_bases(tenant_id):
-            await store.delete_base(tenant_id, base.id)
+    def tenant_deleted(self, tenant_id: str) -> None:
+        """The core has dropped the tenant's values (its bases, documents, chunks and indexes) before
+        this hook; what is left is this process's cached copies of them."""
+        self.runtime().retriever.forget(tenant_id)
 
     @hookimpl
     async def check_references(self, tenant_id: str, settings: RagSettings) -> dict[str, str] | None:

@@ -36,7 +36,7 @@ def new_document_id() -> str:
 
 
 def valid_id(value: str) -> bool:
-    """Ids end up in file paths and Redis keys: anything not shaped like ours is simply unknown."""
+    """Ids end up in state keys: anything not shaped like ours is simply unknown."""
     return bool(_ID.match(value))
 
 

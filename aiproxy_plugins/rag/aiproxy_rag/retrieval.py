@@ -1,8 +1,9 @@
 """Searching a knowledge base: the query's embedding against a FAISS index cached per process.
 
-The cache holds one index per base, tagged with the base's version; each search costs one
-version read from the store, and a changed version (a document added or deleted, here or by
-another gateway process) reloads the base once, however many searches arrive meanwhile.
+The cache holds one deserialized base per (tenant, base), tagged with the version it was
+stored under; each search costs one read of the base's small head value, and a changed version
+(a document added or deleted, here or by another gateway process on the same backend) reloads
+the base once, however many searches arrive meanwhile.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 
 from aiproxy_core import NotFound
 
-from .index import VectorIndex
-from .kb_store import Contents, KnowledgeStore
+from .contents import Contents
+from .kb_store import KnowledgeStore
 from .records import Chunk, Document
 
 __all__ = ["Hit", "Retriever"]
@@ -40,18 +41,10 @@ class Hit:
         }
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    version: str
-    index: VectorIndex
-    chunks: list[Chunk]
-    documents: dict[str, Document]
-
-
 class Retriever:
     def __init__(self, store: KnowledgeStore) -> None:
         self._store = store
-        self._loaded: dict[tuple[str, str], _Loaded] = {}
+        self._loaded: dict[tuple[str, str], Contents] = {}
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def search(self, tenant_id: str, kb_id: str, query: np.ndarray, top_k: int, min_score: float = -1.0) -> list[Hit]:
@@ -71,33 +64,28 @@ class Retriever:
     async def index_kind(self, tenant_id: str, kb_id: str) -> str:
         return (await self._current(tenant_id, kb_id)).index.kind
 
-    async def _current(self, tenant_id: str, kb_id: str) -> _Loaded:
+    async def _current(self, tenant_id: str, kb_id: str) -> Contents:
         key = (tenant_id, kb_id)
-        version = await self._store.version(tenant_id, kb_id)
-        if version is None:
+        head = await self._store.head(tenant_id, kb_id)
+        if head is None:
             self._loaded.pop(key, None)
             raise NotFound(f"this tenant has no knowledge base with the id {kb_id!r}", code="knowledge_base_not_found")
         loaded = self._loaded.get(key)
-        if loaded is not None and loaded.version == version:
+        if loaded is not None and loaded.version == head.version:
             return loaded
         async with self._locks[key]:
             loaded = self._loaded.get(key)
-            if loaded is not None and loaded.version == version:
+            if loaded is not None and loaded.version == head.version:
                 return loaded  # another search loaded it while this one waited
             contents = await self._store.contents(tenant_id, kb_id)
             if contents is None:
+                self._loaded.pop(key, None)
                 raise NotFound(f"this tenant has no knowledge base with the id {kb_id!r}", code="knowledge_base_not_found")
-            loaded = await self._build(tenant_id, kb_id, contents)
-            self._loaded[key] = loaded
-            return loaded
+            self._loaded[key] = contents
+            return contents
 
-    async def _build(self, tenant_id: str, kb_id: str, contents: Contents) -> _Loaded:
-        index = contents.index
-        if index is None or len(index) != len(contents.chunks):
-            # HNSW over many vectors takes a while to build: off the event loop.
-            index = await asyncio.to_thread(VectorIndex.build, contents.vectors, contents.base.hnsw_threshold)
-            await self._store.keep_index(tenant_id, kb_id, contents.version, index)
-        return _Loaded(contents.version, index, contents.chunks, contents.documents)
-
-    def forget(self, tenant_id: str, kb_id: str) -> None:
-        self._loaded.pop((tenant_id, kb_id), None)
+    def forget(self, tenant_id: str, kb_id: str | None = None) -> None:
+        """Drop a cached base (``kb_id`` None: all of the tenant's) from this process's memory."""
+        for key in [key for key in self._loaded if key[0] == tenant_id and kb_id in (None, key[1])]:
+            self._loaded.pop(key, None)
+            self._locks.pop(key, None)

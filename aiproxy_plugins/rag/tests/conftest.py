@@ -8,9 +8,12 @@ fixtures rather than in an importable helper module.
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Iterator
+import re
+import zlib
+from typing import Any, Awaitable, Callable, Iterator, Sequence
 
 import httpx
+import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,14 +26,40 @@ from aiproxy_sdk import GatewayHarness, ServerThread
 RagGateway = Callable[..., Awaitable[GatewayHarness]]
 
 
+class WordEmbedder:
+    """A stand-in for MiniLM where a test is about storage, not language: each word (lowercased)
+    adds to one of 384 dimensions, and the sum is normalized, so texts sharing words score high
+    and unrelated texts near 0. Deterministic and instant; it never loads the model."""
+
+    WORD = re.compile(r"[a-z0-9]+")
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in self.WORD.findall(text.lower()):
+                vectors[row, zlib.crc32(word.encode()) % 384] += 1.0
+            norm = float(np.linalg.norm(vectors[row]))
+            vectors[row] = vectors[row] / norm if norm else vectors[row]
+        return vectors
+
+
 @pytest.fixture
 def rag_gateway(aiproxy_gateway_factory: Any) -> RagGateway:
-    """``await rag_gateway(chain=[...], redis=..., **harness_options)``; each gets its own RagPlugin."""
+    """``await rag_gateway(chain=[...], redis=..., **harness_options)``; each gets its own RagPlugin.
 
-    async def start(*, chain: list[dict[str, Any]] | None = None, **options: Any) -> GatewayHarness:
-        return await aiproxy_gateway_factory(plugins={"rag": RagPlugin()}, chain=chain or [], **options)
+    ``plugin={...}`` passes keyword arguments to :class:`RagPlugin` (``embedder=WordEmbedder()``
+    for tests that must not load the model, ``max_knowledge_base_bytes=...``).
+    """
+
+    async def start(*, chain: list[dict[str, Any]] | None = None, plugin: dict[str, Any] | None = None, **options: Any) -> GatewayHarness:
+        return await aiproxy_gateway_factory(plugins={"rag": RagPlugin(**(plugin or {}))}, chain=chain or [], **options)
 
     return start
+
+
+@pytest.fixture
+def word_embedder() -> WordEmbedder:
+    return WordEmbedder()
 
 
 class KnowledgeApi:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from aiproxy_rag import VectorIndex
@@ -38,10 +36,28 @@ def test_top_k_never_exceeds_the_index_and_empty_answers_nothing() -> None:
     assert VectorIndex.build(np.zeros((0, 384), dtype=np.float32), 10).search(vectors[0], 3) == []
 
 
-def test_saved_indexes_load_with_their_kind(tmp_path: Path) -> None:
+def test_serialized_indexes_load_with_their_kind() -> None:
     vectors = _unit(20)
     for threshold, kind in ((100, "flat"), (5, "hnsw")):
-        VectorIndex.build(vectors, threshold).save(tmp_path / f"{kind}.faiss")
-        loaded = VectorIndex.load(tmp_path / f"{kind}.faiss")
+        loaded = VectorIndex.from_bytes(VectorIndex.build(vectors, threshold).to_bytes())
         assert loaded.kind == kind and len(loaded) == 20
         assert loaded.search(vectors[3], 1)[0][0] == 3
+        assert np.allclose(loaded.vectors(), vectors)
+
+
+def test_rows_are_added_in_place_and_the_kind_follows_the_size() -> None:
+    vectors = _unit(12, seed=2)
+    index = VectorIndex.build(vectors[:4], hnsw_threshold=8)
+    grown = index.with_rows(vectors[4:8], hnsw_threshold=8)
+    assert grown is index and grown.kind == "flat" and len(grown) == 8
+    crossed = grown.with_rows(vectors[8:], hnsw_threshold=8)
+    assert crossed.kind == "hnsw" and len(crossed) == 12
+    assert [crossed.search(vectors[row], 1)[0][0] for row in (0, 5, 11)] == [0, 5, 11]
+
+
+def test_removing_rows_keeps_the_others_in_order() -> None:
+    vectors = _unit(10, seed=3)
+    index = VectorIndex.build(vectors, hnsw_threshold=5).without_rows([2, 3], hnsw_threshold=5)
+    assert index.kind == "hnsw" and len(index) == 8
+    assert np.allclose(index.vectors(), np.delete(vectors, [2, 3], axis=0))
+    assert VectorIndex.build(vectors, 5).without_rows(list(range(6)), 5).kind == "flat"

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from aiproxy_core.state import StateService
 from aiproxy_embeddings import Embedder
-from aiproxy_rag.file_store import FileStore
 from aiproxy_rag.ingestion import ingest
+from aiproxy_rag.kb_store import KnowledgeStore
 from aiproxy_rag.records import KnowledgeBase
 from aiproxy_rag.retrieval import Retriever
 
@@ -25,13 +26,17 @@ CORPUS = Path(__file__).with_name("retrieval_eval.json")
 @pytest.mark.parametrize("hnsw_threshold", [20_000, 1], ids=["flat", "hnsw"])
 async def test_recall_and_mrr(tmp_path: Path, hnsw_threshold: int) -> None:
     corpus = json.loads(CORPUS.read_text())
-    store = FileStore(tmp_path)
+    state = StateService(tmp_path)  # embedded: the SQLite state file
+    state.open()
+    store = KnowledgeStore(state.for_plugin("rag"))
     base = KnowledgeBase(id="kb_00000000000000e1", tenant_id="tnt_eval", name="eval", hnsw_threshold=hnsw_threshold)
     await store.put_base(base)
     embedder = Embedder.shared()
     ids = {}
     for name, text in corpus["documents"].items():
-        document = await ingest(store, embedder, base, text, title=name, metadata={}, content_type="text/plain")
+        head = await store.head(base.tenant_id, base.id)
+        assert head is not None
+        document = await ingest(store, embedder, head, text, title=name, metadata={}, content_type="text/plain")
         ids[document.id] = name
     retriever = Retriever(store)
     questions = corpus["questions"]
@@ -50,6 +55,7 @@ async def test_recall_and_mrr(tmp_path: Path, hnsw_threshold: int) -> None:
     print(f"\n[rag eval, {index}] {len(questions)} questions, {len(ids)} documents: recall@1={recall_1:.3f} recall@3={recall_3:.3f} MRR={mrr:.3f}")
     misses = [q for (q, _), rank in zip(questions, ranks) if rank != 1]
     print(f"[rag eval, {index}] not first: {misses}")
+    state.close()
     assert recall_1 >= 0.80
     assert recall_3 >= 0.93
     assert mrr >= 0.85

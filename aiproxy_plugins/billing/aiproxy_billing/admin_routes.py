@@ -22,7 +22,7 @@ from aiproxy_core import BadRequest, GatewayServices, NotFound, ValidationFailed
 
 from .backend import BillingBackend
 from .export import ExportStore, ExportTargetInput
-from .credits import MAX_BALANCE_MICROS, from_micros, to_micros
+from .credits import MAX_BALANCE_MICROS, PrepaidCredits, from_micros, to_micros
 from .money import money_text, parse_credit_amount
 from .plans import Plan, PlanSpec
 from .invoices import close_invoice, get_invoice, usage_report
@@ -50,7 +50,9 @@ class TopUpBody(BaseModel):
         return parse_credit_amount(value, "amount")
 
 
-def billing_routes(services: GatewayServices, backend: Callable[[], BillingBackend]) -> list[BaseRoute]:
+def billing_routes(
+    services: GatewayServices, backend: Callable[[], BillingBackend], credits: Callable[[], PrepaidCredits]
+) -> list[BaseRoute]:
     limit = services.config.server.max_admin_body_bytes
 
     async def create_plan(request: Request) -> Response:
@@ -113,7 +115,7 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
     async def top_up_credits(request: Request) -> Response:
         tenant_id, consumer_id = await consumer_or_404(request)
         body = await read_model(request, TopUpBody, limit)
-        balance = await backend().credits.top_up(tenant_id, consumer_id, to_micros(body.amount))
+        balance = await credits().top_up(tenant_id, consumer_id, to_micros(body.amount))
         if balance is None:
             raise ValidationFailed(
                 f"the balance may not pass {money_text(from_micros(MAX_BALANCE_MICROS))}", code="balance_too_high"
@@ -122,7 +124,7 @@ def billing_routes(services: GatewayServices, backend: Callable[[], BillingBacke
 
     async def get_credits(request: Request) -> Response:
         tenant_id, consumer_id = await consumer_or_404(request)
-        return JSONResponse(_credits(consumer_id, await backend().credits.balance(tenant_id, consumer_id)))
+        return JSONResponse(_credits(consumer_id, await credits().balance(tenant_id, consumer_id)))
 
     def exports() -> ExportStore:
         store = backend().exports

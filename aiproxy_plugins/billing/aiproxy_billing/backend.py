@@ -1,7 +1,9 @@
-"""One gateway's billing state, on Redis or embedded: plans, queue, ledger, quota, worker drain.
+"""One gateway's billing state, on Redis or embedded: plans, queue, ledger, invoices, exports, worker drain.
 
 ``aiproxy serve`` (the plugin's ``startup``) and ``aiproxy billing-worker`` both build it from the
-gateway config, so they always find the same stream, outbox and ledger.
+gateway config, so they always find the same stream, outbox and ledger. Free-plan quotas and
+prepaid credits are not here: they are counters and balances of the core's state API, which the
+plugin gets from ``services.state("billing")`` (:mod:`.quota`, :mod:`.credits`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiproxy_core import ScriptConnection
-
-from .credits import CreditStore, RedisCredits, SqliteCredits
 from .events import BillingEvent
 from .export import ExportStore, RedisExports, SqliteExports
 from .invoice_store import InvoiceStore, RedisInvoices, SqliteInvoices
@@ -22,7 +21,6 @@ from .ledger_sqlite import SqliteLedger
 from .plan_cache import CachedPlans
 from .plan_store import RedisPlanStore, SqlitePlanStore
 from .pricing import PeriodUsage
-from .quota import QuotaCounter, RedisQuota, SqliteQuota
 from .redis_queue import RedisEventQueue
 from .sqlite_db import BillingDatabase
 from .sqlite_queue import SqliteOutbox
@@ -51,14 +49,10 @@ class BillingBackend:
     plans: CachedPlans
     queue: EventQueue
     ledger: LedgerReader
-    quota: QuotaCounter
-    credits: CreditStore
     invoices: InvoiceStore
     database: BillingDatabase | None = None
     #: Export targets per tenant and the export queue (see :mod:`.export`).
     exports: ExportStore | None = None
-    #: A script connection this backend opened itself (closed with it); None: the gateway's.
-    own_scripts: ScriptConnection | None = None
 
     def drain(self, *, batch_size: int = 200, claim_idle_ms: int = 30_000) -> Drain:
         if isinstance(self.ledger, SqliteLedger):
@@ -69,32 +63,17 @@ class BillingBackend:
     def close(self) -> None:
         if self.database is not None:
             self.database.close()
-        if self.own_scripts is not None:
-            self.own_scripts.close_now()
 
 
-def open_backend(
-    redis: "Redis | None", prefix: str | None, data_dir: Path, scripts: ScriptConnection | None = None
-) -> BillingBackend:
-    """Billing state on Redis (``redis`` and ``prefix`` given) or in SQLite files under ``data_dir``.
-
-    ``scripts`` is the gateway's script connection (``services.scripts``) for the request path's
-    Lua calls; without one (commands, tests) the backend opens its own to the same server and
-    closes it in :meth:`BillingBackend.close`.
-    """
+def open_backend(redis: "Redis | None", prefix: str | None, data_dir: Path) -> BillingBackend:
+    """Billing state on Redis (``redis`` and ``prefix`` given) or in SQLite files under ``data_dir``."""
     if redis is not None and prefix is not None:
-        own = None
-        if scripts is None:
-            options = redis.connection_pool.connection_kwargs
-            scripts = own = ScriptConnection(
-                options.get("host", "localhost"), options.get("port", 6379), options.get("password"), options.get("db", 0)
-            )
         return BillingBackend(
-            CachedPlans(RedisPlanStore(redis, prefix)), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix), RedisQuota(scripts, prefix),
-            RedisCredits(redis, scripts, prefix), RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix), own_scripts=own,
+            CachedPlans(RedisPlanStore(redis, prefix)), RedisEventQueue(redis, prefix), RedisLedger(redis, prefix),
+            RedisInvoices(redis, prefix), exports=RedisExports(redis, prefix),
         )
     database = BillingDatabase.in_directory(data_dir)
     return BillingBackend(
-        CachedPlans(SqlitePlanStore(database)), SqliteOutbox(database), SqliteLedger(database), SqliteQuota(database),
-        SqliteCredits(database), SqliteInvoices(database), database, exports=SqliteExports(database),
+        CachedPlans(SqlitePlanStore(database)), SqliteOutbox(database), SqliteLedger(database),
+        SqliteInvoices(database), database, exports=SqliteExports(database),
     )

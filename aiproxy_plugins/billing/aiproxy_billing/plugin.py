@@ -4,10 +4,11 @@
   (429 with ``Retry-After``, or 402, when used up); for ``stream: true`` ask the upstream to end
   the stream with a usage chunk.
 * ``pre_request`` with ``prepaid``: reserve ``reserve`` from the consumer's credits (402
-  ``insufficient_credits`` when the balance is lower).
+  ``insufficient_credits`` when the balance is lower). Quotas and credits are counters and
+  balances of the core's state API (``services.state("billing")``, see :mod:`.quota`, :mod:`.credits`).
 * ``response_chunk``: note the usage chunk (and drop it if only we asked for it).
-* ``post_response``: settle a prepaid reservation (refund it, charge the real price, never below
-  zero); queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
+* ``post_response``: settle a prepaid reservation once (refund it, charge the real price, never
+  below zero); queue one :class:`~aiproxy_billing.events.BillingEvent` for a billable
   request (an answer below 400). The queue is a Redis Stream or a SQLite outbox; the worker
   started in ``startup`` (or ``aiproxy billing-worker``) writes the ledger; an exporter task beside
   it delivers exporting tenants' events to their webhooks (see :mod:`.export`).
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -36,12 +36,14 @@ from .admin_routes import billing_routes
 from .backend import BillingBackend, open_backend
 from .cli import add_report_commands, add_worker_command
 from .consumer_plans import request_plan_id
-from .credits import from_micros, to_micros
+from .credits import PrepaidCredits, from_micros, to_micros
+from .credits_upgrade import add_upgrade_command
 from .events import BillingEvent, billing_subject
 from .export import Exporter
 from .money import money_text
 from .plans import FreePlan, PayPerCallPlan, PlanRateLimit, PlanSpec, UsagePlan
 from .pricing import PeriodUsage, price_period
+from .quota import FreePlanQuota, seconds_to_period_end
 from .request_state import billing_state
 from .settings import BillingConfig, BillingSettings
 from .token_usage import TokenUsage, usage_in_body, usage_in_events, without_usage_events
@@ -64,6 +66,8 @@ class Billing:
         #: Webhook export retries: from ``export_min_backoff`` s doubling to ``export_max_backoff`` s (jittered).
         self._export_options = {"min_backoff": export_min_backoff, "max_backoff": export_max_backoff, "poll": export_poll}
         self._backend: BillingBackend | None = None
+        self._credits: PrepaidCredits | None = None
+        self._quota: FreePlanQuota | None = None
         self._stop: asyncio.Event | None = None
         self._worker: asyncio.Task[int] | None = None
         self._exporter_task: asyncio.Task[None] | None = None
@@ -81,7 +85,9 @@ class Billing:
 
     @hookimpl
     def startup(self, services: GatewayServices, config: BillingConfig | None) -> None:
-        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir, services.scripts)
+        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir)
+        state = services.state("billing")
+        self._credits, self._quota = PrepaidCredits(state), FreePlanQuota(state)
         run_here = self.run_worker if self.run_worker is not None else (config is None or config.run_worker)
         if not run_here:
             logger.info(
@@ -98,6 +104,7 @@ class Billing:
     @hookimpl
     async def shutdown(self, services: GatewayServices) -> None:
         backend, self._backend = self._backend, None
+        self._credits = self._quota = None
         if self._stop is not None:
             self._stop.set()
         if self._exporter_task is not None:
@@ -120,11 +127,11 @@ class Billing:
 
     @hookimpl
     async def tenant_deleted(self, tenant_id: str) -> None:
-        """Plans, prepaid balances and the export target go; the ledger and invoices stay (records)."""
+        """Plans and the export target go; the ledger and invoices stay (records). Prepaid balances
+        and quota counts are state-API data, which the gateway drops before this hook runs."""
         backend = self.backend()
         for plan in await backend.plans.list(tenant_id):
             await backend.plans.delete(tenant_id, plan.id)
-        await backend.credits.delete_tenant(tenant_id)
         if backend.exports is not None:
             await backend.exports.delete_target(tenant_id)
 
@@ -137,17 +144,30 @@ class Billing:
 
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
-        return billing_routes(services, self.backend)
+        return billing_routes(services, self.backend, lambda: self.credits)
 
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
         add_worker_command(commands)
         add_report_commands(commands)
+        add_upgrade_command(commands)
 
     def backend(self) -> BillingBackend:
         if self._backend is None:
             raise GatewayError("billing is not running on this gateway (its startup did not run)", status=503, code="billing_unavailable")
         return self._backend
+
+    @property
+    def credits(self) -> PrepaidCredits:
+        if self._credits is None:
+            raise GatewayError("billing is not running on this gateway (its startup did not run)", status=503, code="billing_unavailable")
+        return self._credits
+
+    @property
+    def quota(self) -> FreePlanQuota:
+        if self._quota is None:
+            raise GatewayError("billing is not running on this gateway (its startup did not run)", status=503, code="billing_unavailable")
+        return self._quota
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -162,9 +182,9 @@ class Billing:
             _hand_over_rate_limits(ctx, state.plan.id, state.plan.spec.rate_limits)
         if settings.enforce_quota and isinstance(plan, FreePlan):
             subject = billing_subject(ctx.consumer_id, ctx.api_key.id)
-            if not await self.backend().quota.take(ctx.tenant.id, subject, plan.period, plan.quota):
+            if not await self.quota.take(ctx.tenant.id, subject, plan.period, plan.quota):
                 state.refused = True
-                retry_after = str(_seconds_to_period_end(plan.period))
+                retry_after = str(seconds_to_period_end(plan.period))
                 message = f"the free plan's quota of {plan.quota} requests per {plan.period} is used up"
                 if plan.over_quota_status == 402:
                     raise PaymentRequired(
@@ -172,15 +192,15 @@ class Billing:
                     )
                 raise RateLimited(message, code="quota_exceeded", headers={"Retry-After": retry_after})
         if settings.prepaid and ctx.consumer_id is not None:
-            reserve = to_micros(settings.reserve)
-            if not await self.backend().credits.reserve(ctx.tenant.id, ctx.consumer_id, reserve):
+            reservation = await self.credits.reserve(ctx.tenant.id, ctx.consumer_id, to_micros(settings.reserve))
+            if reservation is None:
                 state.refused = True
                 raise PaymentRequired(
                     f"this consumer's prepaid credits are below the {money_text(settings.reserve)} a request reserves;"
                     " top up to continue",
                     code="insufficient_credits",
                 )
-            state.reserved = reserve
+            state.reservation = reservation
         if settings.stream_usage:
             _ask_for_stream_usage(ctx, state)
 
@@ -197,7 +217,7 @@ class Billing:
     async def post_response(self, ctx: RequestContext, settings: BillingSettings) -> None:
         state = billing_state(ctx.state)
         response = ctx.response
-        if state.reserved:
+        if state.reservation is not None:
             await self._settle(ctx, state)
         if not settings.meter or state.refused or state.metered or response is None or response.status >= 400:
             return None  # refused or failed: nothing billable happened
@@ -212,27 +232,28 @@ class Billing:
         await backend.queue.put(_event(ctx, state.plan.id if state.plan else None, state.streamed_usage))
 
     async def _settle(self, ctx: RequestContext, state: Any) -> None:
-        """Give the reservation back and charge the request's price (a failed request: nothing)."""
-        reserved, state.reserved = state.reserved, 0
-        assert ctx.consumer_id is not None  # only consumers' requests reserve
+        """Give the reservation back and charge the request's price (a failed or upstream-interrupted
+        request: nothing). Taken out of ``ctx.state`` first: the store keeps no record of
+        reservations, so settling one twice would give it back twice."""
+        reservation, state.reservation = state.reservation, None
         response = ctx.response
         if response is None or response.status >= 300 or ctx.annotations.get(INTERRUPTED) == "upstream":
             price = 0
         else:
             plan = state.plan.spec if state.plan is not None else None
             exact = _request_price(plan, ctx.request.path, _model(ctx), _usage(ctx, state.streamed_usage))
-            price = reserved if exact is None else to_micros(exact)
-        backend = self._backend
-        if backend is None:
+            price = reservation.amount if exact is None else to_micros(exact)
+        credits = self._credits
+        if credits is None:
             logger.error("prepaid reservation of request %s not settled: the plugin is stopped", ctx.request_id)
             return
-        settled = await backend.credits.settle(ctx.tenant.id, ctx.consumer_id, reserved, price)
-        ctx.annotations["billing.credits_charged"] = money_text(from_micros(price - settled.shortfall))
-        if settled.shortfall:
-            ctx.annotations["billing.credits_shortfall"] = money_text(from_micros(settled.shortfall))
+        shortfall = await credits.settle(ctx.tenant.id, reservation, price)
+        ctx.annotations["billing.credits_charged"] = money_text(from_micros(price - shortfall))
+        if shortfall:
+            ctx.annotations["billing.credits_shortfall"] = money_text(from_micros(shortfall))
             logger.warning(
                 "request %s cost %s more than consumer %s's prepaid credits held; the balance stops at zero",
-                ctx.request_id, money_text(from_micros(settled.shortfall)), ctx.consumer_id,
+                ctx.request_id, money_text(from_micros(shortfall)), ctx.consumer_id,
             )
 
 
@@ -330,12 +351,3 @@ def _ask_for_stream_usage(ctx: RequestContext, state: Any) -> None:
     ctx.request.set_json(body)
     state.injected_usage = True
 
-
-def _seconds_to_period_end(period: str) -> int:
-    now = datetime.now(timezone.utc)
-    if period == "day":
-        end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    else:
-        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
-        end = now.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((end - now).total_seconds()) + 1)

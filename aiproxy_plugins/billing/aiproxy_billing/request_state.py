@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiproxy_core.state import Reservation
+
 from .plans import Plan
 from .token_usage import TokenUsage
 
@@ -22,8 +24,8 @@ class RequestBilling:
     #: Refused by the quota: not billable.
     refused: bool = False
     metered: bool = False
-    #: Micro-units reserved from the consumer's prepaid credits in pre_request (0: none).
-    reserved: int = 0
+    #: What pre_request reserved from the consumer's prepaid credits (None: nothing, or settled).
+    reservation: Reservation | None = None
 
 
 def billing_state(ctx_state: dict[str, Any]) -> RequestBilling:

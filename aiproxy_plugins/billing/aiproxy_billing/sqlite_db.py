@@ -44,19 +44,6 @@ CREATE TABLE IF NOT EXISTS ledger (
     event TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_by_consumer_day ON ledger (tenant_id, consumer, day);
-CREATE TABLE IF NOT EXISTS quota_counts (
-    tenant_id TEXT NOT NULL,
-    consumer TEXT NOT NULL,
-    period TEXT NOT NULL,
-    used INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, consumer, period)
-);
-CREATE TABLE IF NOT EXISTS credits (
-    tenant_id TEXT NOT NULL,
-    consumer TEXT NOT NULL,
-    balance INTEGER NOT NULL CHECK (balance >= 0),
-    PRIMARY KEY (tenant_id, consumer)
-);
 CREATE TABLE IF NOT EXISTS export_targets (
     tenant_id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
@@ -100,7 +87,7 @@ class BillingDatabase:
     def run_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` on the calling thread: for the request path's short transactions.
 
-        A quota count, a credit reservation or one event-loop turn's outbox rows take ~0.1-0.3 ms
+        One event-loop turn's outbox rows take ~0.1-0.3 ms
         (WAL, synchronous=NORMAL: no fsync per commit), less than a thread hand-over costs. The
         loop waits while another writer holds the lock (the drain's short SQL transaction).
         """

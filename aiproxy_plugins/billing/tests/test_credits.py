@@ -121,11 +121,11 @@ async def test_a_price_above_the_balance_stops_it_at_zero(billing_gateway: Any, 
     assert (await gw.proxy_client(key).post("/v1/chat/completions", json=BODY)).status_code == 200
     await settles_to(gw, consumer_id, Decimal(0), wait_for)
     # The store reports what it could not charge (the plugin puts it in ctx.annotations).
-    credits = plugin_of(gw).backend().credits
+    credits = plugin_of(gw).credits
     await credits.top_up(gw.tenant["id"], consumer_id, 10_000)
-    assert await credits.reserve(gw.tenant["id"], consumer_id, 10_000)
-    settled = await credits.settle(gw.tenant["id"], consumer_id, 10_000, 50_000)
-    assert (settled.balance, settled.shortfall) == (0, 40_000)
+    reservation = await credits.reserve(gw.tenant["id"], consumer_id, 10_000)
+    assert reservation is not None
+    assert await credits.settle(gw.tenant["id"], reservation, 50_000) == 40_000
     assert await credits.balance(gw.tenant["id"], consumer_id) == 0
 
 
@@ -169,6 +169,58 @@ async def test_deleting_a_tenant_drops_its_plans_credits_and_export_target_but_k
     await wait_for(billed)
     assert (await gw.admin.delete(f"/api/v1/tenants/{tenant}")).status_code == 204
     assert await backend.plans.list(tenant) == []
-    assert await backend.credits.balance(tenant, consumer_id) == 0
+    assert await plugin_of(gw).credits.balance(tenant, consumer_id) == 0
     assert backend.exports is not None and await backend.exports.get_target(tenant) is None
     assert await backend.ledger.count(tenant) == 1  # billing records stay
+
+
+async def test_balances_are_state_api_balances(billing_gateway: Any, consumer: Any, wait_for: Any) -> None:
+    """Credits live in ``services.state("billing")``: the balance ``credits:<consumer id>`` of the tenant."""
+    gw = await billing_gateway({"prepaid": True, "reserve": "0.01"})
+    consumer_id, key = await consumer(gw)
+    counters = gw.gateway.services.state("billing").counters(gw.tenant["id"])
+    await top_up(gw, consumer_id, "2.5")
+    assert await counters.balance(f"credits:{consumer_id}") == 2_500_000
+    assert await counters.credit(f"credits:{consumer_id}", 500_000) == 3_000_000
+    assert await balance(gw, consumer_id) == Decimal(3)
+    assert (await gw.proxy_client(key).post("/v1/chat/completions", json=BODY)).status_code == 200
+    await settles_to(gw, consumer_id, Decimal("2.99"), wait_for)
+    assert await counters.balance(f"credits:{consumer_id}") == 2_990_000
+
+
+async def test_the_ceiling_is_the_state_apis_and_a_refused_top_up_adds_nothing(billing_gateway: Any, consumer: Any) -> None:
+    gw = await billing_gateway({"prepaid": True})
+    consumer_id, _ = await consumer(gw)
+    counters = gw.gateway.services.state("billing").counters(gw.tenant["id"])
+    assert await counters.credit(f"credits:{consumer_id}", 10**15 - 1_000_000) == 10**15 - 1_000_000  # 999,999,999
+    assert await top_up(gw, consumer_id, "1") == Decimal(10**9)  # exactly the ceiling
+    refused = await gw.admin.post(credits_path(gw, consumer_id), json={"amount": "0.000001"}, headers=gw.tenant_auth)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "balance_too_high"
+    assert await balance(gw, consumer_id) == Decimal(10**9)
+
+
+
+async def test_an_answer_the_upstream_broke_off_gives_the_reservation_back(billing_gateway: Any, consumer: Any, wait_for: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from aiproxy_sdk import ServerThread
+
+    async def chat(request: Any) -> StreamingResponse:
+        async def events() -> Any:
+            yield b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+            await asyncio.sleep(0.02)
+            raise RuntimeError("the origin died mid-answer")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    with ServerThread(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])) as upstream:
+        gw = await billing_gateway({"prepaid": True, "reserve": "0.01"}, upstream_url=upstream)
+        plan_id = await plan(gw, {"name": "Calls", "type": "pay_per_call", "price_per_request": "0.002"})
+        consumer_id, key = await consumer(gw, plan_id)
+        await top_up(gw, consumer_id, "1")
+        cut = await gw.proxy_client(key).post("/v1/chat/completions", json={**BODY, "stream": True})
+        assert cut.status_code == 200 and "upstream_stream_interrupted" in cut.text
+        await gw.settle()
+        await settles_to(gw, consumer_id, Decimal(1), wait_for)  # settled at 0: the whole reservation back

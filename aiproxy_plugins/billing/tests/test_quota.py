@@ -89,3 +89,65 @@ async def test_a_plan_change_reaches_requests_on_this_gateway_at_once_and_on_oth
         assert (await here.post("/v1/chat/completions", json=body)).status_code == 402  # this gateway: at once
         await asyncio.sleep(1.1)
         assert (await there.post("/v1/chat/completions", json=body)).status_code == 402  # the other: within 1 s
+
+
+async def test_quota_counts_are_state_api_counters(billing_gateway: Any, consumer: Any) -> None:
+    """A day's count is the fixed counter ``quota:<consumer id>:<YYYY-MM-DD>`` of ``services.state("billing")``."""
+    from datetime import datetime, timezone
+
+    from aiproxy_billing.quota import CLOCK_MARGIN_MS, covering_window, period_bounds
+
+    gw = await billing_gateway()
+    consumer_id, key = await consumer(gw, await free_plan(gw, 3))
+    body = {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(2):
+        assert (await gw.proxy_client(key).post("/v1/chat/completions", json=body)).status_code == 200
+    now = datetime.now(timezone.utc)
+    start, end = period_bounds("day", now)
+    window = covering_window(int(start.timestamp() * 1000) - CLOCK_MARGIN_MS, int(end.timestamp() * 1000) + CLOCK_MARGIN_MS) / 1000
+    counters = gw.gateway.services.state("billing").counters(gw.tenant["id"])
+    name = f"quota:{consumer_id}:{now:%Y-%m-%d}"
+    assert (await counters.peek(name, limit=3, window=window, kind="fixed")).count == 2
+
+
+async def test_a_monthly_quota_is_exact_under_concurrency(billing_gateway: Any, consumer: Any) -> None:
+    gw = await billing_gateway()
+    made = await gw.admin.post(
+        f"/api/v1/tenants/{gw.tenant['id']}/plans",
+        json={"name": "Free", "type": "free", "quota": 7, "period": "month", "over_quota_status": 402},
+        headers=gw.tenant_auth,
+    )
+    assert made.status_code == 201, made.text
+    _, key = await consumer(gw, made.json()["id"])
+    client = gw.proxy_client(key)
+    body = {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}
+    responses = await asyncio.gather(*(client.post("/v1/chat/completions", json=body) for _ in range(40)))
+    assert Counter(r.status_code for r in responses) == {200: 7, 402: 33}
+    refused = next(r for r in responses if r.status_code == 402)
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 31 * 86400 + 1
+
+
+def test_every_calendar_month_and_day_is_inside_one_bucket_of_its_counter() -> None:
+    """The state API's fixed windows are epoch-aligned; each period's window must hold the whole
+    period (and its clock margins) in one bucket, and end soon after it (so the counter expires)."""
+    from datetime import datetime, timedelta, timezone
+
+    from aiproxy_billing.quota import CLOCK_MARGIN_MS, covering_window, period_bounds
+
+    def check(period: str, moment: datetime, longest_tail_ms: int) -> None:
+        start, end = period_bounds(period, moment)  # type: ignore[arg-type]
+        first, last = int(start.timestamp() * 1000) - CLOCK_MARGIN_MS, int(end.timestamp() * 1000) + CLOCK_MARGIN_MS
+        width = covering_window(first, last)
+        bucket = first - first % width
+        assert bucket <= first and last <= bucket + width, (period, moment)
+        assert bucket + width - last <= longest_tail_ms, (period, moment, bucket + width - last)
+
+    month = datetime(2000, 1, 15, tzinfo=timezone.utc)
+    for _ in range(12 * 101):  # 2000-2100
+        check("month", month, 3 * 3600 * 1000)
+        month = (month + timedelta(days=31)).replace(day=15)
+    day = datetime(2020, 1, 1, 12, tzinfo=timezone.utc)
+    for _ in range(366 * 12):
+        check("day", day, 60 * 1000)
+        day += timedelta(days=1)

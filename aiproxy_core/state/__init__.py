@@ -19,6 +19,7 @@ from .api import (
     WindowKind,
 )
 from .service import StateService
+from .turn_batch import TurnBatch
 
 __all__ = [
     "CompareAndSet",
@@ -36,6 +37,7 @@ __all__ = [
     "Set",
     "SetIfAbsent",
     "StateService",
+    "TurnBatch",
     "Values",
     "WindowKind",
 ]

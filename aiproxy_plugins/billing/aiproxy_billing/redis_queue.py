@@ -2,7 +2,7 @@
 
 Events are queued after the response (post_response). The events queued in one event-loop turn
 travel as one stream entry (field ``events``: a JSON array), written by one XADD (see
-:mod:`.turn_batch`): under load
+:class:`aiproxy_core.state.TurnBatch`): under load
 redis-py's per-command Python work, not Redis, is the cost, so one command per turn rather than
 one per request. A worker reads entries with XREADGROUP, which puts them in the group's pending
 list under the worker's name; only after the ledger holds every event of an entry does the worker
@@ -20,8 +20,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from aiproxy_core.state import TurnBatch
+
 from .events import BillingEvent
-from .turn_batch import TurnBatch
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -1,7 +1,7 @@
 """The embedded event queue: an outbox table in the plugin's SQLite file.
 
 ``put`` appends a row after the response (the events of one event-loop turn in one transaction:
-see :mod:`.turn_batch`); the worker moves rows into the ledger and deletes them
+see :class:`aiproxy_core.state.TurnBatch`); the worker moves rows into the ledger and deletes them
 in one transaction (see :mod:`.ledger_sqlite`), so a crash leaves every row either still in the
 outbox or already in the ledger, never both counted nor neither.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiproxy_core.state import TurnBatch
+
 from .events import BillingEvent
 from .sqlite_db import BillingDatabase, transaction
-from .turn_batch import TurnBatch
 
 __all__ = ["SqliteOutbox"]
 

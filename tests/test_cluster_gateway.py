@@ -4,7 +4,6 @@ state API, change events between processes, and plugins that cannot run there.""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timezone
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +19,10 @@ from aiproxy_core.gateway import Gateway
 from aiproxy_core.models import ChainEntry, Rule, Tenant
 from aiproxy_core.plugins import PluginRegistry
 from aiproxy_core.store.redis_store import RedisStore
-from aiproxy_sdk import GatewayProcess
 from aiproxy_sdk.private_cluster import PrivateCluster
 from aiproxy_sdk.redis_space import new_prefix
 
-from .test_processes import chat, create_tenant_and_rule, upstream  # noqa: F401  (the module's upstream fixture)
+from .test_processes import assert_revocation_reaches_a_second_process, upstream  # noqa: F401  (the module's upstream fixture)
 
 BASE_DOMAIN = "gw.test"
 
@@ -93,25 +91,7 @@ async def test_a_gateway_serves_a_tenant_on_the_cluster(cluster_section, aiproxy
 def test_revocation_reaches_a_second_process_on_the_cluster_within_one_second(upstream, cluster_section, tmp_path: Path) -> None:  # noqa: F811
     # ``aiproxy serve`` loads every installed plugin: any that cannot run on a cluster is set
     # aside (it is in no chain) and the gateway serves.
-    config = {"server": {"base_domain": BASE_DOMAIN}, "redis": cluster_section}
-    with GatewayProcess(config, workdir=tmp_path) as first, GatewayProcess(config, workdir=tmp_path) as second:
-        tenant = create_tenant_and_rule(first.admin_url, upstream)
-        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
-        key = httpx.post(f"{first.admin_url}/api/v1/tenants/{tenant['id']}/keys", headers=auth, json={}).json()
-        assert chat(second.proxy_url, key["key"]).status_code == 200  # now cached as valid in the second process
-        assert chat(second.proxy_url, key["key"]).status_code == 200
-
-        revoked = httpx.delete(f"{first.admin_url}/api/v1/tenants/{tenant['id']}/keys/{key['id']}", headers=auth)
-        assert revoked.status_code == 204
-        deadline = time.monotonic() + 1.0
-        statuses = []
-        while time.monotonic() < deadline:
-            statuses.append(chat(second.proxy_url, key["key"]).status_code)
-            if statuses[-1] == 401:
-                break
-            time.sleep(0.02)
-        assert statuses[-1] == 401, f"still accepted 1 s after the revoke returned: {statuses}"
-        assert chat(second.proxy_url, tenant["api_key"]).status_code == 200
+    assert_revocation_reaches_a_second_process({"server": {"base_domain": BASE_DOMAIN}, "redis": cluster_section}, upstream, tmp_path)
 
 
 async def test_a_rate_limit_is_exact_on_the_cluster_under_concurrent_requests(cluster_section, aiproxy_gateway_factory) -> None:

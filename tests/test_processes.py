@@ -41,7 +41,13 @@ def chat(proxy_url: str, key: str, subdomain: str = "acme") -> httpx.Response:
 
 def test_revocation_reaches_a_second_process_within_one_second(upstream, aiproxy_redis_prefix, tmp_path):
     config = {"server": {"base_domain": BASE_DOMAIN}, "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix}}
-    with GatewayProcess(config, workdir=tmp_path) as first, GatewayProcess(config, workdir=tmp_path) as second:
+    assert_revocation_reaches_a_second_process(config, upstream, tmp_path)
+
+
+def assert_revocation_reaches_a_second_process(config: dict, upstream: str, workdir) -> None:
+    """A key cached as valid in a second ``aiproxy serve`` is refused there within 1 s of the revoke
+    returning on the first, and the tenant's other key keeps working (any shared store)."""
+    with GatewayProcess(config, workdir=workdir) as first, GatewayProcess(config, workdir=workdir) as second:
         tenant = create_tenant_and_rule(first.admin_url, upstream)
         auth = {"Authorization": f"Bearer {tenant['api_key']}"}
         key = httpx.post(f"{first.admin_url}/api/v1/tenants/{tenant['id']}/keys", headers=auth, json={}).json()

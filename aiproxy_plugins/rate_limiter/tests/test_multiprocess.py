@@ -1,4 +1,5 @@
-"""One limit shared by two real gateway processes on one Redis admits exactly its size, no more."""
+"""One limit shared by two real gateway processes admits exactly its size, no more: on one Redis
+server and on a real 3-master Redis Cluster."""
 
 from __future__ import annotations
 
@@ -6,20 +7,33 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
 
 from aiproxy_sdk import GatewayProcess
+from aiproxy_sdk.redis_space import new_prefix
 
 LIMIT = 100
 REQUESTS = 300
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def shared_redis(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ``redis`` config section both gateways share: one server, or any node of a cluster."""
+    if request.param == "redis":
+        return {"host": "127.0.0.1", "port": 6379, "prefix": request.getfixturevalue("redis_prefix")}
+    cluster = request.getfixturevalue("aiproxy_redis_cluster")
+    prefix = new_prefix("aiproxy-rl-cluster")
+    request.addfinalizer(lambda: cluster.drop_prefix(prefix))
+    node = cluster.startup_node
+    return {"host": node.host, "port": node.port, "cluster": True, "prefix": prefix}
+
+
 @pytest.fixture
-def two_gateways(redis_prefix: str) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    config = {"redis": {"host": "127.0.0.1", "port": 6379, "prefix": redis_prefix}, "server": {"base_domain": "gw.test"}}
+def two_gateways(shared_redis: dict[str, Any]) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    config = {"redis": shared_redis, "server": {"base_domain": "gw.test"}}
     first, second = GatewayProcess(config), GatewayProcess(config)
     try:
         first.start()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..redis_scripts import RequestScript
 from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
-from .counter_windows import checked_amount, checked_kind, window_ms
+from .counter_windows import FixedBucket, SlidingBuckets, checked_amount, checked_kind, window_ms
 from .keyspace import KeySpace
 
 if TYPE_CHECKING:
@@ -178,6 +178,60 @@ return reply
 """
 )
 
+# COUNT for calls whose counters are all sliding or fixed (the rate limiter's and quotas' case):
+# the check and the write only. The waits (retry, reset) follow from what it returns, so Python
+# computes them with ``counter_windows`` instead of Lua: Redis's time per call is what a gateway
+# fleet shares, ~2 us less here (measured with INFO commandstats). KEYS: per counter, its hash.
+# ARGV: mode, n, then per counter: kind, cost, limit, window ms. Returns per counter {fits, cur
+# (after the write), prev, elapsed ms}.
+COUNT_BUCKETS = (
+    _CLOCK
+    + """
+local mode, n = ARGV[1], tonumber(ARGV[2])
+local loaded, all, a = {}, true, 3
+for i = 1, n do
+  local kind, cost, limit, width = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 4
+  local start = now - now % width
+  local elapsed, cur, prev = now - start, 0, 0
+  local stored = redis.call('HMGET', KEYS[i], 's', 'c', 'p')
+  local at = tonumber(stored[1])
+  if at == start then
+    cur = tonumber(stored[2])
+    if kind == 's' then prev = tonumber(stored[3]) end
+  elseif kind == 's' and at == start - width then
+    prev = tonumber(stored[2])
+  end
+  local fits = cost <= limit and prev * (width - elapsed) + (cur + cost) * width <= limit * width
+  all = all and fits
+  loaded[i] = {kind, cost, width, start, cur, prev, elapsed, fits, at == start}
+end
+local reply = {}
+for i = 1, n do
+  local s = loaded[i]
+  local kind, cost, width, start, cur, prev, elapsed = s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+  if all and mode == 'a' and cost > 0 then
+    cur = cur + cost
+    if s[9] then
+      -- The same bucket: only its count moves; its expiry was set when the bucket began.
+      redis.call('HINCRBY', KEYS[i], 'c', cost)
+    elseif kind == 's' then
+      redis.call('HSET', KEYS[i], 's', start, 'c', cur, 'p', prev)
+      redis.call('PEXPIREAT', KEYS[i], start + 2 * width)
+    else
+      redis.call('HSET', KEYS[i], 's', start, 'c', cur)
+      redis.call('PEXPIREAT', KEYS[i], start + width)
+    end
+  end
+  reply[4 * i - 3] = s[8] and 1 or 0
+  reply[4 * i - 2] = cur
+  reply[4 * i - 1] = prev
+  reply[4 * i] = elapsed
+end
+return reply
+"""
+)
+
 # Takes back costs counted earlier, never below zero. KEYS as COUNT. ARGV: n, then per counter:
 # kind, cost, window ms.
 REFUND = (
@@ -280,6 +334,7 @@ return owed - taken
 
 
 _count = RequestScript(COUNT)
+_count_buckets = RequestScript(COUNT_BUCKETS)
 _refund = RequestScript(REFUND)
 _balance = RequestScript(BALANCE)
 _add_to_balance = RequestScript(ADD_TO_BALANCE)
@@ -298,6 +353,35 @@ def _once(seen: set[tuple[str, str, int]], name: str, tag: str, width: int) -> N
     if (name, tag, width) in seen:
         raise ValueError("a counter (name, kind, window) may appear only once in one call")
     seen.add((name, tag, width))
+
+
+def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], parts: list[int]) -> list[CounterVerdict]:
+    """Verdicts from COUNT_BUCKETS' reply, the waits computed as COUNT computes them in Lua."""
+    allowed = all(parts[i] == 1 for i in range(0, len(parts), 4))
+    verdicts = []
+    for i, (request, width) in enumerate(zip(requests, widths)):
+        fits, cur, prev, elapsed = parts[4 * i : 4 * i + 4]
+        window: SlidingBuckets | FixedBucket = (
+            SlidingBuckets(prev, cur, elapsed, width) if request.kind == "sliding" else FixedBucket(cur, elapsed, width)
+        )
+        count = window.count()
+        if fits:
+            retry, reset = 0.0, window.wait_ms(max(0.0, count - request.cost)) / 1000
+        elif request.cost <= request.limit:
+            retry = reset = window.wait_ms(request.limit - request.cost) / 1000
+        else:
+            retry = reset = math.inf
+        verdicts.append(
+            CounterVerdict(
+                allowed=allowed,
+                count=count,
+                limit=request.limit,
+                remaining=max(0.0, request.limit - count),
+                retry_after=retry,
+                reset_after=reset,
+            )
+        )
+    return verdicts
 
 
 def _seconds(ms: int) -> float:
@@ -346,8 +430,10 @@ class RedisCounters(Counters):
         return verdict
 
     async def _count(self, mode: str, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+        if not requests:
+            return []
         keys: list[str] = []
-        args: list[Any] = [mode, len(requests), f"{_PROCESS_TAG}{next(_sequence)}:"]
+        args: list[Any] = [mode, len(requests)]
         widths: list[int] = []
         seen: set[tuple[str, str, int]] = set()
         for request in requests:
@@ -357,10 +443,11 @@ class RedisCounters(Counters):
             self._counter_keys(keys, request.name, tag, width)
             args += (tag, cost, limit, width)
             widths.append(width)
-        if not requests:
-            return []
-        reply = await self._run(_count, keys, args)
-        parts = [int(part) for part in reply]
+        if all(tag != "x" for _, tag, _ in seen):
+            parts = [int(part) for part in await self._run(_count_buckets, keys, args)]
+            return _bucket_verdicts(requests, widths, parts)
+        args.insert(2, f"{_PROCESS_TAG}{next(_sequence)}:")
+        parts = [int(part) for part in await self._run(_count, keys, args)]
         allowed = all(parts[i] == 1 for i in range(0, len(parts), 6))
         verdicts = []
         for i, (request, width) in enumerate(zip(requests, widths)):

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Benchmarks the gateway against ../shared/bench/compare.sh in one run (direct, nginx, floor, target).
-# Usage: bench/run.sh [embedded|redis] [CHAIN_JSON]
+# Usage: bench/run.sh [embedded|redis|cluster] [CHAIN_JSON]
 #   embedded (default): SQLite store, no plugins unless CHAIN_JSON names some.
 #   redis: state in the Redis on 127.0.0.1:6379 (prefix aiproxy-bench).
+#   cluster: state on a private 3-master Redis Cluster (bench/private_cluster.py, the SDK's).
 # Env: DURATION, CONNS (passed to compare.sh); COMPARE (path to compare.sh); PYTHON (the venv's python);
 #   BILLING_WORKER=separate: the gateway does not run the billing worker (plugins.billing.run_worker
 #   false); an `aiproxy billing-worker` process beside it does.
@@ -28,6 +29,14 @@ if [[ $mode == redis ]]; then
 fi
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$work"' EXIT
+if [[ $mode == cluster ]]; then
+  "$python" "$here/private_cluster.py" "$work/nodes" > "$work/cluster.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 300); do [[ -s $work/nodes ]] && break; sleep 0.1; done
+  [[ -s $work/nodes ]] || { echo "bench/run.sh: the Redis Cluster did not start:" >&2; cat "$work/cluster.log" >&2; exit 1; }
+  read -r node _ < "$work/nodes"
+  echo "redis: {host: \"127.0.0.1\", port: $node, cluster: true, prefix: \"aiproxy-bench\"}" >> "$work/config.yaml"
+fi
 if [[ ${BILLING_WORKER:-} == separate ]]; then
   echo 'plugins: {billing: {run_worker: false}}' >> "$work/config.yaml"
   (cd "$work" && exec "$python" -m aiproxy_core.cli.main billing-worker --config "$work/config.yaml") > "$work/worker.log" 2>&1 &

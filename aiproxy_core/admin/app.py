@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,7 +32,9 @@ async def list_plugins(request: Request) -> Response:
     return JSONResponse({"data": [info.as_dict() for info in gateway_of(request).registry.describe()]})
 
 
-def _json_error(status: int, type: str, code: str, message: str, request: Request, headers: dict[str, str] | None = None, details=None) -> Response:  # type: ignore[no-untyped-def]
+def _json_error(
+    status: int, type: str, code: str, message: str, request: Request, headers: Mapping[str, str] | None = None, details: Any = None
+) -> Response:
     return Response(
         error_body(type, code, message, request_id_of(request), details),
         status_code=status,

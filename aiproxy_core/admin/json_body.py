@@ -56,7 +56,7 @@ def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFaile
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field (check its spelling)"
-    return error["msg"]
+    return str(error["msg"])
 
 
 async def read_model(request: Request, model: type[M], limit: int, *, optional: bool = False) -> M:

@@ -152,13 +152,13 @@ def _kept(sent: Any, stored: Any, shape: "Shape", field: str) -> Any:
                 _kept(item, before[i] if i < len(before) else None, shape.shape, f"{field}.{i}") for i, item in enumerate(sent)
             ]
         if isinstance(sent, dict):
-            before = stored if isinstance(stored, dict) else {}
-            return {key: _kept(item, before.get(key), shape.shape, f"{field}.{key}") for key, item in sent.items()}
+            stored_fields: dict[str, Any] = stored if isinstance(stored, dict) else {}
+            return {key: _kept(item, stored_fields.get(key), shape.shape, f"{field}.{key}") for key, item in sent.items()}
         return sent
     if isinstance(sent, dict) and isinstance(shape, dict):
-        before = stored if isinstance(stored, dict) else {}
+        stored_fields = stored if isinstance(stored, dict) else {}
         return {
-            key: _kept(item, before.get(key), shape[key], f"{field}.{key}") if key in shape else item
+            key: _kept(item, stored_fields.get(key), shape[key], f"{field}.{key}") if key in shape else item
             for key, item in sent.items()
         }
     return sent

@@ -11,4 +11,5 @@ if TYPE_CHECKING:
 
 
 def gateway_of(request: Request) -> "Gateway":
-    return request.app.state.gateway
+    gateway: Gateway = request.app.state.gateway
+    return gateway

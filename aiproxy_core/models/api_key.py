@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +27,6 @@ class ApiKey(BaseModel):
     #: Set on a key replaced by rotation: the id of its successor.
     replaced_by: str | None = None
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """What the Admin API shows of a key: everything but its hash."""
         return self.model_dump(mode="json", exclude={"hash"})

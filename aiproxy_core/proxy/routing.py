@@ -102,8 +102,9 @@ class TenantDirectory:
                 f"no tenant for host {host!r}: call <subdomain>{self._suffix} (the tenant's subdomain)",
                 code="tenant_not_found",
             )
-        view = self._views.get(subdomain, _MISSING)
-        if view is _MISSING:
+        if subdomain in self._views:
+            view = self._views[subdomain]
+        else:
             view = await self._load_once(subdomain)
         if view is None:
             raise NotFound(f"no tenant has the subdomain {subdomain!r}", code="tenant_not_found")
@@ -131,4 +132,3 @@ class TenantDirectory:
         return TenantView(tenant, tuple(routes))
 
 
-_MISSING = object()

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 import uvicorn
+from pydantic import HttpUrl
 
 from ..auth import new_key
 from ..gateway import Gateway
@@ -46,7 +47,7 @@ async def seed_demo(gateway: Gateway, mock_port: int = MOCK_PORT) -> str:
                 id="rul_" + uuid.uuid4().hex[:16],
                 tenant_id=tenant.id,
                 path="/v1",
-                target=f"http://127.0.0.1:{mock_port}",
+                target=HttpUrl(f"http://127.0.0.1:{mock_port}"),
                 created_at=now,
                 updated_at=now,
             )

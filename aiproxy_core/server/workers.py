@@ -23,13 +23,13 @@ OnStarted = Callable[[Gateway], Awaitable[None]]
 
 
 def _run_loop(config: GatewayConfig, reuse_port: bool, on_started: OnStarted | None = None) -> None:
+    main = serve_gateway(config, reuse_port=reuse_port, on_started=on_started)
     try:
         import uvloop  # the fast loop when installed (uvicorn[standard] brings it)
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency, but not on every platform
-        runner = asyncio.run
-    runner(serve_gateway(config, reuse_port=reuse_port, on_started=on_started))
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _worker(config: GatewayConfig) -> None:

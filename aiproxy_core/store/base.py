@@ -163,4 +163,5 @@ class Store(abc.ABC):
 
 def dump(model: Any) -> str:
     """One JSON form for every stored record, shared by both backends."""
-    return model.model_dump_json()
+    text: str = model.model_dump_json()
+    return text

@@ -188,7 +188,7 @@ class RedisStore(Store):
                 # Learn the cluster's nodes and slots now: a lazy client that gets concurrent
                 # first commands initializes once per command, closing connections under the
                 # others, and then retries them, so a script could run twice (redis-py #3935).
-                await self.redis.initialize()  # type: ignore[attr-defined]
+                await self.redis.initialize()
             else:
                 # Only a single server can hold the old layout (clusters were refused before it).
                 await move_legacy_keys(self.redis, self.key_names)
@@ -309,7 +309,7 @@ class RedisStore(Store):
         # Host names are case-insensitive; stored subdomains are lowercase by the model's pattern.
         subdomain = subdomain.lower()
         tenant_id = await self.redis.hget(self._subdomains, subdomain)
-        tenant = await self.get_tenant(tenant_id) if tenant_id else None
+        tenant = await self.get_tenant(str(tenant_id)) if tenant_id else None
         # Two reads, so the subdomain may have moved in between: answer only with a match.
         return tenant if tenant and tenant.subdomain == subdomain else None
 
@@ -417,7 +417,7 @@ class RedisStore(Store):
 
     async def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None:
         key_hash = await self.redis.hget(self._tenant_keys(tenant_id), key_id)
-        key = await self.find_key(key_hash) if key_hash else None
+        key = await self.find_key(str(key_hash)) if key_hash else None
         return key if key and key.tenant_id == tenant_id and key.id == key_id else None
 
     async def list_keys(self, tenant_id: str, consumer_id: str | None = None) -> list[ApiKey]:

@@ -42,7 +42,7 @@ async def move_legacy_keys(redis: "Redis", keys: StoreKeys) -> int:
     if not await redis.exists(*old_globals):
         return 0
     for _ in range(_ATTEMPTS):
-        tenant_ids = list(await redis.hkeys(old + "tenants"))
+        tenant_ids = [str(tenant_id) for tenant_id in await redis.hkeys(old + "tenants")]  # decode_responses
         pairs = keys.renames(tenant_ids)
         code = await redis.eval(_MOVE, 1 + 2 * len(pairs), old + "tenants", *[name for pair in pairs for name in pair], len(tenant_ids))
         if code == "ok":

@@ -32,6 +32,9 @@ __all__ = [
     "CounterVerdict",
     "Delete",
     "Increment",
+    "MAX_ONCE_INCREMENTS",
+    "MAX_ONCE_STEPS",
+    "OnceStep",
     "Operation",
     "PluginState",
     "Queue",
@@ -104,6 +107,21 @@ class Increment:
 Operation = Union[Set, SetIfAbsent, CompareAndSet, Delete, Increment]
 
 
+@dataclass(frozen=True)
+class OnceStep:
+    """Increments that take effect once per ``once_key`` (an idempotency key, such as the
+    gateway's request id of the event being counted): see :meth:`Values.increment_once`."""
+
+    once_key: str
+    increments: tuple[Increment, ...]
+
+
+#: At most this many steps, and this many increments in all, per :meth:`Values.increment_once`
+#: call (one script on Redis: it must stay short, since Redis runs nothing else meanwhile).
+MAX_ONCE_STEPS = 1000
+MAX_ONCE_INCREMENTS = 5000
+
+
 class Values(abc.ABC):
     """One plugin's values of one tenant."""
 
@@ -132,6 +150,21 @@ class Values(abc.ABC):
         """Add to integer fields of the record at ``key`` atomically; return all its fields after.
 
         ``ttl`` (when given) is set when the record is created and left alone afterwards.
+        """
+
+    @abc.abstractmethod
+    async def increment_once(self, steps: Sequence[OnceStep], *, remember: float) -> list[bool]:
+        """As one atomic step: apply the increments of each step whose ``once_key`` was not seen
+        in the last ``remember`` seconds (as :meth:`increment` would, ``ttl`` included) and
+        remember that key for ``remember`` seconds. One bool per step: True when applied, False
+        when its key was remembered (also for a key repeated within the call).
+
+        This is how a queue's worker makes its effects idempotent: a batch replayed after a
+        crash, within ``remember`` seconds, changes nothing. Once-keys are kept apart from the
+        values (``get``/``keys``/``delete_prefix`` never see them), by the store's clock, and
+        dropped with the tenant. An increment that cannot apply (a plain value at its key, a
+        field overflow) raises ``ValueError`` and nothing of the call is applied or remembered.
+        At most :data:`MAX_ONCE_STEPS` steps and :data:`MAX_ONCE_INCREMENTS` increments per call.
         """
 
     @abc.abstractmethod

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..redis_keys import delete_matching
 from ..redis_scripts import RequestScript
-from .api import CompareAndSet, Delete, Increment, Operation, Set, SetIfAbsent, Value, Values
+from .api import CompareAndSet, Delete, Increment, OnceStep, Operation, Set, SetIfAbsent, Value, Values
 from .keyspace import KeySpace, checked_key
+from .once_steps import checked_once_steps
 from .value_codec import check_fields, decode, encode, field_overflow, ttl_milliseconds, wrong_kind_for_increment
 
 if TYPE_CHECKING:
@@ -178,6 +179,66 @@ end
 return 1
 """
 
+# KEYS: the once-keys, one per step, then the records the steps increment (each once).
+# ARGV: remember ms, the number of steps, then per step: its number of increments, and per
+# increment: the record's index among the records, ttl ms ('' = none), n, n field, amount pairs.
+# 1) which steps are new (their once-key absent, and not earlier in the call); 2) the new steps'
+# amounts summed per record and field (a batch of events on one aggregate costs one HINCRBY per
+# field), the kinds and totals checked before any write; 3) once-keys set, records incremented.
+# Returns one 1/0 per step, or 'wrongtype:<record>:' / 'overflow:<record>:<field>'.
+_INCREMENT_ONCE = """
+local remember, n = ARGV[1], tonumber(ARGV[2])
+local applied, seen, sums, pos = {}, {}, {}, 3
+for i = 1, n do
+  local fresh = not seen[KEYS[i]] and redis.call('EXISTS', KEYS[i]) == 0
+  seen[KEYS[i]] = true
+  applied[i] = fresh and 1 or 0
+  local m = tonumber(ARGV[pos])
+  pos = pos + 1
+  for _ = 1, m do
+    local record, ttl, f = tonumber(ARGV[pos]), ARGV[pos + 1], tonumber(ARGV[pos + 2])
+    if fresh then
+      local sum = sums[record]
+      if sum == nil then
+        sum = {ttl = ttl, names = {}, amounts = {}}
+        sums[record] = sum
+      end
+      for j = 1, f do
+        local name, amount = ARGV[pos + 1 + 2 * j], tonumber(ARGV[pos + 2 + 2 * j])
+        if sum.amounts[name] == nil then
+          sum.names[#sum.names + 1] = name
+          sum.amounts[name] = 0
+        end
+        sum.amounts[name] = sum.amounts[name] + amount
+      end
+    end
+    pos = pos + 3 + 2 * f
+  end
+end
+for record, sum in pairs(sums) do
+  local key = KEYS[n + record]
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'none' and kind ~= 'hash' then return 'wrongtype:' .. record .. ':' end
+  sum.created = kind == 'none'
+  for _, name in ipairs(sum.names) do
+    local current = 0
+    if not sum.created then current = tonumber(redis.call('HGET', key, name) or '0') end
+    if math.abs(current + sum.amounts[name]) >= 9.2e18 then return 'overflow:' .. record .. ':' .. name end
+  end
+end
+for i = 1, n do
+  if applied[i] == 1 then redis.call('SET', KEYS[i], '1', 'PX', remember) end
+end
+for record, sum in pairs(sums) do
+  local key = KEYS[n + record]
+  for _, name in ipairs(sum.names) do
+    if sum.amounts[name] ~= 0 then redis.call('HINCRBY', key, name, string.format('%.0f', sum.amounts[name])) end
+  end
+  if sum.created and sum.ttl ~= '' and #sum.names > 0 then redis.call('PEXPIRE', key, sum.ttl) end
+end
+return applied
+"""
+
 _get = RequestScript(_GET)
 _set = RequestScript(_SET)
 _set_if_absent = RequestScript(_SET_IF_ABSENT)
@@ -186,6 +247,7 @@ _fields_of = RequestScript(_FIELDS)
 _compare_and_set = RequestScript(_COMPARE_AND_SET)
 _increment = RequestScript(_INCREMENT)
 _atomic = RequestScript(_ATOMIC)
+_increment_once = RequestScript(_INCREMENT_ONCE)
 
 
 class RedisValues(Values):
@@ -195,6 +257,7 @@ class RedisValues(Values):
         self._redis = redis
         self._scripts = scripts  # None: every call through redis-py (a Redis Cluster)
         self._root = keys.root(tenant_id, plugin, "v")
+        self._once_root = keys.root(tenant_id, plugin, "o")  # increment_once's keys, apart from the values
 
     def _key(self, key: str) -> str:
         return self._root + checked_key(key)
@@ -229,6 +292,29 @@ class RedisValues(Values):
                 raise wrong_kind_for_increment(key)
             raise field_overflow(key, reply.partition(":")[2])
         return _fields(reply)
+
+    async def increment_once(self, steps: Sequence[OnceStep], *, remember: float) -> list[bool]:
+        remember_ms = ttl_milliseconds(checked_once_steps(steps, remember))
+        if not steps:
+            return []
+        records: dict[str, int] = {}  # record key -> its 1-based index among the records
+        arguments: list[Any] = [remember_ms, len(steps)]
+        for step in steps:
+            arguments.append(len(step.increments))
+            for increment in step.increments:
+                index = records.setdefault(increment.key, len(records) + 1)
+                arguments += (index, _ms(increment.ttl), len(increment.fields))
+                for name, amount in increment.fields.items():
+                    arguments += (name, amount)
+        keys = [self._once_root + step.once_key for step in steps] + [self._root + key for key in records]
+        reply = await _increment_once(self._scripts, self._redis, keys, arguments)
+        if isinstance(reply, str):
+            problem, index, name = reply.split(":", 2)
+            key = list(records)[int(index) - 1]
+            if problem == "wrongtype":
+                raise wrong_kind_for_increment(key)
+            raise field_overflow(key, name)
+        return [bool(flag) for flag in reply]
 
     async def fields(self, key: str) -> dict[str, int]:
         reply = await _fields_of(self._scripts, self._redis, [self._key(key)], ())

@@ -16,8 +16,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
-from .api import CompareAndSet, Delete, Increment, Operation, Set, SetIfAbsent, Value, Values
+from .api import CompareAndSet, Delete, Increment, OnceStep, Operation, Set, SetIfAbsent, Value, Values
 from .keyspace import checked_key
+from .once_steps import checked_once_steps
 from .sqlite_db import StateDatabase
 from .value_codec import MAX_FIELD, check_fields, check_ttl, dump_json, field_overflow, load_json, wrong_kind_for_increment
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS state_values (
     PRIMARY KEY (tenant, plugin, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS state_values_expiry ON state_values (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS state_once_keys (
+    tenant TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (tenant, plugin, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS state_once_keys_expiry ON state_once_keys (expires_at);
 """
 
 #: Writes between two sweeps of expired rows, and rows removed per sweep.
@@ -53,15 +62,26 @@ _SWEEP = (
     " (SELECT tenant, plugin, key FROM state_values WHERE expires_at <= ? LIMIT ?)"
 )
 
+_ONCE_SEEN = "SELECT 1 FROM state_once_keys WHERE tenant = ? AND plugin = ? AND key = ? AND expires_at > ?"
+_ONCE_REMEMBER = (
+    "INSERT INTO state_once_keys (tenant, plugin, key, expires_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (tenant, plugin, key) DO UPDATE SET expires_at = excluded.expires_at"
+)
+_ONCE_SWEEP = (
+    "DELETE FROM state_once_keys WHERE (tenant, plugin, key) IN"
+    " (SELECT tenant, plugin, key FROM state_once_keys WHERE expires_at <= ? LIMIT ?)"
+)
+
 _writes = 0
 
 
 def drop_tenant(conn: sqlite3.Connection, plugin: str | None, tenant_id: str) -> None:
     """Every value of ``tenant_id`` of ``plugin`` (None: of every plugin); inside a transaction."""
-    if plugin is None:
-        conn.execute("DELETE FROM state_values WHERE tenant = ?", (tenant_id,))
-    else:
-        conn.execute("DELETE FROM state_values WHERE tenant = ? AND plugin = ?", (tenant_id, plugin))
+    for table in ("state_values", "state_once_keys"):
+        if plugin is None:
+            conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant_id,))
+        else:
+            conn.execute(f"DELETE FROM {table} WHERE tenant = ? AND plugin = ?", (tenant_id, plugin))
 
 
 class SqliteValues(Values):
@@ -143,6 +163,25 @@ class SqliteValues(Values):
             self._maybe_sweep(conn)
         return after
 
+    async def increment_once(self, steps: Sequence[OnceStep], *, remember: float) -> list[bool]:
+        remember = checked_once_steps(steps, remember)
+        now = self._db.now()
+        applied: list[bool] = []
+        with self._db.transaction() as conn:
+            seen: set[str] = set()
+            for step in steps:
+                fresh = step.once_key not in seen and conn.execute(_ONCE_SEEN, (*self._scope, step.once_key, now)).fetchone() is None
+                seen.add(step.once_key)
+                applied.append(fresh)
+                if not fresh:
+                    continue
+                conn.execute(_ONCE_REMEMBER, (*self._scope, step.once_key, now + remember))
+                for increment in step.increments:
+                    # A ValueError here (a value at the key, an overflow) rolls everything back.
+                    self._increment(conn, increment.key, increment.fields, increment.ttl)
+            self._maybe_sweep(conn)
+        return applied
+
     async def delete_prefix(self, prefix: str) -> int:
         where, arguments = self._prefix_range(prefix)
         now = self._db.now()
@@ -207,6 +246,7 @@ class SqliteValues(Values):
         _writes += 1
         if _writes % SWEEP_EVERY == 0:
             conn.execute(_SWEEP, (self._db.now(), SWEEP_ROWS))
+            conn.execute(_ONCE_SWEEP, (self._db.now(), SWEEP_ROWS))
 
     def _deadline(self, ttl: float | None) -> float | None:
         return _deadline(self._db.now(), ttl)

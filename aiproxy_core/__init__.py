@@ -7,7 +7,7 @@ from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret
 from .admin.uploads import UploadRoute
-from .config import GatewayConfig, LoggingConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
+from .config import GatewayConfig, LoggingConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
     BadRequest,
@@ -77,6 +77,7 @@ __all__ = [
     "ProxyRequest",
     "ProxyResponse",
     "RateLimited",
+    "RecordsConfig",
     "RedisConfig",
     "RequestContext",
     "Rule",

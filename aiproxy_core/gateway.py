@@ -77,8 +77,14 @@ class Gateway:
         # sends its scripts through the cluster client, which routes each by its tenant's slot.
         on_one_server = redis is not None and not redis.cluster
         scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if on_one_server else None
+        records_url = config.records.postgresql.get_secret_value() if config.records.postgresql is not None else None
         self.state = StateService(
-            data_dir, redis=self.store.redis, scripts=scripts, prefix=redis.prefix if redis is not None else "aiproxy"
+            data_dir,
+            redis=self.store.redis,
+            scripts=scripts,
+            prefix=redis.prefix if redis is not None else "aiproxy",
+            records_url=records_url,
+            records_pool_size=config.records.pool_size,
         )
         self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir, scripts=scripts, state_service=self.state)
         self.auth = KeyAuthenticator(self.store)
@@ -98,10 +104,11 @@ class Gateway:
             return
         await self.store.open()
         self.state.open()
+        await self.state.start()
         await self.upstream.start()
         await self._call_registration_hook("startup")
         self._started = True
-        logger.info("gateway started; state in %s", self.store.description)
+        logger.info("gateway started; state in %s; kept records (ledgers) in %s", self.store.description, _sink_description(self.state.record_sink))
 
     async def stop(self) -> None:
         if not self._started:
@@ -112,6 +119,7 @@ class Gateway:
         if self.services.scripts is not None:
             await self.services.scripts.close()
         await self.upstream.close()
+        await self.state.stop()
         self.state.close()
         await self.store.close()
 
@@ -187,3 +195,11 @@ class Gateway:
                 await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _sink_description(sink: str) -> str:
+    return {
+        "postgresql": "PostgreSQL (records.postgresql)",
+        "sqlite": "the state file (state.db)",
+        "none": "nowhere: on Redis without records.postgresql only aggregates are kept",
+    }[sink]

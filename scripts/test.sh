@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --test
 scripts/ensure_redis.sh
+scripts/ensure_postgresql.sh
 exec .venv/bin/python -m pytest "$@"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 def _network(value: str) -> str:
@@ -96,6 +96,23 @@ class UpstreamConfig(_Section):
     allowed_networks: list[Network] = Field(default_factory=list)
 
 
+def _postgresql_url(value: SecretStr | None) -> SecretStr | None:
+    """A ``postgresql://`` (or ``postgres://``) URL; the error never repeats it (it may hold a password)."""
+    if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("records.postgresql is a URL starting with postgresql:// (e.g. postgresql://aiproxy@db.internal:5432/aiproxy)")
+    return value
+
+
+class RecordsConfig(_Section):
+    """Where records that must be kept (billing's ledger events) go: see docs/plugin_state.md."""
+
+    #: A PostgreSQL server's URL: records go there (embedded or on Redis). Unset: embedded, the
+    #: SQLite state file keeps them; on Redis none are kept (plugins keep aggregates only).
+    postgresql: Annotated[SecretStr | None, AfterValidator(_postgresql_url)] = None
+    #: Connections per gateway process to that server (opened when first needed).
+    pool_size: int = Field(default=4, ge=1, le=100)
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
     access_log: bool = False
@@ -107,6 +124,7 @@ class GatewayConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    records: RecordsConfig = Field(default_factory=RecordsConfig)
     #: Per plugin, its process-wide options (``plugins.billing.run_worker``); each plugin's
     #: ``config_model`` validates its own section once the plugins are loaded.
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

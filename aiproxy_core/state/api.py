@@ -39,6 +39,9 @@ __all__ = [
     "PluginState",
     "Queue",
     "QueueEntry",
+    "Record",
+    "RecordSink",
+    "Records",
     "Reservation",
     "Set",
     "SetIfAbsent",
@@ -329,6 +332,51 @@ class Queue(abc.ABC):
         """Items appended and not yet acknowledged by ``group`` (claimed or not)."""
 
 
+# -- records -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record that must be kept (an event of a ledger): ``id`` is unique per tenant within its
+    :class:`Records` (writing it again is a no-op), ``time`` the event's time (unix seconds),
+    ``data`` a JSON object."""
+
+    tenant_id: str
+    id: str
+    time: float
+    data: dict[str, Any]
+
+
+#: Where a deployment's records go: the SQLite state file (embedded), a PostgreSQL server
+#: (``records.postgresql``), or nowhere (on Redis without PostgreSQL: aggregates only).
+RecordSink = Literal["sqlite", "postgresql", "none"]
+
+
+class Records(abc.ABC):
+    """One plugin's kept records of one name (billing's ``ledger``), outside Redis: records grow
+    with traffic, and Redis holds only what configuration bounds."""
+
+    #: Where they go; ``"none"``: this deployment keeps no records (``write`` discards them).
+    sink: RecordSink
+
+    @abc.abstractmethod
+    async def write(self, records: Sequence[Record]) -> int:
+        """Keep ``records`` (idempotent by tenant + id); how many were new. A sink that cannot
+        be reached raises ``ConnectionError``/``OSError`` or ``TimeoutError`` and nothing of the
+        call is kept, so the caller retries the whole batch."""
+
+    @abc.abstractmethod
+    async def read(
+        self, tenant_id: str, *, since: float | None = None, until: float | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[Record]:
+        """A tenant's records with ``since <= time < until``, ordered by (time, id), at most
+        ``limit``; ``after``: the id of the last record of the previous page (pagination)."""
+
+    @abc.abstractmethod
+    async def count(self, tenant_id: str) -> int:
+        """How many records the tenant has (0 with the ``none`` sink)."""
+
+
 class PluginState(abc.ABC):
     """One plugin's namespace: ``services.state("my_plugin")``."""
 
@@ -344,6 +392,10 @@ class PluginState(abc.ABC):
     def queue(self, name: str) -> Queue: ...
 
     @abc.abstractmethod
+    def records(self, name: str) -> Records:
+        """This plugin's kept records of ``name`` (see :class:`Records` for where they go)."""
+
+    @abc.abstractmethod
     async def drop_tenant(self, tenant_id: str) -> None:
-        """Delete all of this plugin's values and counters of a tenant (its queued items stay:
-        they are records on their way out)."""
+        """Delete all of this plugin's values and counters of a tenant (its queued items and
+        kept records stay: they are records)."""

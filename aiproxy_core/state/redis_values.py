@@ -309,8 +309,8 @@ class RedisValues(Values):
         keys = [self._once_root + step.once_key for step in steps] + [self._root + key for key in records]
         reply = await _increment_once(self._scripts, self._redis, keys, arguments)
         if isinstance(reply, str):
-            problem, index, name = reply.split(":", 2)
-            key = list(records)[int(index) - 1]
+            problem, position, name = reply.split(":", 2)
+            key = list(records)[int(position) - 1]
             if problem == "wrongtype":
                 raise wrong_kind_for_increment(key)
             raise field_overflow(key, name)

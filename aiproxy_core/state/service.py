@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..redis_keys import delete_matching
 from . import sqlite_counters, sqlite_values
-from .api import Counters, PluginState, Queue, Values
+from .api import Counters, PluginState, Queue, Records, RecordSink, Values
+from .discarded_records import DiscardedRecords
+from .postgresql_records import PostgresqlRecords, PostgresqlSink
 from .keyspace import KeySpace, checked_tenant
 from .redis_counters import RedisCounters
 from .redis_queue import RedisQueue
@@ -22,6 +24,7 @@ from .redis_values import RedisValues
 from .sqlite_counters import SqliteCounters
 from .sqlite_db import StateDatabase
 from .sqlite_queue import SqliteQueue
+from .sqlite_records import SqliteRecords
 from .sqlite_values import SqliteValues
 
 if TYPE_CHECKING:
@@ -44,12 +47,23 @@ class StateService:
         redis: "Redis | None" = None,
         scripts: "ScriptConnection | None" = None,
         prefix: str = "aiproxy",
+        records_url: str | None = None,
+        records_pool_size: int = 4,
     ) -> None:
         self.redis = redis
         self.scripts = scripts
         self.keys = KeySpace(prefix)
         self.db: StateDatabase | None = None if redis is not None else StateDatabase(data_dir / "state.db")
+        #: Kept records' server (``records.postgresql``); None: the state file, or none on Redis.
+        self.records_server = PostgresqlSink(records_url, records_pool_size) if records_url else None
         self._plugins: dict[str, BackendPluginState] = {}
+
+    @property
+    def record_sink(self) -> RecordSink:
+        """Where plugins' kept records go (see :class:`~aiproxy_core.state.Records`)."""
+        if self.records_server is not None:
+            return "postgresql"
+        return "sqlite" if self.db is not None else "none"
 
     @property
     def embedded(self) -> bool:
@@ -63,6 +77,15 @@ class StateService:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+    async def start(self) -> None:
+        """Open the records server's pool (it connects when first used), after :meth:`open`."""
+        if self.records_server is not None:
+            await self.records_server.start()
+
+    async def stop(self) -> None:
+        if self.records_server is not None:
+            await self.records_server.close()
 
     def for_plugin(self, plugin: str) -> PluginState:
         if not _PLUGIN_NAME.match(plugin):
@@ -91,6 +114,7 @@ class BackendPluginState(PluginState):
         self._service = service
         #: One object per queue name: its per-turn batcher must be shared by every appender.
         self._queues: dict[str, Queue] = {}
+        self._records: dict[str, Records] = {}
 
     def values(self, tenant_id: str) -> Values:
         checked_tenant(tenant_id)  # the same ids on every backend
@@ -113,6 +137,20 @@ class BackendPluginState(PluginState):
         if queue is None:
             queue = self._queues[name] = self._new_queue(name)
         return queue
+
+    def records(self, name: str) -> Records:
+        records = self._records.get(name)
+        if records is None:
+            records = self._records[name] = self._new_records(name)
+        return records
+
+    def _new_records(self, name: str) -> Records:
+        service = self._service
+        if service.records_server is not None:
+            return PostgresqlRecords(service.records_server, self.plugin, name)
+        if service.db is not None:
+            return SqliteRecords(service.db, self.plugin, name)
+        return DiscardedRecords(name)
 
     def _new_queue(self, name: str) -> Queue:
         service = self._service

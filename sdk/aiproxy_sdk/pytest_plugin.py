@@ -12,6 +12,10 @@
 * ``aiproxy_redis_cluster``: a real 3-master Redis Cluster on loopback ports, one per session
   (a :class:`~aiproxy_sdk.private_cluster.PrivateCluster`: ``nodes``, ``client()``); skipped
   when it cannot start, except under CI, where the tests that need it fail.
+* ``aiproxy_postgresql``: a real PostgreSQL server of the session's own (Debian's binaries, a
+  :class:`~aiproxy_sdk.private_postgresql.PrivatePostgresql`), skipped or failed like the cluster;
+  ``aiproxy_postgresql_url``: the URL of a fresh, empty database on it, dropped after the test
+  (a gateway's ``records.postgresql``).
 
 Tests that need the shared Redis skip when it is not running, except under CI (``CI=true``),
 where they fail: a green CI run must have exercised the Redis store. At the end of the session
@@ -32,6 +36,7 @@ from aiproxy_core import create_mock_upstream
 from .harness import GatewayHarness
 from .live import ServerThread
 from .private_cluster import ClusterStartError, PrivateCluster
+from .private_postgresql import PostgresqlStartError, PrivatePostgresql
 from .private_redis import PrivateRedis
 from .redis_space import REDIS_URL, drop_prefix, handed_out, leftover_keys, new_prefix, require_redis, under_ci
 
@@ -130,6 +135,29 @@ def aiproxy_redis_cluster() -> Iterator[PrivateCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def aiproxy_postgresql() -> Iterator[PrivatePostgresql]:
+    """One private PostgreSQL server for the session; tests take fresh databases on it."""
+    try:
+        server = PrivatePostgresql().start()
+    except PostgresqlStartError as exc:
+        if under_ci():
+            pytest.fail(f"the PostgreSQL server for these tests did not start (CI is set, so this fails): {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server for these tests: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aiproxy_postgresql_url(aiproxy_postgresql: PrivatePostgresql) -> Iterator[str]:
+    """A fresh, empty database on the session's server (its URL), dropped after the test."""
+    database = aiproxy_postgresql.create_database()
+    yield aiproxy_postgresql.dsn(database)
+    aiproxy_postgresql.drop_database(database)
 
 
 # -- the session's own check: no keys left behind in the shared Redis -------------------------

@@ -19,6 +19,7 @@ from .proxy.routing import TenantDirectory
 from .redis_scripts import ScriptConnection
 from .services import GatewayServices
 from .state import StateService
+from .state.service import data_directory
 from .store import Store
 from .store.opening import store_for
 from .upstream import AiohttpUpstreamClient, TargetPolicy, UpstreamClient
@@ -71,22 +72,15 @@ class Gateway:
         #: Where rule targets may point (checked at save and at every connect); built once.
         self.target_policy = TargetPolicy.from_config(config)
         self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
-        data_dir = Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
         redis = config.redis
         # The request-path script connection talks to one server; on a cluster the state API
         # sends its scripts through the cluster client, which routes each by its tenant's slot.
         on_one_server = redis is not None and not redis.cluster
         scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if on_one_server else None
-        records_url = config.records.postgresql.get_secret_value() if config.records.postgresql is not None else None
-        self.state = StateService(
-            data_dir,
-            redis=self.store.redis,
-            scripts=scripts,
-            prefix=redis.prefix if redis is not None else "aiproxy",
-            records_url=records_url,
-            records_pool_size=config.records.pool_size,
+        self.state = StateService.for_config(config, self.store.redis, scripts)
+        self.services = GatewayServices(
+            config=config, store=self.store, data_dir=data_directory(config), scripts=scripts, state_service=self.state
         )
-        self.services = GatewayServices(config=config, store=self.store, data_dir=data_dir, scripts=scripts, state_service=self.state)
         self.auth = KeyAuthenticator(self.store)
         self.consumers = ConsumerDirectory(self.store)
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)

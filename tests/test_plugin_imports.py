@@ -107,3 +107,43 @@ def test_plugins_sdk_and_cookbook_import_only_the_public_api():
         for line, message in _problems(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
     ]
     assert problems == [], "imports of aiproxy_core internals:\n" + "\n".join(sorted(problems))
+
+
+#: What a plugin must not import: it keeps state only through the core's state API
+#: (``services.state(...)``, docs/plugin_state.md), so every plugin runs on each backend.
+STORAGE_CLIENTS = ("redis", "hiredis", "sqlite3")
+
+
+def _storage_imports(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            names = [node.module]
+        for name in names:
+            if name.split(".")[0] in STORAGE_CLIENTS:
+                yield node.lineno, f"imports {name}: keep state through services.state(...) instead"
+
+
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ("import redis", 1),
+        ("from redis.asyncio import Redis", 1),
+        ("def f():\n    import sqlite3", 1),
+        ("import hiredis, json", 1),
+        ("from aiproxy_core.state import Values\nimport redistools", 0),
+    ],
+)
+def test_the_storage_rule_reads_every_import_form(source: str, found: int) -> None:
+    assert len(list(_storage_imports(ast.parse(source)))) == found
+
+
+def test_no_plugin_opens_redis_or_sqlite_itself() -> None:
+    plugin_files = [path for root in ROOT.glob("aiproxy_plugins/*/aiproxy_*") for path in root.rglob("*.py")]
+    assert any("aiproxy_billing" in str(path) for path in plugin_files)
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: {message}"
+        for path in plugin_files
+        for line, message in _storage_imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    ]
+    assert problems == [], "plugins with storage clients of their own:\n" + "\n".join(sorted(problems))

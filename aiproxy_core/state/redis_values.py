@@ -232,7 +232,7 @@ end
 for record, sum in pairs(sums) do
   local key = KEYS[n + record]
   for _, name in ipairs(sum.names) do
-    if sum.amounts[name] ~= 0 then redis.call('HINCRBY', key, name, string.format('%.0f', sum.amounts[name])) end
+    redis.call('HINCRBY', key, name, string.format('%.0f', sum.amounts[name]))
   end
   if sum.created and sum.ttl ~= '' and #sum.names > 0 then redis.call('PEXPIRE', key, sum.ttl) end
 end

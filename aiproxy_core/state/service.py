@@ -30,11 +30,17 @@ from .sqlite_values import SqliteValues
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..config import GatewayConfig
     from ..redis_scripts import ScriptConnection
 
-__all__ = ["BackendPluginState", "StateService"]
+__all__ = ["BackendPluginState", "StateService", "data_directory"]
 
 _PLUGIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def data_directory(config: "GatewayConfig") -> Path:
+    """Where a gateway keeps its files: beside the SQLite store embedded, ``./aiproxy-data`` on Redis."""
+    return Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
 
 
 class StateService:
@@ -57,6 +63,21 @@ class StateService:
         #: Kept records' server (``records.postgresql``); None: the state file, or none on Redis.
         self.records_server = PostgresqlSink(records_url, records_pool_size) if records_url else None
         self._plugins: dict[str, BackendPluginState] = {}
+
+    @classmethod
+    def for_config(cls, config: "GatewayConfig", redis: "Redis | None", scripts: "ScriptConnection | None" = None) -> "StateService":
+        """The state ``aiproxy serve`` uses for ``config`` (``redis``: its store's client), not yet
+        opened: for the gateway and for plugin commands that work on the same state
+        (``open()``, then ``await start()``; ``await stop()`` and ``close()`` after)."""
+        records = config.records.postgresql
+        return cls(
+            data_directory(config),
+            redis=redis,
+            scripts=scripts,
+            prefix=config.redis.prefix if config.redis is not None else "aiproxy",
+            records_url=records.get_secret_value() if records is not None else None,
+            records_pool_size=config.records.pool_size,
+        )
 
     @property
     def record_sink(self) -> RecordSink:

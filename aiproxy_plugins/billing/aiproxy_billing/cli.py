@@ -1,7 +1,7 @@
 """The plugin's commands: ``aiproxy billing-worker``, ``billing-status``, ``billing-usage`` and ``billing-invoice``.
 
 ``billing-worker`` drains the billing queue into the ledger outside ``aiproxy serve``. It reads the
-same config file as ``serve``, so it finds the same Redis stream (or SQLite outbox). ``--once``
+same config file as ``serve``, so it finds the same state (Redis, a cluster, or the SQLite state file). ``--once``
 drains what is queued and exits (cron jobs, tests); otherwise it runs until SIGTERM.
 
 ``billing-status`` prints the queue's backlog: whether the workers keep up.
@@ -20,16 +20,17 @@ import logging
 import signal
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from aiproxy_core import ConfigError, GatewayConfig, GatewayError, load_config
+from aiproxy_core import ConfigError, GatewayConfig, GatewayError, Store, load_config, store_for
+from aiproxy_core.state import StateService
 
 from .backend import BillingBackend, open_backend
 from .export import Exporter
+from .settings import BillingConfig
 from .worker import run_worker
 
-__all__ = ["add_report_commands", "add_worker_command", "data_dir_of", "opened_backend"]
+__all__ = ["add_report_commands", "add_worker_command", "opened_backend"]
 
 
 def add_worker_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -42,18 +43,13 @@ def add_worker_command(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         type=int,
         default=30_000,
         metavar="MS",
-        help="Redis: take over entries another worker read but did not acknowledge for this long",
+        help="take over events another worker claimed but did not acknowledge for this long (it died)",
     )
     worker.set_defaults(func=_run)
     status = commands.add_parser("billing-status", help="how many billing events wait for the worker (JSON)")
     status.add_argument("--config", metavar="FILE", help="the gateway's config file (as for aiproxy serve)")
     status.add_argument("--tenant", metavar="TENANT_ID", help="also count this tenant's events in the ledger")
     status.set_defaults(func=_status)
-
-
-def data_dir_of(config: GatewayConfig) -> Path:
-    """Where ``aiproxy serve`` puts plugin files for this config (mirrors the core's rule)."""
-    return Path(config.storage.path).resolve().parent if config.redis is None else Path("aiproxy-data").resolve()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -67,21 +63,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def opened_backend(config: GatewayConfig) -> AsyncIterator[BillingBackend]:
-    """The billing state ``aiproxy serve`` uses for ``config`` (its Redis, or its SQLite files)."""
-    redis = None
-    if config.redis is not None:
-        from redis.asyncio import Redis
-
-        section = config.redis
-        redis = Redis(host=section.host, port=section.port, password=section.password or None, db=section.db, decode_responses=True)
-    backend = open_backend(redis, config.redis.prefix if config.redis else None, data_dir_of(config))
+async def opened_backend(config: GatewayConfig) -> AsyncIterator[tuple[BillingBackend, Store]]:
+    """The billing state ``aiproxy serve`` uses for ``config``, and the core's store beside it
+    (which tells which plan a consumer is on, and whether it exists, as in the Admin API)."""
+    options = BillingConfig.model_validate(config.plugins.get("billing") or {})
+    store = store_for(config)
+    await store.open()
+    state = StateService.for_config(config, store.redis)
+    state.open()
     try:
-        yield backend
+        await state.start()
+        yield open_backend(state.for_plugin("billing"), remember=options.dedupe_seconds), store
     finally:
-        backend.close()
-        if redis is not None:
-            await redis.aclose()
+        await state.stop()
+        state.close()
+        await store.close()
 
 
 async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_ms: int) -> int:
@@ -89,10 +85,8 @@ async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_m
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with opened_backend(config) as backend:
-        drain = backend.drain(batch_size=batch_size, claim_idle_ms=claim_idle_ms)
-        if backend.exports is None:
-            return await run_worker(drain, stop, once=once)
+    async with opened_backend(config) as (backend, _):
+        drain = backend.drain(batch_size=batch_size, claim_idle=max(claim_idle_ms, 1) / 1000)
         exporter = Exporter(backend.exports)
         if once:  # drain, then deliver what is due now (failures stay queued for a later run)
             moved = await run_worker(drain, stop, once=True)
@@ -108,7 +102,12 @@ def _status(args: argparse.Namespace) -> int:
     async def work(backend: BillingBackend, store: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"queue": await backend.queue.backlog()}
         if args.tenant:
-            body["ledger"] = {"tenant_id": args.tenant, "events": await backend.ledger.count(args.tenant)}
+            body["ledger"] = {
+                "tenant_id": args.tenant,
+                "events": await backend.ledger.count(args.tenant),
+                # Where each event is kept: "none" on Redis without records.postgresql (aggregates only).
+                "records": backend.ledger.records.sink,
+            }
         return body
 
     return _print(args.config, work)
@@ -172,14 +171,6 @@ def _print(config_path: str | None, work: Callable[[Any, Any], Awaitable[dict[st
 
 
 async def _with_state(config: GatewayConfig, work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    """Run ``work(billing backend, core store)`` on the config's Redis or SQLite files."""
-    # The core store tells which plan a consumer is on (and whether it exists), as in the Admin API.
-    from aiproxy_core import store_for
-
-    async with opened_backend(config) as backend:
-        store = store_for(config)
-        await store.open()
-        try:
-            return await work(backend, store)
-        finally:
-            await store.close()
+    """Run ``work(billing backend, core store)`` on the state ``aiproxy serve`` uses for ``config``."""
+    async with opened_backend(config) as (backend, store):
+        return await work(backend, store)

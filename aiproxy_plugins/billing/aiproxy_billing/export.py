@@ -1,17 +1,16 @@
 """Export of billing events to a tenant's webhook, as CloudEvents 1.0 (structured mode), at least once.
 
 A tenant configures a target (``PUT /api/v1/tenants/{tid}/billing/export``: ``url`` and optional
-``secret``). When the worker writes an event of such a tenant to the ledger, the same atomic step
-(the ledger's Lua script on Redis, its SQLite transaction embedded) also queues it for export, so
-an event in the ledger is always either exported or still queued.
+``secret``). When the worker writes a batch of events to the ledger, it queues those of exporting
+tenants for export *before* it counts them (:mod:`.ledger`), so a counted event is always either
+exported or still queued; a batch replayed after a crash may queue an event twice.
 
-The export queue is a sorted set on Redis (``{prefix}:billing:export:queue``, member: the event
-JSON, score: when it is next due) or the ``export_queue`` table embedded. The :class:`Exporter`
-takes due entries and *leases* them (pushes their due time past the lease), POSTs each, and removes
-it only after a 2xx. A failure (network error, 5xx, 408, 429) reschedules it with exponential backoff
-and jitter; another 4xx is dropped (logged, counted). An exporter killed mid-delivery leaves its
-entries leased; they fall due again when the lease ends. The receiver dedupes by
-``Idempotency-Key`` (the CloudEvent ``id``: tenant id + request id).
+The export queue is the core's state queue ``exports`` (:class:`StateExports`). The
+:class:`Exporter` claims due items (a claim is a *lease*: unacknowledged, they go to another
+exporter after it), POSTs each, and acknowledges it only after a 2xx. A failure (network error,
+5xx, 408, 429) queues it again with exponential backoff and jitter; another 4xx is dropped
+(logged, counted). The receiver dedupes by ``Idempotency-Key`` (the CloudEvent ``id``: tenant id +
+request id).
 """
 
 from __future__ import annotations
@@ -21,24 +20,23 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
-import sqlite3
+import socket
 import time
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
 
 from aiproxy_core import kept_secret, masked_secret
+from aiproxy_core.state import PluginState, QueueEntry
 
 from .events import BillingEvent
-from .sqlite_db import BillingDatabase, transaction
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-__all__ = ["ExportTarget", "ExportTargetInput", "ExportStore", "Exporter", "RedisExports", "SqliteExports", "cloud_event", "signature"]
+__all__ = ["ExportTarget", "ExportTargetInput", "ExportStore", "Exporter", "StateExports", "cloud_event", "signature"]
 
 logger = logging.getLogger("aiproxy.billing.export")
 
@@ -145,113 +143,77 @@ class ExportStore(Protocol):
     async def pending(self) -> int: ...
 
 
-TAKE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member)
-  table.insert(out, member)
-  table.insert(out, redis.call('HGET', KEYS[2], member) or '0')
-end
-return out
-"""
-
-RETRY = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-end
-return 0
-"""
+#: The exporters' worker group on the ``exports`` queue.
+EXPORTER = "exporter"
+TARGET = "export:target"
 
 
-class RedisExports:
-    """Targets in ``{prefix}:billing:export:targets``; the queue and its attempt counts beside it."""
+class StateExports:
+    """Targets as values (``export:target`` of each tenant), deliveries on the state queue ``exports``.
 
-    def __init__(self, redis: "Redis", prefix: str) -> None:
-        self._redis = redis
-        self.targets = f"{prefix}:billing:export:targets"
-        self.queue = f"{prefix}:billing:export:queue"
-        self.attempts = f"{prefix}:billing:export:attempts"
-        self._take = redis.register_script(TAKE_DUE)
-        self._retry = redis.register_script(RETRY)
+    An item is ``{"event": {...}, "attempts": n, "not_before": unix seconds}``. A failed delivery
+    is queued again as a copy with one more attempt and its backoff's ``not_before``, then the
+    original is acknowledged; an item claimed before it is due is held by the exporter that took
+    it (unacknowledged) until then. An exporter that dies leaves its items claimed: another takes
+    them over once ``lease`` seconds have passed (the queue's reclaim), so delivery is at least
+    once and the receiver dedupes by the CloudEvents id.
+    """
+
+    def __init__(self, state: PluginState, worker: str = "") -> None:
+        self._state = state
+        self._queue = state.queue("exports")
+        self._worker = worker or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._held: dict[str, tuple[float, QueuedExport]] = {}
 
     async def put_target(self, tenant_id: str, target: ExportTarget) -> None:
-        await self._redis.hset(self.targets, tenant_id, target.model_dump_json())
+        await self._state.values(tenant_id).set(TARGET, target.model_dump(mode="json"))
 
     async def get_target(self, tenant_id: str) -> ExportTarget | None:
-        doc = await self._redis.hget(self.targets, tenant_id)
-        return ExportTarget.model_validate_json(doc) if doc is not None else None
+        doc = await self._state.values(tenant_id).get(TARGET)
+        return ExportTarget.model_validate(doc) if doc is not None else None
 
     async def delete_target(self, tenant_id: str) -> bool:
-        return bool(await self._redis.hdel(self.targets, tenant_id))
+        return await self._state.values(tenant_id).delete(TARGET)
+
+    async def queue_events(self, events: list[BillingEvent]) -> None:
+        """Queue the events of tenants that have a target (the ledger calls it for each batch)."""
+        exporting: dict[str, bool] = {}
+        for event in events:
+            if event.tenant_id not in exporting:
+                exporting[event.tenant_id] = await self._state.values(event.tenant_id).get(TARGET) is not None
+            if exporting[event.tenant_id]:
+                await self._queue.append({"event": event.to_dict(), "attempts": 0, "not_before": 0})
 
     async def take_due(self, now: float, lease: float, limit: int) -> list[QueuedExport]:
-        reply = await self._take(keys=[self.queue, self.attempts], args=[repr(now), repr(now + lease), limit])
-        items = []
-        for member, attempts in zip(reply[::2], reply[1::2]):
-            member = member.decode() if isinstance(member, bytes) else member
-            try:
-                tenant = str(json.loads(member)["tenant_id"])
-            except (ValueError, KeyError, TypeError):
-                tenant = ""
-            items.append(QueuedExport(member, tenant, member, int(attempts)))
-        return items
+        for entry in await self._queue.claim(EXPORTER, self._worker, count=limit, reclaim_after=lease):
+            item, due = _queued(entry)
+            self._held[entry.id] = (due, item)
+        due_now = [item for due, item in self._held.values() if due <= now][:limit]
+        for item in due_now:
+            del self._held[item.key]
+        return due_now
 
     async def done(self, item: QueuedExport) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.queue, item.key)
-            pipe.hdel(self.attempts, item.key)
-            await pipe.execute()
+        await self._queue.ack(EXPORTER, [item.key])
 
     async def retry(self, item: QueuedExport, due: float) -> None:
-        # Only while still queued (another exporter may have delivered it after our lease ran out).
-        await self._retry(keys=[self.queue, self.attempts], args=[item.key, repr(due)])
+        await self._queue.append({"event": json.loads(item.event), "attempts": item.attempts + 1, "not_before": due})
+        await self._queue.ack(EXPORTER, [item.key])
 
     async def pending(self) -> int:
-        return int(await self._redis.zcard(self.queue))
+        return await self._queue.backlog(EXPORTER)
 
 
-class SqliteExports:
-    def __init__(self, database: BillingDatabase) -> None:
-        self._db = database
-
-    async def put_target(self, tenant_id: str, target: ExportTarget) -> None:
-        doc = target.model_dump_json()
-        await self._db.run(lambda c: c.execute(
-            "INSERT INTO export_targets (tenant_id, doc) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET doc = excluded.doc",
-            (tenant_id, doc),
-        ))
-
-    async def get_target(self, tenant_id: str) -> ExportTarget | None:
-        rows = await self._db.run(lambda c: c.execute("SELECT doc FROM export_targets WHERE tenant_id = ?", (tenant_id,)).fetchall())
-        return ExportTarget.model_validate_json(rows[0][0]) if rows else None
-
-    async def delete_target(self, tenant_id: str) -> bool:
-        return bool(await self._db.run(lambda c: c.execute("DELETE FROM export_targets WHERE tenant_id = ?", (tenant_id,)).rowcount))
-
-    async def take_due(self, now: float, lease: float, limit: int) -> list[QueuedExport]:
-        def take(c: sqlite3.Connection) -> list[QueuedExport]:
-            rows = c.execute(
-                "SELECT idempotency_key, tenant_id, event, attempts FROM export_queue WHERE next_at <= ? ORDER BY next_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            c.executemany("UPDATE export_queue SET next_at = ? WHERE idempotency_key = ?", [(now + lease, r[0]) for r in rows])
-            return [QueuedExport(*row) for row in rows]
-
-        return await self._db.run(lambda c: transaction(c, take))
-
-    async def done(self, item: QueuedExport) -> None:
-        await self._db.run(lambda c: c.execute("DELETE FROM export_queue WHERE idempotency_key = ?", (item.key,)))
-
-    async def retry(self, item: QueuedExport, due: float) -> None:
-        await self._db.run(lambda c: c.execute(
-            "UPDATE export_queue SET attempts = attempts + 1, next_at = ? WHERE idempotency_key = ?", (due, item.key)
-        ))
-
-    async def pending(self) -> int:
-        rows = await self._db.run(lambda c: c.execute("SELECT COUNT(*) FROM export_queue").fetchall())
-        return int(rows[0][0])
+def _queued(entry: QueueEntry) -> tuple[QueuedExport, float]:
+    item = entry.item if isinstance(entry.item, dict) else {}
+    event = item.get("event")
+    tenant = str(event.get("tenant_id", "")) if isinstance(event, dict) else ""
+    attempts = item.get("attempts")
+    due = item.get("not_before")
+    queued = QueuedExport(
+        entry.id, tenant, json.dumps(event), attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0
+    )
+    return queued, float(due) if isinstance(due, (int, float)) and not isinstance(due, bool) else 0.0
 
 
 class Exporter:
@@ -272,8 +234,9 @@ class Exporter:
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self._timeout = timeout
-        #: How long a taken entry stays invisible to other exporters (longer than one delivery).
-        self._lease = lease if lease is not None else timeout + 30.0
+        #: How long a taken entry stays invisible to other exporters: longer than one delivery plus
+        #: the longest backoff, since an exporter holds a retried item until it is due.
+        self._lease = lease if lease is not None else timeout + max_backoff + 30.0
         self._batch = batch_size
         self._poll = poll
         self.delivered = 0

@@ -37,7 +37,6 @@ from .backend import BillingBackend, open_backend
 from .cli import add_report_commands, add_worker_command
 from .consumer_plans import request_plan_id
 from .credits import PrepaidCredits, from_micros, to_micros
-from .credits_upgrade import add_upgrade_command
 from .events import BillingEvent, billing_subject
 from .export import Exporter
 from .money import money_text
@@ -85,10 +84,11 @@ class Billing:
 
     @hookimpl
     def startup(self, services: GatewayServices, config: BillingConfig | None) -> None:
-        self._backend = open_backend(services.redis, services.redis_prefix, services.data_dir)
+        config = config or BillingConfig()
         state = services.state("billing")
+        self._backend = open_backend(state, remember=config.dedupe_seconds)
         self._credits, self._quota = PrepaidCredits(state), FreePlanQuota(state)
-        run_here = self.run_worker if self.run_worker is not None else (config is None or config.run_worker)
+        run_here = self.run_worker if self.run_worker is not None else config.run_worker
         if not run_here:
             logger.info(
                 "billing: events are queued here and moved to the ledger by `aiproxy billing-worker` processes"
@@ -96,10 +96,9 @@ class Billing:
             )
         else:
             self._stop = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(run_worker(self._backend.drain(), self._stop))
-            if self._backend.exports is not None:
-                self.exporter = Exporter(self._backend.exports, **self._export_options)
-                self._exporter_task = asyncio.get_running_loop().create_task(self.exporter.run(self._stop))
+            self._worker = asyncio.get_running_loop().create_task(run_worker(self._backend.drain(claim_idle=config.claim_idle), self._stop))
+            self.exporter = Exporter(self._backend.exports, **self._export_options)
+            self._exporter_task = asyncio.get_running_loop().create_task(self.exporter.run(self._stop))
 
     @hookimpl
     async def shutdown(self, services: GatewayServices) -> None:
@@ -122,18 +121,10 @@ class Billing:
                 # leaving them for the next start (a worker elsewhere would also take them).
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(run_worker(backend.drain(), asyncio.Event(), once=True), FINAL_DRAIN_SECONDS)
-        if backend is not None:
-            backend.close()
 
-    @hookimpl
-    async def tenant_deleted(self, tenant_id: str) -> None:
-        """Plans and the export target go; the ledger and invoices stay (records). Prepaid balances
-        and quota counts are state-API data, which the gateway drops before this hook runs."""
-        backend = self.backend()
-        for plan in await backend.plans.list(tenant_id):
-            await backend.plans.delete(tenant_id, plan.id)
-        if backend.exports is not None:
-            await backend.exports.delete_target(tenant_id)
+    # No tenant_deleted hook: plans, the export target, aggregates, invoices, quotas and credits
+    # are all state-API values and counters, which the gateway drops with the tenant; the ledger's
+    # records (and events still queued) stay in their sink.
 
     @hookimpl
     async def check_references(self, tenant_id: str, settings: BillingSettings) -> dict[str, str] | None:
@@ -150,7 +141,6 @@ class Billing:
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
         add_worker_command(commands)
         add_report_commands(commands)
-        add_upgrade_command(commands)
 
     def backend(self) -> BillingBackend:
         if self._backend is None:

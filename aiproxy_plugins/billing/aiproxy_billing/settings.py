@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from .money import money_text, parse_credit_amount
 
@@ -50,3 +50,18 @@ class BillingConfig(BaseModel):
     #: only queue events (~10 % more requests/s per serving process in bench/run.sh), and the worker can
     #: run on another core or host. With ``false`` and no worker running, events wait in the queue.
     run_worker: bool = True
+    #: Seconds a worker that died may hold a batch before another takes it over (and replays it).
+    claim_idle: float = Field(default=30.0, gt=0, le=3600)
+    #: Seconds the ledger remembers the request ids it counted, so a replayed batch counts
+    #: nothing twice. Must be well above ``claim_idle``; Redis holds about 80 bytes per billed
+    #: request for this long (at 1,000 requests/s and 600 s: ~50 MB), then frees them.
+    dedupe_seconds: float = Field(default=600.0, gt=0, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _dedupe_outlasts_a_claim(self) -> "BillingConfig":
+        if self.dedupe_seconds < 2 * self.claim_idle + 10:
+            raise ValueError(
+                f"dedupe_seconds ({self.dedupe_seconds:g}) must be at least 2 x claim_idle + 10 s ({2 * self.claim_idle + 10:g}):"
+                " a batch a dead worker left is replayed after claim_idle, and must still find its request ids remembered"
+            )
+        return self

@@ -7,11 +7,13 @@ fixtures rather than in an importable helper module.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from aiproxy_billing import Billing
+from aiproxy_core.state import PluginState, StateService
 
 from aiproxy_sdk import GatewayHarness
 from aiproxy_sdk.private_redis import PrivateRedis
@@ -88,6 +90,25 @@ def wait_for() -> Callable[..., Awaitable[None]]:
             await asyncio.sleep(0.02)
 
     return wait
+
+
+@pytest.fixture
+async def billing_state(backend: dict[str, Any] | None, tmp_path: Path) -> AsyncIterator[PluginState]:
+    """Billing's state-API namespace on the test's backend, without a gateway (the SQLite state
+    file in the test's tmp dir, or the shared Redis under the backend's fresh prefix)."""
+    from redis.asyncio import Redis
+
+    redis = Redis(host=backend["host"], port=backend["port"], decode_responses=True) if backend is not None else None
+    service = StateService(tmp_path, redis=redis, prefix=backend["prefix"] if backend is not None else "aiproxy")
+    service.open()
+    await service.start()
+    try:
+        yield service.for_plugin("billing")
+    finally:
+        await service.stop()
+        service.close()
+        if redis is not None:
+            await redis.aclose()
 
 
 @pytest.fixture

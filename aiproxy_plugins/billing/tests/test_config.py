@@ -69,4 +69,4 @@ def test_aiproxy_serve_refuses_a_misspelt_billing_option(tmp_path: Path) -> None
 def test_aiproxy_plugins_lists_the_billing_options() -> None:
     done = run_aiproxy("plugins")
     assert done.returncode == 0, done.stderr
-    assert "config:   plugins.billing.run_worker" in done.stdout
+    assert "config:   plugins.billing.claim_idle, plugins.billing.dedupe_seconds, plugins.billing.run_worker" in done.stdout

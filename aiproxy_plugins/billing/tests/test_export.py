@@ -16,7 +16,8 @@ from starlette.routing import Route
 from aiproxy_billing.backend import open_backend
 from aiproxy_billing.events import BillingEvent
 from aiproxy_billing.export import signature
-from aiproxy_billing.ledger_sqlite import SqliteLedger
+from aiproxy_billing.cli import opened_backend
+from aiproxy_core import GatewayConfig
 from aiproxy_sdk import ServerThread, run_aiproxy
 
 FAST = {"export_min_backoff": 0.02, "export_max_backoff": 0.1, "export_poll": 0.02}
@@ -151,39 +152,35 @@ async def test_the_export_admin_api(billing_gateway: Any) -> None:
     assert (await gw.admin.get(path, headers=gw.tenant_auth)).status_code == 404
 
 
-async def test_the_ledger_write_queues_exports_once_and_leases_hide_taken_entries(backend: Any, tmp_path: Any) -> None:
-    """Only tenants with a target get queued; a replayed ledger write queues nothing more; a taken
-    entry whose exporter died (never acknowledged) falls due again when its lease ends."""
-    redis_client = None
-    if backend is not None:
-        from redis.asyncio import Redis
+async def test_the_ledger_write_queues_exports_and_leases_hide_taken_entries(billing_state: Any) -> None:
+    """Only tenants with a target get queued (a replayed ledger write may queue an event again:
+    delivery is at least once, the receiver dedupes by its id); a taken entry whose exporter died
+    (never acknowledged) falls due again, for another exporter, when its lease ends."""
+    from aiproxy_billing.export import ExportTarget, StateExports
 
-        redis_client = Redis(host=backend["host"], port=backend["port"], decode_responses=True)
-    store = open_backend(redis_client, backend["prefix"] if backend else None, tmp_path)
-    try:
-        from aiproxy_billing.export import ExportTarget
+    store = open_backend(billing_state)
+    await store.exports.put_target("t-exp", ExportTarget(url="https://example.com/hook"))
+    events = [_event("t-exp", n) for n in range(3)] + [_event("t-other", 9)]
+    await store.ledger.write(events)
+    assert await store.exports.pending() == 3
+    taken = await store.exports.take_due(time.time(), 0.3, 10)
+    assert sorted(json.loads(t.event)["request_id"] for t in taken) == ["r-0", "r-1", "r-2"]
+    assert await store.exports.take_due(time.time(), 0.3, 10) == []  # leased
+    # This exporter dies with them; another takes them over once the lease has run out.
+    other = StateExports(billing_state, worker="exporter-2")
+    assert await other.take_due(time.time(), 0.3, 10) == []
+    await asyncio.sleep(0.35)
+    again = await other.take_due(time.time(), 0.3, 10)
+    assert sorted(json.loads(t.event)["request_id"] for t in again) == ["r-0", "r-1", "r-2"]
+    for item in again:
+        await other.done(item)
+    assert await store.exports.pending() == 0
+    assert await store.ledger.count("t-exp") == 3 and await store.ledger.count("t-other") == 1
 
-        assert store.exports is not None
-        await store.exports.put_target("t-exp", ExportTarget(url="https://example.com/hook"))
-        events = [_event("t-exp", n) for n in range(3)] + [_event("t-other", 9)]
-        for _ in range(2):  # the second write is a replay
-            await store.ledger.write(events)  # type: ignore[attr-defined]
-        assert await store.exports.pending() == 3
-        taken = await store.exports.take_due(time.time(), 0.3, 10)
-        assert sorted(json.loads(t.event)["request_id"] for t in taken) == ["r-0", "r-1", "r-2"]
-        assert await store.exports.take_due(time.time(), 0.3, 10) == []  # leased
-        await asyncio.sleep(0.35)
-        again = await store.exports.take_due(time.time(), 0.3, 10)  # the lease ran out: due again
-        assert len(again) == 3
-        for item in again:
-            await store.exports.done(item)
-        assert await store.exports.pending() == 0
-        if isinstance(store.ledger, SqliteLedger):
-            assert await store.ledger.count("t-exp") == 3
-    finally:
-        store.close()
-        if redis_client is not None:
-            await redis_client.aclose()
+    await store.ledger.write(events)  # a replay: counted nothing twice, exports queued again
+    assert await store.ledger.count("t-exp") == 3
+    replayed = await store.exports.take_due(time.time(), 0.3, 10)
+    assert sorted(json.loads(t.event)["request_id"] for t in replayed) == ["r-0", "r-1", "r-2"]
 
 
 def _event(tenant: str, n: int) -> BillingEvent:
@@ -206,21 +203,15 @@ async def test_the_worker_command_exports_what_it_writes(tmp_path: Any) -> None:
 
     receiver = Receiver([])
     with ServerThread(receiver.app) as url:
-        store = open_backend(None, None, tmp_path)
-        try:
-            assert store.exports is not None
+        config = GatewayConfig.model_validate({"storage": {"path": str(tmp_path / "aiproxy.db")}})
+        async with opened_backend(config) as (store, _):
             await store.exports.put_target("t-cli", ExportTarget(url=url + "/hook"))
             for n in range(5):
                 await store.queue.put(_event("t-cli", n))
-        finally:
-            store.close()
-        config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({"storage": {"path": str(tmp_path / "aiproxy.db")}}))
-        done = await asyncio.to_thread(run_aiproxy, "billing-worker", "--config", str(config), "--once", cwd=tmp_path)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({"storage": {"path": str(tmp_path / "aiproxy.db")}}))
+        done = await asyncio.to_thread(run_aiproxy, "billing-worker", "--config", str(path), "--once", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
     assert sorted(d["headers"]["idempotency-key"] for d in receiver.deliveries) == [f"t-cli:r-{n}" for n in range(5)]
-    store = open_backend(None, None, tmp_path)
-    try:
-        assert store.exports is not None and await store.exports.pending() == 0
-    finally:
-        store.close()
+    async with opened_backend(config) as (store, _):
+        assert await store.exports.pending() == 0

@@ -1,0 +1,125 @@
+"""The ledger: each billed event counted once in its consumer's daily aggregates, and kept as a record.
+
+One :meth:`Ledger.write` per claimed batch, in this order (a crash anywhere means a replay of the
+batch, never a loss, and a replay changes nothing):
+
+1. the events are kept as records (``records("ledger")``: the SQLite state file embedded,
+   PostgreSQL with ``records.postgresql``, nowhere on Redis without it), idempotent by request id;
+2. events of tenants that export are queued for their webhooks (at least once: a replay may queue
+   an event again; the receiver dedupes by its CloudEvents id);
+3. per tenant, one ``increment_once`` adds every event to its consumer's aggregate of its day
+   (``daily:<consumer>:<YYYY-MM-DD>``: requests, tokens, per endpoint, per model, per plan) and to
+   the tenant's total, keyed by the gateway's request id: an event already counted in the last
+   ``remember`` seconds is skipped.
+
+Usage reports and invoices read the aggregates, so they are exact whatever the records sink;
+Redis holds the aggregates (a few hundred bytes per consumer and day) and the remembered request
+ids (``remember`` seconds of traffic), never the events themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from aiproxy_core.state import Increment, OnceStep, PluginState, Record, Records
+
+from .events import BillingEvent
+from .pricing import PeriodUsage
+
+if TYPE_CHECKING:
+    from .export import StateExports
+
+__all__ = ["Ledger"]
+
+#: Steps per increment_once call: one short script on Redis.
+STEPS_PER_CALL = 500
+TOTALS = "totals"
+
+
+class Ledger:
+    def __init__(self, state: PluginState, exports: "StateExports", *, remember: float) -> None:
+        self._state = state
+        self._exports = exports
+        self.records: Records = state.records("ledger")
+        self.remember = remember
+
+    async def write(self, events: list[BillingEvent]) -> int:
+        """Count a batch once; how many events were new. Raises if the store fails (then the
+        caller acknowledges nothing, and the batch is replayed)."""
+        if not events:
+            return 0
+        await self.records.write([Record(e.tenant_id, e.request_id, _seconds(e), e.to_dict()) for e in events])
+        await self._exports.queue_events(events)
+        by_tenant: dict[str, list[BillingEvent]] = defaultdict(list)
+        for event in events:
+            by_tenant[event.tenant_id].append(event)
+        new = 0
+        for tenant_id, batch in by_tenant.items():
+            values = self._state.values(tenant_id)
+            for start in range(0, len(batch), STEPS_PER_CALL):
+                steps = [_step(event) for event in batch[start : start + STEPS_PER_CALL]]
+                new += sum(await values.increment_once(steps, remember=self.remember))
+        return new
+
+    async def count(self, tenant_id: str) -> int:
+        """Billed events of the tenant (from its aggregates: exact on every records sink)."""
+        return (await self._state.values(tenant_id).fields(TOTALS)).get("events", 0)
+
+    async def days(self, tenant_id: str, consumer: str, days: list[date]) -> tuple[dict[str, PeriodUsage], str | None]:
+        """Each day's usage (days without any are left out) and the plan recorded last."""
+        values = self._state.values(tenant_id)
+        usage: dict[str, PeriodUsage] = {}
+        plan_id: str | None = None
+        for day in days:
+            fields = await values.fields(f"daily:{consumer}:{day.isoformat()}")
+            if not fields:
+                continue
+            usage[day.isoformat()] = _period(fields)
+            plans = {name[5:]: count for name, count in fields.items() if name.startswith("plan:")}
+            if plans:
+                plan_id = max(sorted(plans), key=lambda plan: plans[plan])  # the day's most used plan
+        return usage, plan_id
+
+
+#: Endpoints and models longer than this are cut in aggregate field names (a state field name is at
+#: most 512 characters; a hostile request path must not make a batch unwritable).
+MAX_NAME = 200
+
+
+def _step(event: BillingEvent) -> OnceStep:
+    endpoint, model = event.endpoint[:MAX_NAME], event.model[:MAX_NAME]
+    fields = {
+        "requests": 1,
+        "input_tokens": event.input_tokens,
+        "output_tokens": event.output_tokens,
+        f"ep:{endpoint}": 1,
+        f"epin:{endpoint}": event.input_tokens,
+        f"epout:{endpoint}": event.output_tokens,
+        f"mdin:{model}": event.input_tokens,
+        f"mdout:{model}": event.output_tokens,
+    }
+    if event.plan_id:
+        fields[f"plan:{event.plan_id[:MAX_NAME]}"] = 1
+    daily = Increment(f"daily:{event.consumer}:{event.day}", fields)
+    return OnceStep(event.request_id, (daily, Increment(TOTALS, {"events": 1})))
+
+
+def _seconds(event: BillingEvent) -> float:
+    return datetime.fromisoformat(event.timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def _period(fields: dict[str, int]) -> PeriodUsage:
+    period = PeriodUsage()
+    for name, value in fields.items():
+        kind, _, subject = name.partition(":")
+        if kind == "ep":
+            period.requests_by_endpoint[subject] = value
+        elif kind in ("epin", "epout"):
+            i, o = period.tokens_by_endpoint.get(subject, (0, 0))
+            period.tokens_by_endpoint[subject] = (value, o) if kind == "epin" else (i, value)
+        elif kind in ("mdin", "mdout"):
+            i, o = period.tokens_by_model.get(subject, (0, 0))
+            period.tokens_by_model[subject] = (value, o) if kind == "mdin" else (i, value)
+    return period

@@ -8,6 +8,7 @@ from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret
 from .admin.uploads import UploadRoute
 from .config import GatewayConfig, LoggingConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
+from .chain.entry_ref import EntryRef
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
     BadRequest,
@@ -57,6 +58,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Consumer",
+    "EntryRef",
     "Forbidden",
     "Gateway",
     "GatewayConfig",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Coroutine
+from typing import Any, Coroutine
+
+from starlette.types import Receive, Send
 
 from .auth import ConsumerDirectory, KeyAuthenticator
 from .config import GatewayConfig
 from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
+from .plugins.hook_calls import call_and_await
 from .proxy.app import ProxyApp
 from .proxy.routing import TenantDirectory
 from .redis_scripts import ScriptConnection
@@ -76,7 +78,7 @@ class Gateway:
         # The request-path script connection talks to one server; on a cluster the state API
         # sends its scripts through the cluster client, which routes each by its tenant's slot.
         on_one_server = redis is not None and not redis.cluster
-        scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if on_one_server else None
+        scripts = ScriptConnection(redis.host, redis.port, redis.password or None, redis.db) if redis is not None and on_one_server else None
         self.state = StateService.for_config(config, self.store.redis, scripts)
         self.services = GatewayServices(
             config=config, store=self.store, data_dir=data_directory(config), scripts=scripts, state_service=self.state
@@ -141,10 +143,7 @@ class Gateway:
         caller = getattr(self.registry.manager.hook, hook)
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps registration order reversed
             try:
-                available = {"services": self.services, "config": self.plugin_configs.get(impl.plugin_name), **arguments}
-                result = impl.function(**{n: available[n] for n in impl.argnames})
-                if inspect.isawaitable(result):
-                    await result
+                await call_and_await(impl, {"services": self.services, "config": self.plugin_configs.get(impl.plugin_name), **arguments})
             except Exception as exc:
                 if hook == "startup" and self._on_cluster:
                     await self._set_aside_on_cluster(impl.plugin_name, exc)
@@ -174,7 +173,7 @@ class Gateway:
         self.registry.versions.pop(plugin, None)
         self.registry.failed[plugin] = reason
 
-    async def serve_lifespan(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]) -> None:
+    async def serve_lifespan(self, receive: Receive, send: Send) -> None:
         """ASGI lifespan for running one app alone under any ASGI server."""
         while True:
             message = await receive()

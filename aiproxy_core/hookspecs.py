@@ -7,11 +7,19 @@ Two kinds:
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
 * **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``,
-  ``check_references``, ``admin_routes``) are plain synchronous pluggy hooks, called once per plugin
-  (``startup``, ``shutdown``, ``tenant_deleted`` and ``check_references`` may return an awaitable).
+  ``check_references``, ``admin_routes``, ``cli_commands``) are called once per plugin (per saved
+  entry for ``check_references``), as described below.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
-argument later without breaking old plugins.
+argument later without breaking old plugins. Every stage hook gets ``ctx`` (the request),
+``settings`` (the chain entry's validated settings) and ``entry`` (an
+:class:`~aiproxy_core.EntryRef`: which entry of the chain this is; key per-request state of the
+entry by ``entry.index``, since one plugin may appear several times in a chain).
+
+Registration hooks are called through one argument filler (``plugins/hook_calls.py``):
+``startup``, ``shutdown``, ``tenant_deleted`` and ``check_references`` may be ``def`` or
+``async def``; ``settings_model``, ``config_model``, ``admin_routes`` and ``cli_commands`` must be
+plain ``def`` (an ``async def`` one is refused at load, naming the plugin).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from starlette.routing import BaseRoute
 
+    from .chain.entry_ref import EntryRef
     from .context import ProxyResponse, RequestContext
     from .services import GatewayServices
 
@@ -44,7 +53,7 @@ CHUNK_HOOK = "response_chunk"
 
 
 @hookspec
-def pre_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+def pre_request(ctx: "RequestContext", settings: Any, entry: "EntryRef") -> "ProxyResponse | None":
     """Before the upstream call: check, change or answer the request.
 
     ``ctx.request`` may be changed (headers, ``ctx.request.json`` then ``set_json``). Return a
@@ -55,7 +64,7 @@ def pre_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
 
 
 @hookspec
-def post_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+def post_request(ctx: "RequestContext", settings: Any, entry: "EntryRef") -> "ProxyResponse | None":
     """After the upstream answered, before anything is sent to the client.
 
     ``ctx.response`` holds status and headers; its ``body`` is there for a plain response and
@@ -64,7 +73,7 @@ def post_request(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None"
 
 
 @hookspec
-def pre_response(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None":
+def pre_response(ctx: "RequestContext", settings: Any, entry: "EntryRef") -> "ProxyResponse | None":
     """Just before the response goes out: the last chance to change status, headers or body.
 
     Runs for upstream answers and for answers given by a ``pre_request`` hook.
@@ -72,7 +81,7 @@ def pre_response(ctx: "RequestContext", settings: Any) -> "ProxyResponse | None"
 
 
 @hookspec
-def response_chunk(ctx: "RequestContext", settings: Any, chunk: bytes) -> "bytes | None":
+def response_chunk(ctx: "RequestContext", settings: Any, chunk: bytes, entry: "EntryRef") -> "bytes | None":
     """For a streamed response, once per chunk before it is sent; return new bytes or None.
 
     For ``text/event-stream`` each chunk is whole server-sent events (ending in a blank line).
@@ -81,7 +90,7 @@ def response_chunk(ctx: "RequestContext", settings: Any, chunk: bytes) -> "bytes
 
 
 @hookspec
-def post_response(ctx: "RequestContext", settings: Any) -> None:
+def post_response(ctx: "RequestContext", settings: Any, entry: "EntryRef") -> None:
     """After the client has the whole response; never delays it.
 
     For metering, logging and settlement. ``ctx.response`` is what was sent (``body`` None when

@@ -6,7 +6,9 @@ import asyncio
 
 from pydantic import BaseModel, Field
 
-from aiproxy_core import GatewayError, ProxyResponse
+import pytest
+
+from aiproxy_core import GatewayError, ProxyResponse, hookimpl
 from aiproxy_sdk.stream_reading import stream_payloads, streamed_text
 
 
@@ -219,3 +221,46 @@ async def test_response_headers_set_early_reach_every_kind_of_response(aiproxy_g
     await gw.set_chain([{"name": "mark"}], timeout=0.1)
     timed_out = await gw.chat("hi", headers={"X-Mock-Latency-Ms": "1000"})
     assert timed_out.status_code == 504 and timed_out.headers["x-quota"] == "7"
+
+
+class _Tally:
+    """Counts what each of its chain entries saw, keyed by the entry's identity (``entry.index``)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str, int, bool, str]] = []
+
+    @hookimpl
+    def pre_request(self, ctx, settings, entry):  # type: ignore[no-untyped-def]
+        ctx.state[("tally", entry.index)] = settings.get("label") if isinstance(settings, dict) else None
+
+    @hookimpl
+    def post_response(self, ctx, entry):  # type: ignore[no-untyped-def]
+        self.seen.append((entry.index, entry.plugin, entry.priority, entry.required, ctx.state[("tally", entry.index)]))
+
+
+async def test_hook_pre_request_gets_its_entry_so_one_plugin_twice_in_a_chain_keeps_two_states(aiproxy_gateway_factory):
+    tally = _Tally()
+    gw = await aiproxy_gateway_factory(
+        plugins={"tally": tally},
+        chain=[{"name": "tally", "priority": 20, "settings": {"label": "second"}}, {"name": "tally", "priority": 10, "settings": {"label": "first"}}],
+    )
+    assert (await gw.chat("hi")).status_code == 200
+    await gw.gateway.drain_background()
+    assert sorted(tally.seen) == [(0, "tally", 10, False, "first"), (1, "tally", 20, False, "second")]
+    assert (await gw.chat("again")).status_code == 200
+    await gw.gateway.drain_background()
+    assert sorted(tally.seen) == [(0, "tally", 10, False, "first")] * 2 + [(1, "tally", 20, False, "second")] * 2
+
+
+async def test_an_async_registration_hook_that_must_be_plain_is_refused_naming_the_plugin():
+    from aiproxy_core import PluginLoadError, PluginRegistry
+
+    class AsyncModel:
+        @hookimpl
+        async def settings_model(self):  # type: ignore[no-untyped-def]
+            return None
+
+    registry = PluginRegistry()
+    registry.register(AsyncModel(), "asyncmodel")
+    with pytest.raises(PluginLoadError, match="asyncmodel.*settings_model must be a plain def"):
+        registry.settings_model("asyncmodel")

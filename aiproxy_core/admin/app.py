@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from ..errors import GatewayError, ServiceUnavailable, error_body
+from ..plugins.hook_calls import call_now
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from . import consumers, key_endpoints, rules, tenants
 from .guard import AdminGuard, request_id_of
@@ -116,8 +117,8 @@ def build_admin_app(gateway: "Gateway") -> ASGIApp:
     """The Starlette app of every route, inside :class:`~.guard.AdminGuard` (hosts, CORS, body types,
     throttling, request ids)."""
     routes = core_routes()
-    for plugin_routes in gateway.registry.manager.hook.admin_routes(services=gateway.services):
-        routes.extend(plugin_routes or [])
+    for impl in reversed(gateway.registry.manager.hook.admin_routes.get_hookimpls()):  # in registration order
+        routes.extend(call_now(impl, {"services": gateway.services}) or [])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -12,6 +11,7 @@ from ..errors import GatewayError, ServiceUnavailable, ValidationFailed
 from ..hookspecs import STAGE_HOOKS
 from ..models import ChainEntry
 from ..plugins import PluginRegistry
+from ..plugins.hook_calls import call_and_await
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -81,10 +81,9 @@ async def check_references(entries: Iterable[tuple[str, ChainEntry]], gateway: "
             "services": gateway.services,
             "config": gateway.plugin_configs.get(entry.name),
         }
+        problems: Any
         try:
-            problems = impl.function(**{name: available[name] for name in impl.argnames})
-            if inspect.isawaitable(problems):
-                problems = await problems
+            problems = await call_and_await(impl, available)
             if problems and not isinstance(problems, Mapping):
                 raise TypeError(f"check_references must return a mapping of field to message, not {type(problems).__name__}")
         except GatewayError:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..hookspecs import CHUNK_HOOK, STAGE_HOOKS
 from ..models import ChainEntry, Rule, Tenant
 from ..plugins import PluginRegistry
+from .entry_ref import EntryRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class Step:
     is_async: bool
     settings: Any
     on_error: str
+    entry: EntryRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +56,19 @@ def chain_entries(tenant: Tenant, rule: Rule) -> list[ChainEntry]:
     A rule cannot switch a required plugin off: its disabled entries only drop its own entries.
     Python's sort is stable, so at equal priority required plugins run first.
     """
-    entries = [e for e in tenant.required_plugins.values() if e.enabled]
-    entries += [e for e in rule.plugin_chain if e.enabled]
-    return sorted(entries, key=lambda e: e.priority)
+    return [entry for entry, _ in _resolved(tenant, rule)]
+
+
+def _resolved(tenant: Tenant, rule: Rule) -> list[tuple[ChainEntry, bool]]:
+    """:func:`chain_entries`, each with whether it is one of the tenant's required plugins."""
+    entries = [(e, True) for e in tenant.required_plugins.values() if e.enabled]
+    entries += [(e, False) for e in rule.plugin_chain if e.enabled]
+    return sorted(entries, key=lambda pair: pair[0].priority)
+
+
+def compile_rule_chain(tenant: Tenant, rule: Rule, registry: PluginRegistry) -> "CompiledChain":
+    """The compiled chain of ``rule`` (with its tenant's required plugins)."""
+    return compile_chain(_resolved(tenant, rule), registry)
 
 
 def _problems(exc: Exception) -> str:
@@ -68,9 +80,13 @@ def _problems(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def compile_chain(entries: Iterable[ChainEntry], registry: PluginRegistry) -> CompiledChain:
+def compile_chain(entries: Iterable[ChainEntry | tuple[ChainEntry, bool]], registry: PluginRegistry) -> CompiledChain:
+    """Steps by stage for ``entries`` in order (each a ChainEntry, or one with whether it is a
+    tenant's required plugin)."""
     stages: dict[str, list[Step]] = {hook: [] for hook in (*STAGE_HOOKS, CHUNK_HOOK)}
-    for entry in entries:
+    for index, item in enumerate(entries):
+        entry, required = item if isinstance(item, tuple) else (item, False)
+        ref = EntryRef(index=index, plugin=entry.name, priority=entry.priority, required=required)
         if not registry.has(entry.name):
             raise ChainCompileError(entry.name, f"plugin {entry.name!r} is not installed in this gateway")
         try:
@@ -94,6 +110,7 @@ def compile_chain(entries: Iterable[ChainEntry], registry: PluginRegistry) -> Co
                     is_async=inspect.iscoroutinefunction(impl.function),
                     settings=settings,
                     on_error=entry.on_error,
+                    entry=ref,
                 )
             )
     return CompiledChain(**{hook: tuple(steps) for hook, steps in stages.items()})

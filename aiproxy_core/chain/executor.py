@@ -14,7 +14,7 @@ logger = logging.getLogger("aiproxy.chain")
 
 #: A hook that raises one of these could not reach Redis, its store or another service: the
 #: request is refused 503 ``plugin_unavailable`` (retry later), not 500 as for a plugin bug.
-_UNREACHABLE = (*STORE_UNREACHABLE, OSError)
+_UNREACHABLE: tuple[type[Exception], ...] = (*STORE_UNREACHABLE, OSError)
 
 _CTX_SETTINGS = ("ctx", "settings")
 
@@ -29,7 +29,7 @@ async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None)
         if step.argnames == _CTX_SETTINGS:  # the common signature, without building a dict
             result = step.function(ctx=ctx, settings=step.settings)
         else:
-            available = {"ctx": ctx, "settings": step.settings, "chunk": chunk}
+            available = {"ctx": ctx, "settings": step.settings, "chunk": chunk, "entry": step.entry}
             result = step.function(**{name: available[name] for name in step.argnames})
         if step.is_async:
             result = await result

@@ -150,16 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugin_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Subcommands that installed plugins add (their ``cli_commands`` hook)."""
     from ..plugins import PluginRegistry
+    from ..plugins.hook_calls import call_now
 
     registry = PluginRegistry()
     registry.load_entry_points()
-    registry.manager.hook.cli_commands(commands=commands)
+    for impl in reversed(registry.manager.hook.cli_commands.get_hookimpls()):  # in registration order
+        call_now(impl, {"commands": commands})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except ConfigError as exc:
         print(f"aiproxy: {exc}", file=sys.stderr)
         return 2

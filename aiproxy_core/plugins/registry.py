@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from .. import hookspecs
 from ..errors import PluginLoadError
+from .hook_calls import call_now
 
 logger = logging.getLogger("aiproxy.plugins")
 
@@ -37,7 +38,7 @@ class PluginInfo:
     config_schema: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"name": self.name, "version": self.version, "hooks": self.hooks}
+        data: dict[str, Any] = {"name": self.name, "version": self.version, "hooks": self.hooks}
         if self.error is None:
             data["settings_schema"] = self.settings_schema
             data["config_schema"] = self.config_schema
@@ -92,7 +93,8 @@ class PluginRegistry:
 
     def hookimpl(self, name: str, hook: str) -> pluggy.HookImpl | None:
         """The implementation of ``hook`` by plugin ``name``, if it has one."""
-        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+        impls: list[pluggy.HookImpl] = getattr(self.manager.hook, hook).get_hookimpls()
+        for impl in impls:
             if impl.plugin_name == name:
                 return impl
         return None
@@ -114,7 +116,7 @@ class PluginRegistry:
         cached = self._models.get((name, hook), _UNASKED)
         if cached is _UNASKED:
             impl = self.hookimpl(name, hook)
-            cached = impl.function() if impl is not None else None
+            cached = call_now(impl, {}) if impl is not None else None
             if cached is not None and not (inspect.isclass(cached) and issubclass(cached, BaseModel)):
                 raise PluginLoadError(name, f"{hook}() must return a pydantic BaseModel subclass")
             self._models[(name, hook)] = cached

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, AsyncIterator
 
 from starlette.datastructures import MutableHeaders
+from starlette.types import Receive, Scope, Send
 
 from ..auth import presented_key
 from ..chain import CompiledChain, run_answering, run_chunk, run_post_response
@@ -46,7 +47,6 @@ logger = logging.getLogger("aiproxy.proxy")
 WHOLE_BODY_LIMIT = 1024 * 1024
 #: The status recorded for post_response hooks when the client left before its answer (nginx's 499).
 CLIENT_CLOSED_REQUEST = 499
-_ASGI = dict
 
 
 def error_response(exc: GatewayError, request_id: str) -> ProxyResponse:
@@ -82,7 +82,7 @@ class ProxyApp:
         self.via_mark = gateway.gateway_id
         self.via_entry = f"1.1 {gateway.gateway_id}"
 
-    async def __call__(self, scope: _ASGI, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self.gateway.serve_lifespan(receive, send)
@@ -147,7 +147,7 @@ class ProxyApp:
             ctx.response = response
             self.gateway.in_background(run_post_response(chain.post_response, ctx))
 
-    def _client_ip(self, scope: _ASGI, headers: MutableHeaders) -> str | None:
+    def _client_ip(self, scope: Scope, headers: MutableHeaders) -> str | None:
         client = scope.get("client")
         peer = client[0] if client else None
         addresses = self.addresses
@@ -185,7 +185,7 @@ class ProxyApp:
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"the request body is larger than the gateway's limit of {self.max_body} bytes")
 
-    async def _read_body(self, declared: str | None, receive) -> bytes:  # type: ignore[no-untyped-def]
+    async def _read_body(self, declared: str | None, receive: Receive) -> bytes:
         limit = self.max_body
         if declared is not None:
             if not declared.isdigit():
@@ -195,7 +195,7 @@ class ProxyApp:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
-        body = message.get("body", b"")
+        body: bytes = message.get("body", b"")
         size = len(body)
         if size > limit:  # a chunked body has no Content-Length to refuse it by
             raise self._too_large()
@@ -214,7 +214,7 @@ class ProxyApp:
             if not message.get("more_body"):
                 return b"".join(parts)
 
-    async def _through_chain(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
+    async def _through_chain(self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
         try:
             answer = await run_answering(chain.pre_request, ctx) if chain.pre_request else None
         except GatewayError as exc:
@@ -240,7 +240,7 @@ class ProxyApp:
             await _discard(current)
             ctx.response = replaced
 
-    async def _forward(self, ctx: RequestContext, chain: CompiledChain, scope: _ASGI, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
+    async def _forward(self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
         request = ctx.request
         rule = ctx.rule
         client = scope.get("client")
@@ -273,7 +273,7 @@ class ProxyApp:
             stream = sse_events(stream)
         return ProxyResponse(upstream.status, headers, stream=stream)
 
-    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send, watch: DisconnectWatch | None) -> None:  # type: ignore[no-untyped-def]
+    async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send: Send, watch: DisconnectWatch | None) -> None:
         headers = response.headers
         if ctx is not None and ctx.response_headers:
             for name, value in ctx.response_headers.items():

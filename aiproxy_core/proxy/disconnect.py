@@ -9,7 +9,9 @@ could cut a plugin's store write in half, so elsewhere the flag is just set and 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, MutableMapping
+
+from starlette.types import Receive
 
 __all__ = ["ClientDisconnected", "DisconnectWatch"]
 
@@ -21,7 +23,7 @@ class ClientDisconnected(Exception):
 class DisconnectWatch:
     __slots__ = ("gone", "waiting", "_task", "_future")
 
-    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    def __init__(self, receive: Receive) -> None:
         self.gone = False
         #: True while the request's task awaits the upstream: the only time it may be cancelled.
         self.waiting = False
@@ -29,7 +31,7 @@ class DisconnectWatch:
         self._future = asyncio.ensure_future(receive())
         self._future.add_done_callback(self._on_message)
 
-    def _on_message(self, future: "asyncio.Future[dict[str, Any]]") -> None:
+    def _on_message(self, future: "asyncio.Future[MutableMapping[str, Any]]") -> None:
         if future.cancelled() or future.exception() is not None:
             return
         if future.result().get("type") != "http.disconnect":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..chain import ChainCompileError, CompiledChain, chain_entries, compile_chain
+from ..chain import ChainCompileError, CompiledChain, compile_rule_chain
 from ..errors import MethodNotAllowed, NotFound, PluginFailed
 from ..models import Rule, Tenant
 from ..plugins import PluginRegistry
@@ -126,7 +126,7 @@ class TenantDirectory:
         for rule in sorted(rules, key=lambda r: len(r.path), reverse=True):
             methods = frozenset(rule.methods) if rule.methods is not None else None
             try:
-                routes.append(Route(rule, rule.path, methods, compile_chain(chain_entries(tenant, rule), self._registry)))
+                routes.append(Route(rule, rule.path, methods, compile_rule_chain(tenant, rule, self._registry)))
             except ChainCompileError as exc:
                 routes.append(Route(rule, rule.path, methods, None, exc))
         return TenantView(tenant, tuple(routes))

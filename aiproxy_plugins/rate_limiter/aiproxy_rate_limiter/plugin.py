@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aiproxy_core import BadRequest, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
+from aiproxy_core import BadRequest, EntryRef, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
 from aiproxy_core.state import CounterVerdict, PluginState
 
 from .counting import CounterUnavailable, Slot, acquire, seconds_up, settle
@@ -58,7 +58,7 @@ class RateLimiter:
     # -- stages ----------------------------------------------------------------------------------
 
     @hookimpl
-    async def pre_request(self, ctx: RequestContext, settings: RateLimiterSettings) -> None:
+    async def pre_request(self, ctx: RequestContext, settings: RateLimiterSettings, entry: EntryRef) -> None:
         own = settings.policies(ctx.tenant.tier)
         of_plan = plan_policies(ctx.state) if settings.plan_limits else ()
         policies = own + of_plan
@@ -77,7 +77,7 @@ class RateLimiter:
                 for policy in of_plan
             )
         state = EntryState(slots)
-        entry_states(ctx.state)[id(settings)] = state
+        entry_states(ctx.state)[entry.index] = state
         cost = _cost(ctx, settings)
         counters = self._started().counters(ctx.tenant.id)
         try:
@@ -111,10 +111,10 @@ class RateLimiter:
         )
 
     @hookimpl
-    def response_chunk(self, ctx: RequestContext, settings: RateLimiterSettings, chunk: bytes) -> None:
+    def response_chunk(self, ctx: RequestContext, settings: RateLimiterSettings, chunk: bytes, entry: EntryRef) -> None:
         if settings.cost != "tokens":
             return None
-        state = entry_states(ctx.state).get(id(settings))
+        state = entry_states(ctx.state).get(entry.index)
         if state is not None and state.charged:
             usage = usage_in_events(chunk)
             if usage is not None:
@@ -122,10 +122,10 @@ class RateLimiter:
         return None
 
     @hookimpl
-    async def post_response(self, ctx: RequestContext, settings: RateLimiterSettings) -> None:
+    async def post_response(self, ctx: RequestContext, settings: RateLimiterSettings, entry: EntryRef) -> None:
         if settings.cost != "tokens":
             return None
-        state = entry_states(ctx.state).get(id(settings))
+        state = entry_states(ctx.state).get(entry.index)
         if state is None or not state.charged or state.settled:
             return None
         state.settled = True

@@ -1,7 +1,8 @@
 """What one chain entry of the limiter remembers about one request, between its hooks.
 
-It lives in ``ctx.state["rate_limiter"]``, a dict keyed by the entry (its settings object), so a
-tenant's required limiter and a rule's own limiter on the same request keep separate states.
+It lives in ``ctx.state["rate_limiter"]``, a dict keyed by the chain entry (``entry.index``, the
+core's :class:`~aiproxy_core.EntryRef`), so a tenant's required limiter and a rule's own limiter
+on the same request keep separate states.
 """
 
 from __future__ import annotations
@@ -33,4 +34,5 @@ class EntryState:
 
 
 def entry_states(ctx_state: dict[str, Any]) -> dict[int, EntryState]:
+    """Each limiter entry's state of this request, by ``entry.index``."""
     return ctx_state.setdefault(STATE_KEY, {})  # type: ignore[no-any-return]

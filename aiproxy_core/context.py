@@ -161,10 +161,13 @@ class RequestContext:
         "annotations",
         "response_headers",
         "services",
+        "scheme",
+        "host",
     )
 
     def __init__(
         self,
+        *,
         request_id: str,
         tenant: "Tenant",
         rule: "Rule",
@@ -174,12 +177,21 @@ class RequestContext:
         started_at: float,
         services: "GatewayServices | None" = None,
         consumer: "Consumer | None" = None,
+        client_request_id: str | None = None,
+        scheme: str = "http",
+        host: str = "",
     ) -> None:
         #: The gateway's own id for this request: unique, never chosen by the client; what
         #: metering, settlement and logs key on.
         self.request_id = request_id
         #: The client's ``X-Request-ID``, if it sent a usable one: for tracing only (echoed back).
-        self.client_request_id: str | None = None
+        self.client_request_id = client_request_id
+        #: ``http`` or ``https`` as the client called: the connection's, or ``X-Forwarded-Proto``
+        #: when the peer is one of ``server.trusted_proxies`` (anyone else's is ignored).
+        self.scheme = scheme
+        #: The host name the client called (its ``Host``, lowercase, without port or trailing
+        #: dot), as the tenant was found by it: e.g. to build absolute links in an answer.
+        self.host = host
         self.tenant = tenant
         self.rule = rule
         self.api_key = api_key

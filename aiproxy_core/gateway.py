@@ -73,7 +73,7 @@ class Gateway:
         self.store = store if store is not None else store_for(config)
         #: Where rule targets may point (checked at save and at every connect); built once.
         self.target_policy = TargetPolicy.from_config(config)
-        self.upstream = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
+        self.upstream: UpstreamClient = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
         redis = config.redis
         # The request-path script connection talks to one server; on a cluster the state API
         # sends its scripts through the cluster client, which routes each by its tenant's slot.
@@ -88,7 +88,17 @@ class Gateway:
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
         #: This deployment's name in ``Via`` (see :func:`deployment_id`).
         self.gateway_id = config.server.gateway_id or deployment_id(config)
-        self.proxy_app = ProxyApp(self)
+        self.proxy_app = ProxyApp(
+            server=config.server,
+            gateway_id=self.gateway_id,
+            tenants=self.tenants,
+            auth=self.auth,
+            consumers=self.consumers,
+            upstream=self.upstream,
+            services=self.services,
+            in_background=self.in_background,
+            lifespan=self.serve_lifespan,
+        )
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
 
         self.admin_app = build_admin_app(self)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import Receive, Scope, Send
@@ -33,12 +33,16 @@ from .client_address import ClientAddresses
 from .disconnect import ClientDisconnected, DisconnectWatch
 from .headers import downstream_headers, upstream_request_headers
 from .request_path import request_path
-from .routing import Route, TenantView
+from .routing import Route, TenantView, host_name
 from .stream_end import interrupted_stream_event
 from .streaming import sse_events
 
 if TYPE_CHECKING:
-    from ..gateway import Gateway
+    from ..auth import ConsumerDirectory, KeyAuthenticator
+    from ..config import ServerConfig
+    from ..services import GatewayServices
+    from ..upstream import UpstreamClient
+    from .routing import TenantDirectory
 
 logger = logging.getLogger("aiproxy.proxy")
 
@@ -74,18 +78,39 @@ def _core_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
 
 
 class ProxyApp:
-    def __init__(self, gateway: "Gateway") -> None:
-        self.gateway = gateway
-        self.max_body = gateway.config.server.max_body_bytes
-        self.addresses = ClientAddresses(gateway.config.server.trusted_proxies)
+    """The Proxy API as an ASGI app, given the collaborators it uses (the Gateway builds them):
+    it knows nothing of the Gateway itself, so there is no dependency both ways."""
+
+    def __init__(
+        self,
+        *,
+        server: ServerConfig,
+        gateway_id: str,
+        tenants: TenantDirectory,
+        auth: KeyAuthenticator,
+        consumers: ConsumerDirectory,
+        upstream: UpstreamClient,
+        services: GatewayServices,
+        in_background: Callable[[Coroutine[Any, Any, Any]], None],
+        lifespan: Callable[[Receive, Send], Awaitable[None]] | None = None,
+    ) -> None:
+        self.tenants = tenants
+        self.auth = auth
+        self.consumers = consumers
+        self.upstream = upstream
+        self.services = services
+        self.in_background = in_background
+        self.lifespan = lifespan
+        self.max_body = server.max_body_bytes
+        self.addresses = ClientAddresses(server.trusted_proxies)
         #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
-        self.via_mark = gateway.gateway_id
-        self.via_entry = f"1.1 {gateway.gateway_id}"
+        self.via_mark = gateway_id
+        self.via_entry = f"1.1 {gateway_id}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self.gateway.serve_lifespan(receive, send)
+            if scope["type"] == "lifespan" and self.lifespan is not None:
+                await self.lifespan(receive, send)
             return
         started = time.perf_counter()
         request_id = new_request_id()
@@ -113,17 +138,19 @@ class ProxyApp:
                 scope["method"], path.decoded, scope["query_string"].decode("latin-1"), headers, body, self._client_ip(scope, headers)
             )
             ctx = RequestContext(
-                request_id,
-                view.tenant,
-                route.rule,
-                key,
-                request,
-                route.target.url(path, request.query_string),
-                started,
-                self.gateway.services,
-                consumer,
+                request_id=request_id,
+                client_request_id=client_id,
+                tenant=view.tenant,
+                rule=route.rule,
+                api_key=key,
+                consumer=consumer,
+                request=request,
+                upstream_url=route.target.url(path, request.query_string),
+                started_at=started,
+                services=self.services,
+                scheme=self._scheme(scope, headers),
+                host=host_name(host),
             )
-            ctx.client_request_id = client_id
             response = await self._through_chain(ctx, chain, scope, host, watch)
         except ClientDisconnected:
             if watch is not None:
@@ -132,7 +159,7 @@ class ProxyApp:
                 ctx.annotations["client_disconnected"] = True
                 ctx.annotations[INTERRUPTED] = "client"
                 ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
-                self.gateway.in_background(run_post_response(chain.post_response, ctx))
+                self.in_background(run_post_response(chain.post_response, ctx))
             return
         except GatewayError as exc:
             response = error_response(exc, shown_id)
@@ -145,7 +172,14 @@ class ProxyApp:
                 watch.close()
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
-            self.gateway.in_background(run_post_response(chain.post_response, ctx))
+            self.in_background(run_post_response(chain.post_response, ctx))
+
+    def _scheme(self, scope: Scope, headers: MutableHeaders) -> str:
+        scheme: str = scope.get("scheme", "http")
+        if not self.addresses.any_trusted:
+            return scheme
+        client = scope.get("client")
+        return self.addresses.scheme_of(client[0] if client else None, headers.get("x-forwarded-proto"), scheme)
 
     def _client_ip(self, scope: Scope, headers: MutableHeaders) -> str | None:
         client = scope.get("client")
@@ -169,12 +203,11 @@ class ProxyApp:
 
     async def _admit(self, host: str | None, raw_key: str | None, path: str, method: str) -> tuple[TenantView, ApiKey, Consumer | None, Route]:
         """Tenant (404), key of that tenant (401), its consumer, and the rule it may call (404/405/403)."""
-        gateway = self.gateway
-        view = await gateway.tenants.resolve(host)
-        key = await gateway.auth.authenticate(view.tenant.id, raw_key)
+        view = await self.tenants.resolve(host)
+        key = await self.auth.authenticate(view.tenant.id, raw_key)
         consumer = None
         if key.consumer_id is not None:
-            consumer = await gateway.consumers.get(view.tenant.id, key.consumer_id)
+            consumer = await self.consumers.get(view.tenant.id, key.consumer_id)
             if consumer is None:
                 raise Unauthorized("this key's consumer no longer exists", code="invalid_api_key")
         route = view.match(path, method)
@@ -259,7 +292,7 @@ class ProxyApp:
         )
         try:
             upstream = await watch.upstream(
-                self.gateway.upstream.send(request.method, ctx.upstream_url, upstream_headers, request.body, rule.timeout)
+                self.upstream.send(request.method, ctx.upstream_url, upstream_headers, request.body, rule.timeout)
             )
             headers = downstream_headers(upstream.raw_headers)
             length = upstream.content_length

@@ -41,6 +41,15 @@ class ClientAddresses:
             self._peers[address] = known
         return known
 
+    def scheme_of(self, peer: str | None, forwarded_proto: str | None, scheme: str) -> str:
+        """``http`` or ``https`` as the client used it: the connection's, or the
+        ``X-Forwarded-Proto`` of a trusted proxy (anyone else's is ignored)."""
+        if forwarded_proto is not None and self.is_trusted(peer):
+            claimed = forwarded_proto.split(",", 1)[0].strip().lower()
+            if claimed in ("http", "https"):
+                return claimed
+        return scheme
+
     def _in_networks(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address.strip().strip("[]"))

@@ -69,6 +69,15 @@ class TenantView:
         raise NotFound(f"no forwarding rule of this tenant matches {path}", code="route_not_found")
 
 
+def host_name(host: str | None) -> str:
+    """The name a Host header gives, as tenants are looked up by it: lowercase, without port or
+    the root's trailing dot (``demo.example.com.`` is ``demo.example.com``, RFC 1034); ``""`` for
+    none or an IP literal in brackets."""
+    if not host or host.startswith("["):
+        return ""
+    return host.rsplit(":", 1)[0].lower().rstrip(".")
+
+
 class TenantDirectory:
     def __init__(self, store: Store, registry: PluginRegistry, base_domain: str) -> None:
         self._store = store
@@ -86,10 +95,7 @@ class TenantDirectory:
             self._loads.forget()
 
     def subdomain_of(self, host: str | None) -> str | None:
-        if not host:
-            return None
-        # "demo.example.com." is the same name as "demo.example.com" (the root's dot, RFC 1034).
-        name = host.rsplit(":", 1)[0].lower().rstrip(".") if not host.startswith("[") else ""
+        name = host_name(host)
         if name.endswith(self._suffix):
             sub = name[: -len(self._suffix)]
             return sub if sub and "." not in sub else None

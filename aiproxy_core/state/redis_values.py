@@ -182,16 +182,22 @@ return 1
 # KEYS: the once-keys, one per step, then the records the steps increment (each once).
 # ARGV: remember ms, the number of steps, then per step: its number of increments, and per
 # increment: the record's index among the records, ttl ms ('' = none), n, n field, amount pairs.
-# 1) which steps are new (their once-key absent, and not earlier in the call); 2) the new steps'
-# amounts summed per record and field (a batch of events on one aggregate costs one HINCRBY per
-# field), the kinds and totals checked before any write; 3) once-keys set, records incremented.
+# 1) which steps are new: SET NX PX of each once-key (one command a step: a key repeated in the
+# call is set by its first step, so later ones are not new); 2) the new steps' amounts summed per
+# record and field (a batch of events on one aggregate costs one HINCRBY per field), the kinds
+# and totals checked before any record is written (a failed check deletes the once-keys this call
+# set, so nothing of it stays); 3) records incremented.
 # Returns one 1/0 per step, or 'wrongtype:<record>:' / 'overflow:<record>:<field>'.
 _INCREMENT_ONCE = """
 local remember, n = ARGV[1], tonumber(ARGV[2])
-local applied, seen, sums, pos = {}, {}, {}, 3
+local applied, sums, pos = {}, {}, 3
+local function undo()
+  for i = 1, n do
+    if applied[i] == 1 then redis.call('DEL', KEYS[i]) end
+  end
+end
 for i = 1, n do
-  local fresh = not seen[KEYS[i]] and redis.call('EXISTS', KEYS[i]) == 0
-  seen[KEYS[i]] = true
+  local fresh = redis.call('SET', KEYS[i], '1', 'PX', remember, 'NX') ~= false
   applied[i] = fresh and 1 or 0
   local m = tonumber(ARGV[pos])
   pos = pos + 1
@@ -218,16 +224,19 @@ end
 for record, sum in pairs(sums) do
   local key = KEYS[n + record]
   local kind = redis.call('TYPE', key).ok
-  if kind ~= 'none' and kind ~= 'hash' then return 'wrongtype:' .. record .. ':' end
+  if kind ~= 'none' and kind ~= 'hash' then
+    undo()
+    return 'wrongtype:' .. record .. ':'
+  end
   sum.created = kind == 'none'
   for _, name in ipairs(sum.names) do
     local current = 0
     if not sum.created then current = tonumber(redis.call('HGET', key, name) or '0') end
-    if math.abs(current + sum.amounts[name]) >= 9.2e18 then return 'overflow:' .. record .. ':' .. name end
+    if math.abs(current + sum.amounts[name]) >= 9.2e18 then
+      undo()
+      return 'overflow:' .. record .. ':' .. name
+    end
   end
-end
-for i = 1, n do
-  if applied[i] == 1 then redis.call('SET', KEYS[i], '1', 'PX', remember) end
 end
 for record, sum in pairs(sums) do
   local key = KEYS[n + record]

@@ -11,8 +11,11 @@ from typing import AsyncIterator, Protocol, Sequence
 
 class UpstreamResponse(Protocol):
     status: int
-    #: Header pairs as received (names in any case), for the proxy to filter and pass on.
-    raw_headers: Sequence[tuple[bytes, bytes]]
+    @property
+    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
+        """Header pairs as received (names in any case), for the proxy to filter and pass on."""
+        ...
+
     content_length: int | None
     content_type: str
 

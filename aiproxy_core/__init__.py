@@ -33,7 +33,7 @@ from .errors import (
     UpstreamUnreachable,
     ValidationFailed,
 )
-from . import sse, state, state_keys
+from . import openai_shapes, sse, state, state_keys
 from .gateway import Gateway
 from .hookspecs import hookimpl
 from .mock_upstream import create_mock_upstream
@@ -109,6 +109,7 @@ __all__ = [
     "listener_configs",
     "load_config",
     "masked_secret",
+    "openai_shapes",
     "read_body",
     "read_model",
     "sse",

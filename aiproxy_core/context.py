@@ -84,7 +84,7 @@ class ProxyResponse:
     None), and counts what was sent in ``streamed_bytes``.
     """
 
-    __slots__ = ("status", "headers", "body", "stream", "streamed_bytes")
+    __slots__ = ("status", "headers", "_body", "stream", "streamed_bytes", "_json")
 
     def __init__(
         self,
@@ -98,9 +98,19 @@ class ProxyResponse:
             raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
             headers = MutableHeaders(raw=raw)
         self.headers = headers
-        self.body = None if stream is not None else body
+        self._body = None if stream is not None else body
+        self._json: Any = _NOT_PARSED
         self.stream = stream
         self.streamed_bytes = 0
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes | None) -> None:
+        self._body = value
+        self._json = _NOT_PARSED  # parsed again if asked: the bytes changed
 
     @classmethod
     def from_json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> "ProxyResponse":
@@ -111,8 +121,14 @@ class ProxyResponse:
 
     @property
     def json(self) -> Any:
-        """The parsed body of a plain response (None for a streamed or empty one)."""
-        return json.loads(self.body) if self.body else None
+        """The parsed body of a plain response (None for a streamed or empty one), parsed once:
+        every hook that reads it gets the same object. A body that is not JSON raises
+        ``ValueError`` each time it is asked."""
+        if self._json is _NOT_PARSED:
+            if not self._body:
+                return None
+            self._json = json.loads(self._body)
+        return self._json
 
     @property
     def is_event_stream(self) -> bool:

@@ -6,7 +6,8 @@
 # Env: ROUNDS (5), ROUND_SECONDS (10), WARMUP_SECONDS (60: the first window, after which memory must
 #   stay flat), CONNS (32), PYTHON (the venv's python), REDIS_PORT (16399), CLUSTER=1 (a 3-master
 #   Redis Cluster from the SDK instead of one server; commands and CPU summed over its masters),
-#   PLUGINS_YAML (a `plugins:` line for config.yaml).
+#   PLUGINS_YAML (a `plugins:` line for config.yaml; default: billing remembers request ids 60 s,
+#   so memory must be flat after the 60 s warm-up).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 chain=${1:-'[{"name": "rate_limiter", "settings": {"limit": 100000000, "window": "1m"}}, {"name": "billing"}]'}
@@ -48,7 +49,7 @@ server: {admin_port: 18090, proxy_port: 18091, base_domain: "bench.local"}
 storage: {path: "$work/aiproxy.db"}
 upstream: {allowed_networks: ["127.0.0.1/32"]}
 $redis_yaml
-${PLUGINS_YAML:-}
+${PLUGINS_YAML:-"plugins: {billing: {dedupe_seconds: 60, claim_idle: 10}}"}
 YAML
 (cd "$work" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml") > "$work/gateway.log" 2>&1 &
 pids+=($!)

@@ -29,7 +29,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl, openai_shapes
+from aiproxy_core.openai_shapes import TokenUsage
 from aiproxy_core.state_keys import INTERRUPTED, PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
 
 from .admin_routes import billing_routes
@@ -45,7 +46,7 @@ from .pricing import PeriodUsage, price_period
 from .quota import FreePlanQuota, seconds_to_period_end
 from .request_state import billing_state
 from .settings import BillingConfig, BillingSettings
-from .token_usage import TokenUsage, usage_in_body, usage_in_events, without_usage_events
+from .usage_events import without_usage_events
 from .worker import run_worker
 
 __all__ = ["Billing"]
@@ -197,7 +198,7 @@ class Billing:
     @hookimpl
     def response_chunk(self, ctx: RequestContext, settings: BillingSettings, chunk: bytes) -> bytes | None:
         state = billing_state(ctx.state)
-        usage = usage_in_events(chunk)
+        usage = openai_shapes.usage_in_events(chunk)
         if usage is None:
             return None
         state.streamed_usage = usage
@@ -277,7 +278,12 @@ def _request_price(plan: PlanSpec | None, endpoint: str, model: str, usage: Toke
 def _usage(ctx: RequestContext, streamed: TokenUsage | None) -> TokenUsage | None:
     response = ctx.response
     assert response is not None
-    return streamed if response.body is None else usage_in_body(response.body)
+    if response.body is None:
+        return streamed
+    try:
+        return openai_shapes.usage_in_body(response.json)  # parsed once per response
+    except ValueError:
+        return None
 
 
 def _event(ctx: RequestContext, plan_id: str | None, streamed: Any) -> BillingEvent:
@@ -306,17 +312,16 @@ def _model(ctx: RequestContext) -> str:
     response = ctx.response
     if response is not None and response.body:
         try:
-            model = response.json.get("model") if isinstance(response.json, dict) else None
+            model = openai_shapes.model_of(response.json)
         except ValueError:
             model = None
-        if isinstance(model, str) and model:
+        if model:
             return model
     try:
         body = ctx.request.json
     except BadRequest:
         return ""
-    model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) else ""
+    return openai_shapes.model_of(body) or ""
 
 
 def _ask_for_stream_usage(ctx: RequestContext, state: Any) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiproxy_core.openai_shapes import TokenUsage
 from aiproxy_core.state import Reservation
 
 from .plans import Plan
-from .token_usage import TokenUsage
 
 __all__ = ["RequestBilling", "STATE_KEY", "billing_state"]
 

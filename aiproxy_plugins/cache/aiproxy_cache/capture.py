@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiproxy_core import openai_shapes
+
 from .entries import CACHEABLE_FINISH, CachedAnswer
 
 __all__ = ["StreamCapture"]
@@ -48,8 +50,7 @@ class StreamCapture:
         if not isinstance(event, dict) or "error" in event:
             self._spoiled = True
             return
-        if isinstance(event.get("model"), str):
-            self._model = event["model"]
+        self._model = openai_shapes.model_of(event) or self._model
         if isinstance(event.get("usage"), dict):
             self._usage = event["usage"]
         for choice in event.get("choices") or ():

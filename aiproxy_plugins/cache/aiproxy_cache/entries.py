@@ -10,6 +10,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aiproxy_core import openai_shapes
+
 __all__ = ["CachedAnswer", "answer_from_body", "plain_body"]
 
 #: Finish reasons of a complete answer; others (``tool_calls``, ``content_filter``) are not cached.
@@ -62,7 +64,7 @@ def answer_from_body(body: Any, prompt: str | None) -> CachedAnswer | None:
     if not isinstance(content, str) or finish not in CACHEABLE_FINISH:
         return None
     usage = body.get("usage")
-    return CachedAnswer(content, finish, str(body.get("model") or ""), usage if isinstance(usage, dict) else None, prompt)
+    return CachedAnswer(content, finish, openai_shapes.model_of(body) or "", usage if isinstance(usage, dict) else None, prompt)
 
 
 def plain_body(answer: CachedAnswer, completion_id: str) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aiproxy_core import openai_shapes
+
 __all__ = ["IGNORED_FIELDS", "RequestKeys", "request_keys"]
 
 #: Body fields that do not change the answer. ``stream``/``stream_options`` only change its
@@ -41,12 +43,13 @@ def _digest(value: Any) -> str:
 
 
 def _text_of(content: Any) -> str | None:
+    """The prompt's text when it is all text; None when a part is not (an image's meaning is not
+    in the text, so the answer cannot be found by the text's meaning)."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list) and content and all(
-        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) for part in content
-    ):
-        return "\n".join(part["text"] for part in content)
+    texts = openai_shapes.content_texts(content)
+    if isinstance(content, list) and texts and len(texts) == len(content):
+        return "\n".join(texts)
     return None
 
 

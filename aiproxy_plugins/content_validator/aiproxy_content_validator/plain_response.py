@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiproxy_core import ProxyResponse
+from aiproxy_core import ProxyResponse, openai_shapes
 
 from .json_schema import violations
-from .message_text import completion_texts
 from .refusals import rejected_response
 from .settings import ContentValidatorSettings
 
@@ -26,7 +25,7 @@ _NOT_JSON: Any = object()
 def _answer_texts(response: ProxyResponse, data: Any) -> dict[int, str]:
     """The assistant's text per choice; a plain-text answer is all text, other bodies have none."""
     if data is not _NOT_JSON:
-        return completion_texts(data)
+        return openai_shapes.answer_texts(data)
     if response.headers.get("content-type", "").lower().startswith("text/"):
         return {0: (response.body or b"").decode("utf-8", errors="replace")}
     return {}

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from aiproxy_core import ProxyResponse, RequestContext, hookimpl
+from aiproxy_core import ProxyResponse, RequestContext, hookimpl, openai_shapes
 
-from .message_text import prompt_texts
 from .plain_response import check_plain_response, read_whole
 from .prompt_guard import guard_prompt
 from .refusals import PLUGIN_NAME, refused_request
@@ -63,7 +62,7 @@ def pre_request(ctx: RequestContext, settings: ContentValidatorSettings) -> None
     if settings.max_message_chars is not None:
         check_message_chars(messages, settings.max_message_chars)
     if settings.allow_patterns or settings.deny_patterns:
-        guard_prompt(prompt_texts(body, settings.match_all_messages), settings.allow_patterns, settings.deny_patterns)
+        guard_prompt(openai_shapes.prompt_texts(body, all_roles=settings.match_all_messages), settings.allow_patterns, settings.deny_patterns)
 
 
 @hookimpl

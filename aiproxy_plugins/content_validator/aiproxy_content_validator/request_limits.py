@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiproxy_core import ProxyRequest
+from aiproxy_core import ProxyRequest, openai_shapes
 from jsonschema import Draft202012Validator
 
 from .json_schema import short, violations
-from .message_text import content_text
 from .refusals import refused_request
 
 __all__ = [
@@ -107,7 +106,7 @@ def check_message_count(messages: list[dict[str, Any]], limit: int) -> None:
 def check_message_chars(messages: list[dict[str, Any]], limit: int) -> None:
     """Every message counts, whatever its role: a huge system prompt costs as much as a user one."""
     for index, message in enumerate(messages):
-        length = len(content_text(message.get("content")))
+        length = len(openai_shapes.content_text(message.get("content")))
         if length > limit:
             raise refused_request(
                 f"messages[{index}] has {length} characters of text; this route allows at most {limit} per message",

@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Pattern, Sequence
 
-from aiproxy_core import RequestContext
+from aiproxy_core import RequestContext, openai_shapes
 from aiproxy_core.sse import DONE_EVENT, event_payload, split_events
 
-from .message_text import delta_texts
 from .refusals import PLUGIN_NAME, rejected_response
 
 __all__ = ["StreamScan", "event_payload", "guard_chunk", "split_events"]
@@ -38,7 +37,7 @@ def _first_match(
     payload: Any, scan: StreamScan, patterns: Sequence[Pattern[str]], lookback: int
 ) -> tuple[int, int] | None:
     """``(choice, pattern index)`` of the first match the event's text completes, if any."""
-    for choice, piece in delta_texts(payload):
+    for choice, _, _, piece in openai_shapes.delta_texts(payload):
         window = scan.tails.get(choice, "") + piece
         for index, pattern in enumerate(patterns):
             if pattern.search(window):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiproxy_content_validator.message_text import prompt_texts
+from aiproxy_core.openai_shapes import prompt_texts
 
 DENY = {"deny_patterns": [r"(?i)ignore (all )?previous instructions", r"\bpassword\b"]}
 ALLOW = {"allow_patterns": [r"(?i)\b(weather|forecast)\b"]}

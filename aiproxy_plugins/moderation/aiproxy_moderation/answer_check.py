@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiproxy_core import ProxyResponse, RequestContext
+from aiproxy_core import ProxyResponse, RequestContext, openai_shapes
 
 from .backend import moderate
-from .message_text import answer_texts, rewrite_strings
+from .message_text import rewrite_strings
 from .request_state import state_of
 from .settings import ModerationSettings
 from .verdicts import apply_verdict, content_flagged
@@ -52,7 +52,7 @@ async def check_answer(ctx: RequestContext, settings: ModerationSettings) -> Pro
     data = _parsed(response)
     is_text = data is _NOT_JSON and response.headers.get("content-type", "").lower().startswith("text/")
     if checks:
-        texts = answer_texts(data) if data is not _NOT_JSON else []
+        texts = [text for text in openai_shapes.answer_texts(data).values() if text.strip()] if data is not _NOT_JSON else []
         if is_text:
             texts = [(response.body or b"").decode("utf-8", errors="replace")]
         if texts:

@@ -7,10 +7,10 @@ moderation reads only the user's words.
 
 from __future__ import annotations
 
-from aiproxy_core import RequestContext
+from aiproxy_core import RequestContext, openai_shapes
 
 from .backend import moderate
-from .message_text import prompt_texts, rewrite_prompts
+from .message_text import rewrite_prompts
 from .pii_detector import find_pii
 from .request_state import state_of
 from .settings import PII_CATEGORY, ModerationSettings
@@ -53,6 +53,6 @@ async def check_prompt(ctx: RequestContext, settings: ModerationSettings) -> Non
     if settings.checks_pii:
         _handle_pii(ctx, body, settings)
     if checks:
-        texts = prompt_texts(body)
+        texts = [text for _, text in openai_shapes.prompt_texts(body) if text.strip()]
         if texts:
             apply_verdict(ctx, settings, "prompt", await moderate(texts, settings))

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiproxy_core import GatewayError, RequestContext
+from aiproxy_core import GatewayError, RequestContext, openai_shapes
 
 from .backend import moderate
-from .message_text import delta_texts
 from .request_state import state_of
 from .settings import ModerationSettings
 from aiproxy_core.sse import DONE_EVENT, data_event, event_payload, is_done, split_events
@@ -59,7 +58,7 @@ def _restored(stream: AnswerStream, event: bytes, payload: Any) -> bytes:
     if payload is None:
         return event
     changed = False
-    for choice, holder, key, text in delta_texts(payload):
+    for choice, holder, key, text in openai_shapes.delta_texts(payload):
         new = restorer.feed(choice, text)
         changed = changed or new != text
         holder[key] = new
@@ -101,7 +100,7 @@ async def guard_chunk(ctx: RequestContext, settings: ModerationSettings, chunk: 
     for event in split_events(chunk):
         payload = event_payload(event)
         if checks and payload is not None:
-            for choice, _, _, text in delta_texts(payload):
+            for choice, _, _, text in openai_shapes.delta_texts(payload):
                 if text:
                     # Only the window is ever scored, so only the window is kept.
                     stream.texts[choice] = (stream.texts.get(choice, "") + text)[-settings.stream_window_chars :]

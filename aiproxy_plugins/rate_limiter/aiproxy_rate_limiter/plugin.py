@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aiproxy_core import BadRequest, EntryRef, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl
+from aiproxy_core import BadRequest, EntryRef, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl, openai_shapes
 from aiproxy_core.state import CounterVerdict, PluginState
 
 from .counting import CounterUnavailable, Slot, acquire, seconds_up, settle
@@ -31,7 +31,7 @@ from .plan_limits import plan_policies
 from .policies import Policy
 from .settings import RateLimiterSettings
 from .state import EntryState, entry_states
-from .tokens import estimate_tokens, usage_in_body, usage_in_events
+from .tokens import estimate_tokens, total_tokens
 
 __all__ = ["RateLimiter"]
 
@@ -116,7 +116,7 @@ class RateLimiter:
             return None
         state = entry_states(ctx.state).get(entry.index)
         if state is not None and state.charged:
-            usage = usage_in_events(chunk)
+            usage = total_tokens(openai_shapes.usage_in_events(chunk))
             if usage is not None:
                 state.streamed_usage = usage
         return None
@@ -195,4 +195,8 @@ def _used_tokens(ctx: RequestContext, state: EntryState) -> int | None:
         return 0  # refused later in the chain, or failed upstream: nothing was generated
     if response.body is None:
         return state.streamed_usage
-    return usage_in_body(response.body)
+    try:
+        body = response.json  # parsed once per response, for every hook that reads it
+    except ValueError:
+        return None
+    return total_tokens(openai_shapes.usage_in_body(body))

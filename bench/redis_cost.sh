@@ -6,6 +6,8 @@
 # Env: ROUNDS (5), ROUND_SECONDS (10), WARMUP_SECONDS (60: the first window, after which memory must
 #   stay flat), CONNS (32), PYTHON (the venv's python), REDIS_PORT (16399), CLUSTER=1 (a 3-master
 #   Redis Cluster from the SDK instead of one server; commands and CPU summed over its masters),
+#   PIN=1 (Redis alone on CPU 1, everything else on CPU 0: Redis's time is then its own, not
+#   stretched by the gateway and the load generator preempting it on a 2-core machine),
 #   PLUGINS_YAML (a `plugins:` line for config.yaml; default: billing remembers request ids 60 s,
 #   so memory must be flat after the 60 s warm-up).
 set -euo pipefail
@@ -18,6 +20,8 @@ python=${PYTHON:-python3}
 shared=$(cd "$here/../.." && pwd)/shared/bench
 work=$(mktemp -d /tmp/aiproxy-redis-cost.XXXXXX)
 pids=()
+redis_cpu=(); rest_cpu=()
+[[ -n ${PIN:-} ]] && redis_cpu=(taskset -c 1) && rest_cpu=(taskset -c 0)
 cleanup() {
   set +e  # every step, whatever failed before it
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -33,7 +37,7 @@ if [[ -n ${CLUSTER:-} ]]; then
   read -r -a nodes < "$work/nodes"
   redis_yaml="redis: {host: \"127.0.0.1\", port: ${nodes[0]}, cluster: true, prefix: \"bench\"}"
 else
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
+  "${redis_cpu[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
   pids+=($!)
   nodes=("$port")
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -42,7 +46,7 @@ fi
 masters() { for n in "${nodes[@]}"; do redis-cli -p "$n" role 2>/dev/null | head -1 | grep -q master && echo "$n"; done; }
 
 if ! curl -s -o /dev/null -XPOST http://127.0.0.1:9101/; then
-  pids+=("$("$shared/run_nginx.sh")"); sleep 1
+  pids+=("$("${rest_cpu[@]}" "$shared/run_nginx.sh")"); sleep 1
 fi
 cat > "$work/config.yaml" <<YAML
 server: {admin_port: 18090, proxy_port: 18091, base_domain: "bench.local"}
@@ -51,12 +55,12 @@ upstream: {allowed_networks: ["127.0.0.1/32"]}
 $redis_yaml
 ${PLUGINS_YAML:-"plugins: {billing: {dedupe_seconds: 60, claim_idle: 10}}"}
 YAML
-(cd "$work" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml") > "$work/gateway.log" 2>&1 &
+(cd "$work" && exec "${rest_cpu[@]}" "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml") > "$work/gateway.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do curl -sf http://127.0.0.1:18090/healthz >/dev/null && break; sleep 0.1; done
 curl -sf http://127.0.0.1:18090/healthz >/dev/null || { echo "the gateway did not start:" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
 read -r sub key _tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18090 "$chain")
-load() { wrk -t1 -c"$conns" -d"$1s" -s "$shared/post.lua" -H "Host: $sub.bench.local" -H "Authorization: Bearer $key" http://127.0.0.1:18091/v1/chat/completions; }
+load() { "${rest_cpu[@]}" wrk -t1 -c"$conns" -d"$1s" -s "$shared/post.lua" -H "Host: $sub.bench.local" -H "Authorization: Bearer $key" http://127.0.0.1:18091/v1/chat/completions; }
 
 # Sums over every master. commandstats: "<commands> <script usec>": commands include those a script
 # runs (each counted apart), script usec is the time of EVAL/EVALSHA calls (what runs inside them

@@ -371,17 +371,14 @@ def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], part
             retry = reset = window.wait_ms(request.limit - request.cost) / 1000
         else:
             retry = reset = math.inf
-        verdicts.append(
-            CounterVerdict(
-                allowed=allowed,
-                count=count,
-                limit=request.limit,
-                remaining=max(0.0, request.limit - count),
-                retry_after=retry,
-                reset_after=reset,
-            )
-        )
+        verdicts.append(_verdict(allowed, count, request.limit, retry, reset))
     return verdicts
+
+
+def _verdict(allowed: bool, count: float, limit: int, retry_after: float, reset_after: float) -> CounterVerdict:
+    return CounterVerdict(
+        allowed=allowed, count=count, limit=limit, remaining=max(0.0, limit - count), retry_after=retry_after, reset_after=reset_after
+    )
 
 
 def _seconds(ms: int) -> float:
@@ -453,16 +450,7 @@ class RedisCounters(Counters):
         for i, (request, width) in enumerate(zip(requests, widths)):
             _, cur, prev, elapsed, retry, reset = parts[6 * i : 6 * i + 6]
             count = prev * (width - elapsed) / width + cur if prev else cur
-            verdicts.append(
-                CounterVerdict(
-                    allowed=allowed,
-                    count=count,
-                    limit=request.limit,
-                    remaining=max(0.0, request.limit - count),
-                    retry_after=_seconds(retry),
-                    reset_after=_seconds(reset),
-                )
-            )
+            verdicts.append(_verdict(allowed, count, request.limit, _seconds(retry), _seconds(reset)))
         return verdicts
 
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:

@@ -118,6 +118,21 @@ def aiproxy_durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield from _own_redis(tmp_path / "durable-redis", durable=True)
 
 
+def _session_server(what: str, start: Callable[[], Any], failure: type[Exception]) -> Iterator[Any]:
+    """A server of the session's own, stopped at its end: skipped when it cannot start, except
+    under CI, where the tests that need it fail (a green CI run must have run them on it)."""
+    try:
+        server = start()
+    except failure as exc:
+        if under_ci():
+            pytest.fail(f"the {what} for these tests did not start (CI is set, so this fails): {exc}", pytrace=False)
+        pytest.skip(f"no {what} for these tests: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def aiproxy_redis_cluster() -> Iterator[PrivateCluster]:
     """One real Redis Cluster for the session (a few seconds to start); tests use fresh prefixes.
@@ -125,31 +140,13 @@ def aiproxy_redis_cluster() -> Iterator[PrivateCluster]:
     A cluster that cannot start skips the tests that need it, but fails them under CI: a green
     CI run must have run them on a cluster.
     """
-    try:
-        cluster = PrivateCluster().start()
-    except ClusterStartError as exc:
-        if under_ci():
-            pytest.fail(f"the Redis Cluster for these tests did not start (CI is set, so this fails): {exc}", pytrace=False)
-        pytest.skip(f"no Redis Cluster for these tests: {exc}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _session_server("Redis Cluster", PrivateCluster().start, ClusterStartError)
 
 
 @pytest.fixture(scope="session")
 def aiproxy_postgresql() -> Iterator[PrivatePostgresql]:
     """One private PostgreSQL server for the session; tests take fresh databases on it."""
-    try:
-        server = PrivatePostgresql().start()
-    except PostgresqlStartError as exc:
-        if under_ci():
-            pytest.fail(f"the PostgreSQL server for these tests did not start (CI is set, so this fails): {exc}", pytrace=False)
-        pytest.skip(f"no PostgreSQL server for these tests: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _session_server("PostgreSQL server", PrivatePostgresql().start, PostgresqlStartError)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The recipe's tests: each runs twice, on SQLite (embedded) and on Redis (``aiproxy_backend``).
+"""The recipe's tests: each runs three times, on SQLite (embedded), one Redis and a real Redis
+Cluster (``aiproxy_every_backend``).
 
 The mock upstream counts tokens as words: a prompt "a b" is 2 prompt tokens and its answer
 "You said: a b" 4 completion tokens, cut to ``max_tokens`` words when that is lower.
@@ -40,8 +41,8 @@ def seconds_to_utc_midnight():
     return 86_400 - int(time.time()) % 86_400
 
 
-async def test_requests_are_admitted_until_the_allowance_is_spent(aiproxy_gateway_factory, aiproxy_backend):
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=60, count="output"), redis=aiproxy_backend)
+async def test_requests_are_admitted_until_the_allowance_is_spent(aiproxy_gateway_factory, aiproxy_every_backend):
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=60, count="output"), redis=aiproxy_every_backend)
     alice, alice_client = await new_consumer(gw, "Alice")
     bob, bob_client = await new_consumer(gw, "Bob")
 
@@ -81,11 +82,11 @@ async def test_requests_are_admitted_until_the_allowance_is_spent(aiproxy_gatewa
     assert await used(gw, alice, tokens_per_day=60) == 60
 
 
-async def test_admission_is_exact_under_50_concurrent_requests(aiproxy_gateway_factory, aiproxy_backend):
+async def test_admission_is_exact_under_50_concurrent_requests(aiproxy_gateway_factory, aiproxy_every_backend):
     """Each request reserves max_tokens=4 and uses exactly 4, so whatever the interleaving of
     reservations and settlements, exactly 100 / 4 = 25 of 50 fit: a lost or doubled update in
     the store would admit more or fewer. Bob's 10 requests, mixed in, are all served."""
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100, count="output"), redis=aiproxy_backend)
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100, count="output"), redis=aiproxy_every_backend)
     alice, alice_client = await new_consumer(gw, "Alice")
     bob, bob_client = await new_consumer(gw, "Bob")
     slow = {"X-Mock-Latency-Ms": "50"}  # keeps many requests in flight at once
@@ -105,12 +106,12 @@ async def test_admission_is_exact_under_50_concurrent_requests(aiproxy_gateway_f
     assert await used(gw, bob, tokens_per_day=100) == 40
 
 
-async def test_the_day_count_is_the_upstreams_usage_under_concurrency(aiproxy_gateway_factory, aiproxy_backend):
+async def test_the_day_count_is_the_upstreams_usage_under_concurrency(aiproxy_gateway_factory, aiproxy_every_backend):
     """In total mode a request reserves max_tokens plus its body's bytes (a bound on its prompt)
     and is settled to the usage it reports: after 50 concurrent requests the count is exactly
     the sum of the answers' total_tokens, never above the allowance, and a refusal only came
     when what was left was less than one reservation."""
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=1000), redis=aiproxy_backend)
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=1000), redis=aiproxy_every_backend)
     alice, client = await new_consumer(gw)
     payload = {"model": "mock-model", "messages": [{"role": "user", "content": "a b"}], "max_tokens": 8}
     answers = await asyncio.gather(
@@ -132,8 +133,8 @@ async def test_the_day_count_is_the_upstreams_usage_under_concurrency(aiproxy_ga
     assert after.headers["x-tokens-remaining-today"] == str(1000 - total - reservation)
 
 
-async def test_a_streamed_answer_is_counted_from_its_usage_chunk(aiproxy_gateway_factory, aiproxy_backend):
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=10_000), redis=aiproxy_backend)
+async def test_a_streamed_answer_is_counted_from_its_usage_chunk(aiproxy_gateway_factory, aiproxy_every_backend):
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=10_000), redis=aiproxy_every_backend)
     alice, client = await new_consumer(gw)
     payload = {"model": "mock-model", "messages": [{"role": "user", "content": "one two three"}], "stream": True, "max_tokens": 50}
     async with client.stream("POST", "/v1/chat/completions", json=payload) as response:
@@ -146,12 +147,12 @@ async def test_a_streamed_answer_is_counted_from_its_usage_chunk(aiproxy_gateway
     assert await used(gw, alice, tokens_per_day=10_000) == 8
 
 
-async def test_an_answer_longer_than_its_reservation_is_counted_in_full(aiproxy_gateway_factory, aiproxy_backend):
+async def test_an_answer_longer_than_its_reservation_is_counted_in_full(aiproxy_gateway_factory, aiproxy_every_backend):
     """The documented limit of the guarantee: a request without max_tokens reserves
     default_max_tokens; if the answer is longer, all of it is counted (the day's count stays
     the upstream's), which may pass the allowance once; the next request is refused."""
     gw = await aiproxy_gateway_factory(
-        plugins=PLUGIN, chain=allowance(tokens_per_day=4, count="output", default_max_tokens=2), redis=aiproxy_backend
+        plugins=PLUGIN, chain=allowance(tokens_per_day=4, count="output", default_max_tokens=2), redis=aiproxy_every_backend
     )
     alice, client = await new_consumer(gw)
     assert (await chat(client, "one two three")).status_code == 200  # reserves 2, uses 5
@@ -160,8 +161,8 @@ async def test_an_answer_longer_than_its_reservation_is_counted_in_full(aiproxy_
     assert (await chat(client, "x")).status_code == 429
 
 
-async def test_a_failed_answer_gives_its_reservation_back(aiproxy_gateway_factory, aiproxy_backend):
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100), redis=aiproxy_backend)
+async def test_a_failed_answer_gives_its_reservation_back(aiproxy_gateway_factory, aiproxy_every_backend):
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100), redis=aiproxy_every_backend)
     alice, client = await new_consumer(gw)
     payload = {"model": "mock-model", "messages": [{"role": "user", "content": "a b"}], "max_tokens": 8}
     failed = await client.post("/v1/chat/completions", json=payload, headers={"X-Mock-Status": "500"})
@@ -170,8 +171,8 @@ async def test_a_failed_answer_gives_its_reservation_back(aiproxy_gateway_factor
     assert await used(gw, alice, tokens_per_day=100) == 0
 
 
-async def test_deleting_the_tenant_drops_its_allowances_with_no_plugin_code(aiproxy_gateway_factory, aiproxy_backend):
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=10, count="output"), redis=aiproxy_backend)
+async def test_deleting_the_tenant_drops_its_allowances_with_no_plugin_code(aiproxy_gateway_factory, aiproxy_every_backend):
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=10, count="output"), redis=aiproxy_every_backend)
     old_tenant = gw.tenant
     alice, client = await new_consumer(gw)
     assert (await chat(client, "one two three four five six", max_tokens=10)).status_code == 200
@@ -213,9 +214,9 @@ async def test_bad_settings_are_refused_when_the_rule_is_saved(aiproxy_gateway_f
     assert "settings.tokens_per_day" in response.json()["error"]["message"]
 
 
-async def test_a_request_larger_than_the_whole_allowance_is_a_bad_request(aiproxy_gateway_factory, aiproxy_backend):
+async def test_a_request_larger_than_the_whole_allowance_is_a_bad_request(aiproxy_gateway_factory, aiproxy_every_backend):
     """No Retry-After would help it: the consumer is told to lower max_tokens."""
-    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100, count="output"), redis=aiproxy_backend)
+    gw = await aiproxy_gateway_factory(plugins=PLUGIN, chain=allowance(tokens_per_day=100, count="output"), redis=aiproxy_every_backend)
     alice, client = await new_consumer(gw)
     refused = await chat(client, "a b", max_tokens=101)
     assert refused.status_code == 400
@@ -225,7 +226,7 @@ async def test_a_request_larger_than_the_whole_allowance_is_a_bad_request(aiprox
     assert (await chat(client, "a b", max_tokens=100)).status_code == 200
 
 
-async def test_two_gateways_sharing_a_store_admit_exactly_the_allowance(tmp_path, aiproxy_mock_upstream, aiproxy_backend):
+async def test_two_gateways_sharing_a_store_admit_exactly_the_allowance(tmp_path, aiproxy_mock_upstream, aiproxy_every_backend):
     """Two gateways, each in its own thread with its own event loop and its own connection to
     the store (the SQLite file, or Redis), take 50 concurrent requests between them: their
     reservations really interleave, and still exactly 25 of 4 tokens fit in 100."""
@@ -238,7 +239,7 @@ async def test_two_gateways_sharing_a_store_admit_exactly_the_allowance(tmp_path
         "server": {"base_domain": "gateway.test"},
         "storage": {"path": str(tmp_path / "aiproxy.db")},
         "upstream": {"allowed_networks": ["127.0.0.1/32"]},
-    } | ({"redis": aiproxy_backend} if aiproxy_backend else {})
+    } | ({"redis": aiproxy_every_backend} if aiproxy_every_backend else {})
 
     def live():
         registry = PluginRegistry()

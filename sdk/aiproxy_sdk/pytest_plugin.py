@@ -6,6 +6,9 @@
 * ``aiproxy_gateway``: a harness with no plugins, for tests of the core path.
 * ``aiproxy_backend``: runs a test twice, with ``None`` (embedded: SQLite) and with a ``redis``
   config section on 127.0.0.1:6379 under a fresh prefix; pass it as the factory's ``redis=``.
+* ``aiproxy_every_backend``: the same, and a third time on the session's real Redis Cluster (a
+  ``redis`` section with ``cluster: true`` naming one of its nodes, under a fresh prefix): for a
+  stateful plugin that must hold on every store the gateway runs on.
 * ``aiproxy_redis_prefix``: a fresh key prefix on that Redis, emptied after the test.
 * ``aiproxy_private_redis`` / ``aiproxy_durable_redis``: a redis-server of the test's own (the
   durable one with an append-only file), which the test may kill or restart.
@@ -90,13 +93,30 @@ def aiproxy_redis_prefix() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def aiproxy_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
+    yield from _backend(request)
+
+
+def _backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
+    """None (embedded), or a ``redis`` section under a fresh prefix emptied afterwards."""
     if request.param == "sqlite":
         yield None
+        return
+    if request.param == "cluster":
+        cluster: PrivateCluster = request.getfixturevalue("aiproxy_redis_cluster")
+        prefix = new_prefix()
+        node = cluster.startup_node
+        yield {"host": node.host, "port": node.port, "cluster": True, "prefix": prefix}
+        cluster.drop_prefix(prefix)
         return
     require_redis()
     prefix = new_prefix()
     yield {"host": "127.0.0.1", "port": 6379, "prefix": prefix}
     drop_prefix(prefix)
+
+
+@pytest.fixture(params=["sqlite", "redis", "cluster"])
+def aiproxy_every_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any] | None]:
+    yield from _backend(request)
 
 
 def _own_redis(directory: Path, durable: bool) -> Iterator[PrivateRedis]:

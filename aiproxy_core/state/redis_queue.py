@@ -47,6 +47,10 @@ MAX_ITEMS_PER_ENTRY = 256
 #: Entries the backlog script looks at per call (so a long stream never blocks Redis for long).
 _BACKLOG_CHUNK = 1000
 
+#: Entry sizes a process remembers between its claims and acks (bounded: a worker that claims
+#: and never acknowledges must not grow it; a forgotten size is read again by the ack script).
+_SIZES_REMEMBERED = 100_000
+
 # Stream ids ``<ms>-<seq>`` compared as numbers (both fit a Lua double exactly in practice).
 _COMPARE_IDS = """
 local function id_after(a, b)
@@ -130,7 +134,8 @@ return out
 """
 )
 
-# KEYS: stream, acks. ARGV: group, then pairs of entry id and its acknowledged indexes ("0,3,4").
+# KEYS: stream, acks. ARGV: group, then per entry: its id, its acknowledged indexes ("0,3,4") and
+# its size ('' when the caller does not know it: the script reads the entry).
 # Returns how many entries left the stream.
 _ACK = (
     _COMPARE_IDS
@@ -146,33 +151,47 @@ local function held_by_none(id)
   return true
 end
 local removed = 0
-for i = 2, #ARGV, 2 do
-  local id, indexes = ARGV[i], ARGV[i + 1]
+for i = 2, #ARGV, 3 do
+  local id, indexes, size = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local ok, pending = pcall(redis.call, 'XPENDING', stream, group, id, id, 1)
   if ok and #pending > 0 then  -- else: not this group's to acknowledge (or the stream is gone)
-    local entry = redis.call('XRANGE', stream, id, id)
-    local complete = #entry == 0
-    if not complete then
-      local size = #entry[1][2] / 2
+    local exists = true
+    if not size then  -- the acknowledging process did not claim it: read the entry's size
+      local entry = redis.call('XRANGE', stream, id, id)
+      exists = #entry > 0
+      if exists then size = #entry[1][2] / 2 end
+    end
+    local complete = not exists
+    if exists then
       local field = group .. ' ' .. id
-      local mask = redis.call('HGET', acks, field) or string.rep('0', size)
-      local bits = {}
-      for k = 1, size do bits[k] = string.sub(mask, k, k) end
+      local bits, all = {}, 0
       for n in string.gmatch(indexes, '%d+') do
         local k = tonumber(n) + 1
-        if k <= size then bits[k] = '1' end
+        if k <= size and not bits[k] then
+          bits[k] = '1'
+          all = all + 1
+        end
       end
-      mask = table.concat(bits)
-      if string.find(mask, '0', 1, true) then
-        redis.call('HSET', acks, field, mask)
-      else
+      if all == size then
+        -- Every item of the entry in this call (a worker's usual case): no mask to read or keep.
         complete = true
         redis.call('HDEL', acks, field)
+      else
+        local mask = redis.call('HGET', acks, field) or string.rep('0', size)
+        local merged = {}
+        for k = 1, size do merged[k] = bits[k] or string.sub(mask, k, k) end
+        mask = table.concat(merged)
+        if string.find(mask, '0', 1, true) then
+          redis.call('HSET', acks, field, mask)
+        else
+          complete = true
+          redis.call('HDEL', acks, field)
+        end
       end
     end
     if complete then
       redis.call('XACK', stream, group, id)
-      if #entry > 0 and held_by_none(id) then
+      if exists and held_by_none(id) then
         redis.call('XDEL', stream, id)
         removed = removed + 1
       end
@@ -226,6 +245,8 @@ class RedisQueue(Queue):
         self._ack = redis.register_script(_ACK)
         self._backlog = redis.register_script(_BACKLOG)
         self._batch: TurnBatch[str] = TurnBatch(self._write)
+        #: Each entry this process claimed: how many items it holds, until acknowledged.
+        self._sizes: dict[str, int] = {}
 
     async def append(self, item: Value) -> None:
         # Encoded here, so a bad item fails its own append, not the turn's whole batch.
@@ -244,7 +265,10 @@ class RedisQueue(Queue):
         check_claim(count, reclaim_after)
         reply = await self._claim(keys=self._keys, args=[group, worker, count, round(reclaim_after * 1000)])
         claimed: list[QueueEntry] = []
+        if len(self._sizes) > _SIZES_REMEMBERED:
+            self._sizes.clear()  # claimed and never acknowledged here: the ack reads the size itself
         for entry_id, attempts, mask, flat in reply:
+            self._sizes[entry_id] = len(flat) // 2
             for index in range(len(flat) // 2):
                 if mask[index : index + 1] != "1":  # acknowledged already by the worker before
                     claimed.append(QueueEntry(f"{entry_id}:{flat[2 * index]}", decode(flat[2 * index + 1]), int(attempts)))
@@ -260,7 +284,8 @@ class RedisQueue(Queue):
             return
         args: list[Any] = [group]
         for entry_id, indexes in by_entry.items():
-            args += [entry_id, ",".join(indexes)]
+            # The entry's size as this process claimed it spares the script reading the entry.
+            args += [entry_id, ",".join(indexes), self._sizes.pop(entry_id, "")]
         await self._ack(keys=self._keys, args=args)
 
     async def backlog(self, group: str) -> int:

@@ -8,7 +8,8 @@ batch, never a loss, and a replay changes nothing):
 2. events of tenants that export are queued for their webhooks (at least once: a replay may queue
    an event again; the receiver dedupes by its CloudEvents id);
 3. per tenant, one ``increment_once`` adds every event to its consumer's aggregate of its day
-   (``daily:<consumer>:<YYYY-MM-DD>``: requests, tokens, per endpoint, per model, per plan) and to
+   (``daily:<consumer>:<YYYY-MM-DD>``: requests and tokens per endpoint, tokens per model,
+   requests per plan) and to
    the tenant's total, keyed by the gateway's request id: an event already counted in the last
    ``remember`` seconds is skipped.
 
@@ -91,10 +92,9 @@ MAX_NAME = 200
 
 def _step(event: BillingEvent) -> OnceStep:
     endpoint, model = event.endpoint[:MAX_NAME], event.model[:MAX_NAME]
+    # Only what reports and invoices read: requests and tokens in all are sums of these (each
+    # field is Redis work per event in the ledger's script, so none is kept twice).
     fields = {
-        "requests": 1,
-        "input_tokens": event.input_tokens,
-        "output_tokens": event.output_tokens,
         f"ep:{endpoint}": 1,
         f"epin:{endpoint}": event.input_tokens,
         f"epout:{endpoint}": event.output_tokens,

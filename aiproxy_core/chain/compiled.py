@@ -80,12 +80,10 @@ def _problems(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def compile_chain(entries: Iterable[ChainEntry | tuple[ChainEntry, bool]], registry: PluginRegistry) -> CompiledChain:
-    """Steps by stage for ``entries`` in order (each a ChainEntry, or one with whether it is a
-    tenant's required plugin)."""
+def compile_chain(entries: Iterable[tuple[ChainEntry, bool]], registry: PluginRegistry) -> CompiledChain:
+    """Steps by stage for ``entries`` in order, each with whether it is a tenant's required plugin."""
     stages: dict[str, list[Step]] = {hook: [] for hook in (*STAGE_HOOKS, CHUNK_HOOK)}
-    for index, item in enumerate(entries):
-        entry, required = item if isinstance(item, tuple) else (item, False)
+    for index, (entry, required) in enumerate(entries):
         ref = EntryRef(index=index, plugin=entry.name, priority=entry.priority, required=required)
         if not registry.has(entry.name):
             raise ChainCompileError(entry.name, f"plugin {entry.name!r} is not installed in this gateway")

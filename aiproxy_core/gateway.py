@@ -24,7 +24,7 @@ from .state import StateService
 from .state.service import data_directory
 from .store import Store
 from .store.opening import store_for
-from .upstream import AiohttpUpstreamClient, TargetPolicy, UpstreamClient
+from .upstream import Http1UpstreamClient, TargetPolicy, UpstreamClient
 
 logger = logging.getLogger("aiproxy")
 
@@ -73,7 +73,7 @@ class Gateway:
         self.store = store if store is not None else store_for(config)
         #: Where rule targets may point (checked at save and at every connect); built once.
         self.target_policy = TargetPolicy.from_config(config)
-        self.upstream: UpstreamClient = upstream if upstream is not None else AiohttpUpstreamClient(config.upstream, self.target_policy)
+        self.upstream: UpstreamClient = upstream if upstream is not None else Http1UpstreamClient(config.upstream, self.target_policy)
         redis = config.redis
         # The request-path script connection talks to one server; on a cluster the state API
         # sends its scripts through the cluster client, which routes each by its tenant's slot.

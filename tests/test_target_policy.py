@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -25,8 +24,7 @@ from aiproxy_core.errors import Forbidden, UpstreamTimeout, UpstreamUnreachable
 from aiproxy_core.models import Rule
 from aiproxy_core.server.demo import MOCK_PORT, seed_demo
 from aiproxy_core.store.opening import store_for
-from aiproxy_core.upstream import AiohttpUpstreamClient, TargetPolicy
-from aiproxy_core.upstream.aiohttp_client import PolicyResolver
+from aiproxy_core.upstream import Http1UpstreamClient, TargetPolicy
 from aiproxy_core.upstream.local_addresses import ALWAYS_LOCAL, local_networks
 from aiproxy_core.upstream.target_policy import parse_address
 from aiproxy_sdk import LiveGateway, ServerThread
@@ -247,22 +245,16 @@ async def test_a_rule_saved_under_a_wider_policy_is_refused_at_connect_after_a_r
     assert len(seen) == 1  # the upstream received nothing more
 
 
-class FixedDns(AbstractResolver):
+class FixedDns:
     """A DNS that answers from a table: stands in for a name an attacker controls."""
 
     def __init__(self, answers: dict[str, list[str]]) -> None:
         self.answers = answers
         self.asked: list[str] = []
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(self, host: str, port: int) -> list[str]:
         self.asked.append(host)
-        return [
-            ResolveResult(hostname=host, host=address, port=port, family=socket.AF_INET, proto=0, flags=socket.AI_NUMERICHOST)
-            for address in self.answers[host]
-        ]
-
-    async def close(self) -> None:
-        pass
+        return self.answers[host]
 
 
 async def test_a_name_that_resolves_to_refused_space_is_refused_at_connect(recording_upstream):
@@ -271,7 +263,7 @@ async def test_a_name_that_resolves_to_refused_space_is_refused_at_connect(recor
     dns = FixedDns({"rebind.test": ["127.0.0.1"], "mixed.test": ["10.1.2.3", "127.0.0.1"]})
     policy = TargetPolicy()
     await policy.check_target(f"http://rebind.test:{port}/")  # not resolvable at save: accepted, judged at connect
-    client = AiohttpUpstreamClient(UpstreamConfig(), policy, dns=dns)
+    client = Http1UpstreamClient(UpstreamConfig(), policy, dns=dns)
     await client.start()
     try:
         with pytest.raises(Forbidden) as refused:
@@ -284,7 +276,7 @@ async def test_a_name_that_resolves_to_refused_space_is_refused_at_connect(recor
         await client.close()
 
     # Allowed loopback: the same name connects (only to the allowed address of a mixed answer).
-    client = AiohttpUpstreamClient(UpstreamConfig(), TargetPolicy(["127.0.0.1/32"]), dns=dns)
+    client = Http1UpstreamClient(UpstreamConfig(), TargetPolicy(["127.0.0.1/32"]), dns=dns)
     await client.start()
     try:
         for name in ("rebind.test", "mixed.test"):
@@ -299,7 +291,7 @@ async def test_a_name_that_resolves_to_refused_space_is_refused_at_connect(recor
 async def test_ip_literals_are_refused_before_any_connection(recording_upstream):
     upstream, seen = recording_upstream
     port = upstream.rsplit(":", 1)[1]
-    client = AiohttpUpstreamClient(UpstreamConfig(), TargetPolicy())
+    client = Http1UpstreamClient(UpstreamConfig(), TargetPolicy())
     await client.start()
     try:
         for host in ("127.0.0.1", "[::ffff:127.0.0.1]", "localhost", "0x7f.1", "2130706433"):
@@ -311,10 +303,20 @@ async def test_ip_literals_are_refused_before_any_connection(recording_upstream)
     assert seen == []
 
 
-def test_policy_resolver_keeps_only_allowed_addresses():
-    dns = FixedDns({"mixed.test": ["10.1.2.3", "127.0.0.1", "::1"]})
-    kept = asyncio.run(PolicyResolver(TargetPolicy(["127.0.0.1/32"]), dns).resolve("mixed.test", 80))
-    assert [r["host"] for r in kept] == ["127.0.0.1"]
+async def test_only_the_allowed_addresses_of_a_name_are_dialled(recording_upstream):
+    upstream, seen = recording_upstream
+    port = int(upstream.rsplit(":", 1)[1])
+    # 10.1.2.3 first: were it dialled, the request would fail (nothing answers there) or leave loopback.
+    dns = FixedDns({"mixed.test": ["10.1.2.3", "::1", "127.0.0.1"]})
+    client = Http1UpstreamClient(UpstreamConfig(connect_timeout=2), TargetPolicy(["127.0.0.1/32"]), dns=dns)
+    await client.start()
+    try:
+        response = await client.send("GET", f"http://mixed.test:{port}/only-loopback", [], b"")
+        assert response.status == 200
+        await response.read()
+    finally:
+        await client.close()
+    assert [s["path"] for s in seen] == ["/only-loopback"]
 
 
 def test_every_spelling_is_one_address():
@@ -466,7 +468,7 @@ async def test_the_log_detail_names_the_origin_without_credentials(recording_ups
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    client = AiohttpUpstreamClient(UpstreamConfig(), TargetPolicy(["127.0.0.1/32"]))
+    client = Http1UpstreamClient(UpstreamConfig(), TargetPolicy(["127.0.0.1/32"]))
     await client.start()
     try:
         with pytest.raises(UpstreamUnreachable) as unreachable:
@@ -474,7 +476,7 @@ async def test_the_log_detail_names_the_origin_without_credentials(recording_ups
     finally:
         await client.close()
     detail = unreachable.value.log_detail  # type: ignore[attr-defined]
-    assert detail.startswith(f"http://127.0.0.1:{closed}: ClientConnector"), detail
+    assert detail.startswith(f"http://127.0.0.1:{closed}: ConnectionRefusedError"), detail
     assert "hunter2" not in detail and "tk-999" not in detail and "admin" not in detail
     assert unreachable.value.message == "the upstream of this route is unreachable"
     assert UpstreamTimeout("x").status == 504

@@ -66,10 +66,7 @@ class RateLimiter:
             return None  # e.g. only plans are set, and none for this tenant's tier
         subject = subject_of(settings.key, ctx)
         scope = ctx.rule.id if settings.per_endpoint else "*"
-        slots = tuple(
-            Slot(counter_name(policy, cost=settings.cost, scope=scope, subject=subject), policy.limit, policy.seconds)
-            for policy in own
-        )
+        slots = settings.slots(ctx.tenant.tier, scope, subject)
         if of_plan:  # per consumer across the tenant's rules, in counters apart from the entry's
             consumer = subject_of("consumer", ctx)
             slots += tuple(

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
+from .counting import Slot
+from .keys import counter_name
 from .policies import Policy, build_policies
 from .windows import WINDOW_HELP, parse_window
 
@@ -27,6 +29,8 @@ _KEY = re.compile(r"^(consumer|tenant|ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$")
 
 #: One request may never cost more than this many units (a guard against absurd limits).
 MAX_LIMIT = 1_000_000_000
+#: Subjects whose counter names a settings object keeps (see ``RateLimiterSettings.slots``).
+SLOT_CACHE_SIZE = 4096
 
 
 def _checked_window(text: str) -> str:
@@ -104,6 +108,23 @@ class RateLimiterSettings(BaseModel):
     #: Policies per tenant tier, built on first use: settings are parsed once per config change
     #: and shared by every request of the rule, so this is the only place they are derived.
     _policies: dict[str, tuple[Policy, ...]] = PrivateAttr(default_factory=dict)
+
+    #: The counters a request touches, per (tier, scope, subject): names built once per consumer
+    #: (or IP, or header value), not per request. Bounded: a flood of new subjects clears it.
+    _slots: dict[tuple[str, str, str], tuple[Slot, ...]] = PrivateAttr(default_factory=dict)
+
+    def slots(self, tier: str, scope: str, subject: str) -> tuple[Slot, ...]:
+        """One :class:`Slot` per policy of ``tier``, counted for ``subject`` in ``scope``."""
+        key = (tier, scope, subject)
+        found = self._slots.get(key)
+        if found is None:
+            if len(self._slots) >= SLOT_CACHE_SIZE:
+                self._slots.clear()
+            found = self._slots[key] = tuple(
+                Slot(counter_name(policy, cost=self.cost, scope=scope, subject=subject), policy.limit, policy.seconds)
+                for policy in self.policies(tier)
+            )
+        return found
 
     def policies(self, tier: str) -> tuple[Policy, ...]:
         """Every limit that applies to a request of a tenant on ``tier``."""

@@ -115,10 +115,10 @@ class ScriptConnection:
         protocol = self._protocol
         if protocol is None or protocol.transport is None:
             protocol = await asyncio.wait_for(self._connected(), timeout)
-        sha = self._shas.get(source) or await self._load(protocol, source)
+        sha = self._shas.get(source) or await self._load(protocol, source, timeout)
         reply = await protocol.send(b"EVALSHA", sha, len(keys), *keys, *args, timeout=timeout)
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-            sha = await self._load(protocol, source)
+            sha = await self._load(protocol, source, timeout)
             reply = await protocol.send(b"EVALSHA", sha, len(keys), *keys, *args, timeout=timeout)
         if isinstance(reply, hiredis.ReplyError):
             raise ScriptError(str(reply))
@@ -133,8 +133,8 @@ class ScriptConnection:
         if protocol is not None and protocol.transport is not None:
             protocol.transport.close()
 
-    async def _load(self, protocol: _Protocol, source: str) -> str:
-        reply = await protocol.send(b"SCRIPT", b"LOAD", source)
+    async def _load(self, protocol: _Protocol, source: str, timeout: float) -> str:
+        reply = await protocol.send(b"SCRIPT", b"LOAD", source, timeout=timeout)
         if isinstance(reply, hiredis.ReplyError):
             raise ScriptError(str(reply))
         self._shas[source] = reply.decode()
@@ -193,11 +193,18 @@ class RequestScript:
         # Registered without a client (bytes: no encoder needed); each call passes the client.
         self._fallback = AsyncScript(None, source.encode())  # type: ignore[arg-type]
 
-    async def __call__(self, scripts: "ScriptConnection | None", redis: "Redis", keys: list[str], args: Sequence[Any]) -> Any:
+    async def __call__(
+        self, scripts: "ScriptConnection | None", redis: "Redis", keys: list[str], args: Sequence[Any], *, timeout: float | None = None
+    ) -> Any:
+        """``timeout``: TimeoutError when Redis has not answered within that many seconds (None: 5 s
+        on the script connection, redis-py's socket timeout on the client)."""
         if scripts is not None:
-            return text_reply(await scripts.evalsha(self.source, keys, list(args)))
+            return text_reply(await scripts.evalsha(self.source, keys, list(args), timeout=timeout or 5.0))
         try:
-            return await self._fallback(keys=keys, args=args, client=redis)
+            if timeout is None:
+                return await self._fallback(keys=keys, args=args, client=redis)
+            async with asyncio.timeout(timeout):
+                return await self._fallback(keys=keys, args=args, client=redis)
         except RedisConnectionError as exc:
             raise ConnectionError(f"the connection to Redis failed: {exc}") from exc
         except RedisTimeoutError as exc:

@@ -402,9 +402,9 @@ class RedisCounters(Counters):
     def _base(self, name: str) -> str:
         return self._keys.key(self._tenant, self._plugin, "c", name)
 
-    async def _run(self, script: RequestScript, keys: list[str], args: list[Any]) -> Any:
+    async def _run(self, script: RequestScript, keys: list[str], args: list[Any], timeout: float | None = None) -> Any:
         # RequestScript raises the builtin ConnectionError/TimeoutError and ScriptError on both paths.
-        return await script(self._fast, self._redis, keys, args)
+        return await script(self._fast, self._redis, keys, args, timeout=timeout)
 
     def _counter_keys(self, keys: list[str], name: str, tag: str, width: int) -> None:
         base = self._base(name)
@@ -419,14 +419,14 @@ class RedisCounters(Counters):
         (verdict,) = await self._count("a", [CounterRequest(name, cost, limit=limit, window=window, kind=kind)])
         return verdict
 
-    async def add_all(self, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
-        return await self._count("a", requests)
+    async def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> list[CounterVerdict]:
+        return await self._count("a", requests, timeout)
 
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
         (verdict,) = await self._count("p", [CounterRequest(name, 1, limit=limit, window=window, kind=kind)])
         return verdict
 
-    async def _count(self, mode: str, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+    async def _count(self, mode: str, requests: Sequence[CounterRequest], timeout: float | None = None) -> list[CounterVerdict]:
         if not requests:
             return []
         keys: list[str] = []
@@ -441,10 +441,10 @@ class RedisCounters(Counters):
             args += (tag, cost, limit, width)
             widths.append(width)
         if all(tag != "x" for _, tag, _ in seen):
-            parts = [int(part) for part in await self._run(_count_buckets, keys, args)]
+            parts = [int(part) for part in await self._run(_count_buckets, keys, args, timeout)]
             return _bucket_verdicts(requests, widths, parts)
         args.insert(2, f"{_PROCESS_TAG}{next(_sequence)}:")
-        parts = [int(part) for part in await self._run(_count, keys, args)]
+        parts = [int(part) for part in await self._run(_count, keys, args, timeout)]
         allowed = all(parts[i] == 1 for i in range(0, len(parts), 6))
         verdicts = []
         for i, (request, width) in enumerate(zip(requests, widths)):
@@ -456,7 +456,7 @@ class RedisCounters(Counters):
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
         await self.refund_all([CounterRefund(name, cost, window=window, kind=kind)])
 
-    async def refund_all(self, refunds: Sequence[CounterRefund]) -> None:
+    async def refund_all(self, refunds: Sequence[CounterRefund], *, timeout: float | None = None) -> None:
         keys: list[str] = []
         args: list[Any] = [len(refunds)]
         seen: set[tuple[str, str, int]] = set()
@@ -466,7 +466,7 @@ class RedisCounters(Counters):
             self._counter_keys(keys, refund.name, tag, width)
             args += (tag, cost, width)
         if refunds:
-            await self._run(_refund, keys, args)
+            await self._run(_refund, keys, args, timeout)
 
     # -- balances --------------------------------------------------------------------------
 

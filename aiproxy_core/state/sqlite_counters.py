@@ -156,7 +156,7 @@ class SqliteCounters(Counters):
         (verdict,) = self._count([CounterRequest(name, cost, limit=limit, window=window, kind=kind)], counting=True)
         return verdict
 
-    async def add_all(self, requests: Sequence[CounterRequest]) -> list[CounterVerdict]:
+    async def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> list[CounterVerdict]:
         return self._count(requests, counting=True)
 
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
@@ -200,7 +200,7 @@ class SqliteCounters(Counters):
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:
         await self.refund_all([CounterRefund(name, cost, window=window, kind=kind)])
 
-    async def refund_all(self, refunds: Sequence[CounterRefund]) -> None:
+    async def refund_all(self, refunds: Sequence[CounterRefund], *, timeout: float | None = None) -> None:
         checked = [(checked_key(r.name), checked_amount(r.cost, "cost"), window_ms(r.window), checked_kind(r.kind)) for r in refunds]
         _distinct([(name, kind, width) for name, _, width, kind in checked])
         if not checked:

@@ -41,7 +41,8 @@ load_json = json.loads
 def dump_json(value: Any) -> str:
     """``value`` (not bytes) as canonical JSON text, or a ValueError saying what cannot be stored."""
     try:
-        _check(value, "value")
+        if not _fits(value):
+            _check(value, "value")  # raises, naming where the value went wrong
     except RecursionError:
         raise ValueError("the value is nested too deeply to store") from None
     text = _dumps(value)
@@ -105,6 +106,23 @@ def check_fields(fields: dict[str, int]) -> dict[str, int]:
         if isinstance(amount, bool) or not isinstance(amount, int) or abs(amount) >= MAX_FIELD:
             raise ValueError(f"field {name!r:.40} is incremented by an int of magnitude below {MAX_FIELD}, not {amount!r:.40}")
     return fields
+
+
+def _fits(value: Any) -> bool:
+    """What :func:`_check` accepts, checked without building the paths its messages need (a value
+    is written on every request by some plugins; a refused one is rare and gets its message)."""
+    if value is None or isinstance(value, (str, int)):  # bool is an int
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(map(_fits, value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _fits(item):
+                return False
+        return True
+    return False
 
 
 def _check(value: Any, path: str) -> None:

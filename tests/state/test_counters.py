@@ -508,3 +508,42 @@ async def _print_figures() -> None:  # pragma: no cover - run by hand for the do
 
 if __name__ == "__main__":  # pragma: no cover
     asyncio.run(_print_figures())
+
+
+# -- a Redis that does not answer -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("over", ["script connection", "redis-py"])
+async def test_a_timeout_bounds_the_wait_for_a_redis_that_never_answers(tmp_path: Path, over: str) -> None:
+    """``add_all(..., timeout=)`` and ``refund_all`` raise TimeoutError (what the rate limiter's
+    ``redis_timeout`` relies on) on both request paths, when Redis accepts and then says nothing."""
+    from redis.asyncio import Redis
+
+    from aiproxy_core.redis_scripts import ScriptConnection
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis(host="127.0.0.1", port=port, decode_responses=True)
+    scripts = ScriptConnection("127.0.0.1", port) if over == "script connection" else None
+    service = StateService(tmp_path, redis=redis, scripts=scripts, prefix="silent")
+    service.open()
+    try:
+        counters = service.for_plugin("limiter").counters("t1")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await counters.add_all([CounterRequest("rpm", 1, limit=5, window=60)], timeout=0.2)
+        with pytest.raises(TimeoutError):
+            await counters.refund_all([CounterRefund("rpm", 1, window=60)], timeout=0.2)
+        # The caller's bound, not the backend's own 5 s (loading the script included).
+        assert loop.time() - started < 4
+    finally:
+        service.close()
+        if scripts is not None:
+            await scripts.close()
+        await redis.aclose()
+        server.close()

@@ -13,7 +13,6 @@ reached (and :class:`ScriptError` when Redis refuses a script, e.g. out of memor
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence, TypeVar
@@ -44,12 +43,13 @@ class CounterUnavailable(Exception):
     """The shared store could not be asked (down, slow or refusing); ``on_error`` decides."""
 
 
-async def _asked(outage: Outage, timeout: float, call: Callable[[], Awaitable[T]]) -> T:
+async def _asked(outage: Outage, call: Callable[[], Awaitable[T]]) -> T:
+    """``call`` (a counters call given ``redis_timeout``: the store bounds the wait, one timer for
+    every call of an event-loop turn, instead of an ``asyncio.timeout`` per request)."""
     if outage.paused():
         raise CounterUnavailable("the state store failed a moment ago; not asking again yet")
     try:
-        async with asyncio.timeout(timeout):
-            result = await call()
+        result = await call()
     except (OSError, TimeoutError, ScriptError) as exc:
         outage.failed(exc)
         raise CounterUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -62,7 +62,7 @@ async def acquire(
 ) -> list[CounterVerdict]:
     """Count ``cost`` (at most each limit) in every slot or in none."""
     step = [CounterRequest(s.name, min(cost, s.limit), s.limit, s.seconds, kind) for s in slots]
-    return await _asked(outage, timeout, lambda: counters.add_all(step))
+    return await _asked(outage, lambda: counters.add_all(step, timeout=timeout))
 
 
 async def settle(
@@ -79,9 +79,9 @@ async def settle(
     back = [CounterRefund(s.name, c - actual, s.seconds, kind) for s, c in zip(slots, charged) if c > actual]
     more = [CounterRequest(s.name, actual - c, UNBOUNDED, s.seconds, kind) for s, c in zip(slots, charged) if actual > c]
     if back:
-        await _asked(outage, timeout, lambda: counters.refund_all(back))
+        await _asked(outage, lambda: counters.refund_all(back, timeout=timeout))
     if more:
-        await _asked(outage, timeout, lambda: counters.add_all(more))
+        await _asked(outage, lambda: counters.add_all(more, timeout=timeout))
 
 
 def seconds_up(seconds: float) -> int:

@@ -32,13 +32,13 @@ class Drain:
     def __init__(self, queue: Queue, ledger: Ledger, *, batch_size: int = 200, claim_idle: float = 30.0, name: str | None = None) -> None:
         self._queue = queue
         self._ledger = ledger
-        self._batch = batch_size
+        self.batch_size = batch_size
         self._claim_idle = claim_idle
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def step(self, block_ms: int) -> int:
         """Move one batch into the ledger; how many events it moved (0: nothing was queued)."""
-        entries = await self._queue.claim(GROUP, self.name, count=self._batch, reclaim_after=self._claim_idle)
+        entries = await self._queue.claim(GROUP, self.name, count=self.batch_size, reclaim_after=self._claim_idle)
         if not entries:
             if block_ms > 0:
                 await asyncio.sleep(block_ms / 1000)  # the state queue has no blocking read: poll
@@ -61,6 +61,13 @@ def _event(entry: QueueEntry) -> BillingEvent | None:
         return None
 
 
+#: After a batch that was not full, how long the worker lets events gather before it claims again.
+#: Under load this makes batches of ``batch_size`` instead of a few events each: the claim, the
+#: ledger write and the ack cost about the same for 5 events as for 200 (one round trip each), so
+#: fewer, fuller batches cost the gateway and Redis less per event. Reports lag by at most this.
+GATHER_MS = 100
+
+
 async def run_worker(drain: Drain, stop: asyncio.Event, *, once: bool = False, block_ms: int = 200) -> int:
     """Drain until ``stop`` is set (or, with ``once``, until the queue is empty); returns events moved."""
     moved = 0
@@ -79,4 +86,6 @@ async def run_worker(drain: Drain, stop: asyncio.Event, *, once: bool = False, b
         moved += step
         if once and step == 0:
             break
+        if not once and 0 < step < drain.batch_size:
+            await asyncio.sleep(min(GATHER_MS, block_ms) / 1000)
     return moved

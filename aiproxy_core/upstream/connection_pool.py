@@ -86,6 +86,9 @@ class ConnectionPool:
         self._resolver = resolver if resolver is not None else SystemResolver()
         self._ssl = ssl_context
         self._idle: dict[str, list[Http1Connection]] = {}
+        #: Every open connection, idle or busy: closing the pool closes them all (a stream that
+        #: was never read to its end must not keep an upstream's graceful shutdown waiting).
+        self._connections: set[Http1Connection] = set()
         self._open = 0
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._sweeper: asyncio.Task[None] | None = None
@@ -97,9 +100,9 @@ class ConnectionPool:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        for idle in self._idle.values():
-            for connection in idle:
-                connection.close()
+        for connection in list(self._connections):
+            connection.close()
+        self._connections.clear()
         self._idle.clear()
 
     async def acquire(self, origin: Origin) -> tuple[Http1Connection, bool]:
@@ -174,6 +177,7 @@ class ConnectionPool:
             self._wake_slot_waiter()
 
     def _on_lost(self, connection: Http1Connection) -> None:
+        self._connections.discard(connection)
         self._forget(connection)
 
     def _wake_slot_waiter(self) -> None:
@@ -212,6 +216,7 @@ class ConnectionPool:
                     ssl=tls,
                     server_hostname=origin.host if tls is not None else None,
                 )
+                self._connections.add(connection)
                 return connection
             except OSError as exc:
                 last = exc

@@ -364,3 +364,31 @@ async def test_https_upstreams_are_verified():
     assert "CERTIFICATE_VERIFY_FAILED" in refused.value.log_detail
     assert refused.value.message == "the upstream of this route is unreachable"
     assert upstream.requests[0][0].split(b"\r\n")[1] == f"host: localhost:{upstream.port}".encode()
+
+
+async def test_closing_the_client_closes_busy_connections_too():
+    """A stream nobody read to its end must not keep its connection (and the upstream's graceful
+    shutdown, which waits for open requests) alive after the gateway stops."""
+    client = client_for(read_timeout=30)
+    await client.start()
+
+    async def endless(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        try:
+            for _ in range(1500):  # a byte every 20 ms until the gateway's side is gone (30 s at most)
+                await writer.drain()
+                await asyncio.sleep(0.02)
+                writer.write(b"1\r\n.\r\n")
+        except ConnectionError:
+            pass
+
+    async with Upstream(endless) as upstream:
+        response = await client.send("GET", f"http://127.0.0.1:{upstream.port}/", [], b"")
+        chunks = response.iter_chunks()
+        assert await chunks.__anext__() == b"first"
+        await client.close()  # the stream is left unread, as a crashed plugin might leave it
+        for _ in range(250):
+            if upstream.open == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert upstream.open == 0

@@ -35,6 +35,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import ServerConfig
 from ..errors import BadRequest, GatewayError, HeadersTooLarge
+from ..proxy.disconnect import DisconnectSignal
 from ..request_ids import new_request_id
 
 __all__ = ["HttpLimits", "LimitedHttpToolsProtocol", "limited_protocol"]
@@ -167,6 +168,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._serve_without_upgrade()
         else:
             super().on_headers_complete()
+            # The proxy hears a disconnect through this event's listener, with no task per
+            # request (proxy/disconnect.py). Replaced before the cycle's task first runs.
+            if self.cycle is not None:
+                self.cycle.message_event = DisconnectSignal()
 
     # --- refusals ---------------------------------------------------------------------------------
 

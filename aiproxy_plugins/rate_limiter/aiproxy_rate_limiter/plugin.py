@@ -59,14 +59,13 @@ class RateLimiter:
 
     @hookimpl
     async def pre_request(self, ctx: RequestContext, settings: RateLimiterSettings, entry: EntryRef) -> None:
-        own = settings.policies(ctx.tenant.tier)
-        of_plan = plan_policies(ctx.state) if settings.plan_limits else ()
-        policies = own + of_plan
-        if not policies:
-            return None  # e.g. only plans are set, and none for this tenant's tier
         subject = subject_of(settings.key, ctx)
         scope = ctx.rule.id if settings.per_endpoint else "*"
-        slots = settings.slots(ctx.tenant.tier, scope, subject)
+        own, slots = settings.counting(ctx.tenant.tier, scope, subject)
+        of_plan = plan_policies(ctx.state) if settings.plan_limits else ()
+        policies = own + of_plan if of_plan else own
+        if not policies:
+            return None  # e.g. only plans are set, and none for this tenant's tier
         if of_plan:  # per consumer across the tenant's rules, in counters apart from the entry's
             consumer = subject_of("consumer", ctx)
             slots += tuple(

@@ -40,23 +40,27 @@ class Http1Connection(asyncio.Protocol):
         self._on_lost = on_lost
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        # One exchange's state, reset by ``start``.
+        self._informational = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._chunks: deque[bytes] = deque()
+        self._paused = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_data = 0.0
+        self._new_exchange(active=False, head_only=False, read_timeout=0.0)
+
+    def _new_exchange(self, *, active: bool, head_only: bool, read_timeout: float) -> None:
+        """One exchange's state, as it is before the answer's first byte."""
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive = False
         self.complete = False
-        self._active = False
+        self._active = active
         self._head_done = False
-        self._head_only = False
-        self._informational = False
+        self._head_only = head_only
         self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._chunks: deque[bytes] = deque()
+        self._chunks.clear()
         self._buffered = 0
-        self._paused = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timeout = 0.0
-        self._last_data = 0.0
+        self._timeout = read_timeout
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -140,17 +144,7 @@ class Http1Connection(asyncio.Protocol):
     def start(self, head: bytes, body: bytes, read_timeout: float, head_only: bool) -> None:
         """Send one request; then await :meth:`head`, and :meth:`read_all` or :meth:`next_chunk`."""
         assert self._transport is not None
-        self.status = 0
-        self.headers = []
-        self.keep_alive = False
-        self.complete = False
-        self._active = True
-        self._head_done = False
-        self._head_only = head_only
-        self._error = None
-        self._chunks.clear()
-        self._buffered = 0
-        self._timeout = read_timeout
+        self._new_exchange(active=True, head_only=head_only, read_timeout=read_timeout)
         self._last_data = self._loop.time()
         self._timer = self._loop.call_at(self._last_data + read_timeout, self._on_timer)
         if body:

@@ -263,6 +263,12 @@ class RedisStore(Store):
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
                 self._pubsub = None
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled (the store is closing) while redis-py was reconnecting: it can turn the
+                # CancelledError into a connection error, which the retry above took for an outage;
+                # retrying forever would leave close() waiting (seen after a Redis restart).
+                raise asyncio.CancelledError
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

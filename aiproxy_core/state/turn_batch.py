@@ -34,8 +34,10 @@ class TurnBatch(Generic[T]):
             # call_soon: the flush starts after the callbacks already queued for this turn, so
             # every coroutine appending now joins the same write.
             loop.call_soon(self._start_flush, loop)
-        # shield: one appender cancelled (a client left) does not cancel the write of the others.
-        await asyncio.shield(future)
+        # No shield needed: the write runs in the flush task, and each appender awaits a future
+        # of its own, so one appender cancelled (a client left) cancels only that future; its
+        # item is written with the others (a shield cost a second future per item).
+        await future
 
     def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
         # The task is kept referenced until done (a bare create_task may be collected mid-write).

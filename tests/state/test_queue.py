@@ -104,6 +104,21 @@ async def test_a_bad_item_fails_only_its_own_append(state_backend: StateService)
     assert [entry.item for entry in await queue.claim("g", "w")] == [{"ok": 1}, {"ok": 2}]
 
 
+async def test_an_appender_cancelled_mid_turn_does_not_cancel_the_others(state_backend: StateService) -> None:
+    """A request cancelled while its append waits for the turn's write (a client left): the other
+    appenders of that turn are written and told so; the cancelled one's item is written too (the
+    write was already under way for the turn), so a queue is at least once, never lossy."""
+    queue = state_backend.for_plugin("billing").queue("events")
+    appends = [asyncio.ensure_future(queue.append({"n": n})) for n in range(10)]
+    await asyncio.sleep(0)  # every append has joined the turn's batch
+    appends[3].cancel()
+    results = await asyncio.gather(*appends, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert [r for i, r in enumerate(results) if i != 3] == [None] * 9
+    entries = await queue.claim("ledger", "w1", count=100)
+    assert sorted(entry.item["n"] for entry in entries) == list(range(10))
+
+
 async def test_a_failed_write_reaches_every_appender_of_the_turn(state_backend: StateService) -> None:
     if state_backend.redis is not None:
         # A queue on a Redis that does not answer (nothing listens on port 1).

@@ -71,6 +71,17 @@ async def answer_ok(number: int, head: bytes, body: bytes, writer: asyncio.Strea
     writer.write(OK)
 
 
+def answer_then_close(raw: bytes) -> Callable[[int, bytes, bytes, asyncio.StreamWriter], Awaitable[None]]:
+    """An upstream that writes ``raw`` to every request, then closes the connection."""
+
+    async def answer(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    return answer
+
+
 def client_for(**config: object) -> Http1UpstreamClient:
     return Http1UpstreamClient(UpstreamConfig(**config), TargetPolicy(["127.0.0.1/32"]))
 
@@ -148,12 +159,7 @@ async def test_a_chunked_answer_is_read_whole_and_streamed_in_order(client):
 
 
 async def test_connection_close_and_a_body_ended_by_closing(client):
-    async def closing(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it, then the end")
-        await writer.drain()
-        writer.close()
-
-    async with Upstream(closing) as upstream:
+    async with Upstream(answer_then_close(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it, then the end")) as upstream:
         for _ in range(2):
             response = await client.send("GET", f"http://127.0.0.1:{upstream.port}/", [], b"")
             assert await response.read() == b"all of it, then the end"
@@ -161,12 +167,8 @@ async def test_connection_close_and_a_body_ended_by_closing(client):
 
 
 async def test_an_idle_connection_the_upstream_closed_is_not_used(client):
-    async def close_after_answer(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(OK)  # keep-alive promised, then the upstream closes it while idle
-        await writer.drain()
-        writer.close()
-
-    async with Upstream(close_after_answer) as upstream:
+    # Keep-alive promised, then the upstream closes the connection while it sits idle.
+    async with Upstream(answer_then_close(OK)) as upstream:
         for _ in range(3):
             await (await client.send("POST", f"http://127.0.0.1:{upstream.port}/", [], b"{}")).read()
             await asyncio.sleep(0.05)
@@ -201,12 +203,7 @@ async def test_a_new_connection_closed_unanswered_is_not_retried(client):
 
 
 async def test_an_answer_cut_off_mid_body_fails_the_read(client):
-    async def cut(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")
-        await writer.drain()
-        writer.close()
-
-    async with Upstream(cut) as upstream:
+    async with Upstream(answer_then_close(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")) as upstream:
         response = await client.send("GET", f"http://127.0.0.1:{upstream.port}/", [], b"")
         with pytest.raises(UpstreamUnreachable):
             await response.read()

@@ -150,7 +150,6 @@ class Http1UpstreamClient:
                 raise upstream_error(exc, url) from exc
             except BaseException:  # cancelled (the client left): the connection is in an unknown state
                 connection.close()
-                pool.release(connection)
                 raise
             return Http1Response(pool, connection, url)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -95,12 +95,6 @@ class Http1Connection(asyncio.Protocol):
         self._cancel_timer()
         self._on_lost(self)
 
-    def pause_writing(self) -> None:  # a large request body: the transport buffers it
-        pass
-
-    def resume_writing(self) -> None:
-        pass
-
     # -- httptools callbacks -------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -185,6 +179,9 @@ class Http1Connection(asyncio.Protocol):
         return self.complete and self.keep_alive and self._error is None and not self.closed
 
     def close(self) -> None:
+        """Close the transport; from now on the connection is never handed out again (its
+        ``connection_lost``, which marks it closed, comes a loop turn later)."""
+        self.keep_alive = False
         if self._transport is not None and not self.closed:
             self._transport.close()
         self._cancel_timer()

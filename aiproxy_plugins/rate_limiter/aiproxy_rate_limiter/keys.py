@@ -12,9 +12,10 @@ import hashlib
 
 from aiproxy_core import RequestContext
 
+from .counting import Slot
 from .policies import Policy
 
-__all__ = ["counter_name", "subject_of"]
+__all__ = ["counter_name", "counter_slots", "subject_of"]
 
 #: Header values longer than this are hashed, so a client cannot make huge Redis keys.
 _LONGEST_RAW_VALUE = 64
@@ -47,3 +48,8 @@ def subject_of(key: str, ctx: RequestContext) -> str:
 def counter_name(policy: Policy, *, cost: str, scope: str, subject: str) -> str:
     """``scope`` is the rule id with ``per_endpoint``, else ``*`` (one counter across the tenant's rules)."""
     return policy.item.key_for(cost, scope, subject)
+
+
+def counter_slots(policies: tuple[Policy, ...], *, cost: str, scope: str, subject: str) -> tuple[Slot, ...]:
+    """One counter per policy, for ``subject`` in ``scope``."""
+    return tuple(Slot(counter_name(policy, cost=cost, scope=scope, subject=subject), policy.limit, policy.seconds) for policy in policies)

@@ -23,9 +23,9 @@ from typing import Any
 from aiproxy_core import BadRequest, EntryRef, GatewayServices, RateLimited, RequestContext, ServiceUnavailable, hookimpl, openai_shapes
 from aiproxy_core.state import CounterVerdict, PluginState
 
-from .counting import CounterUnavailable, Slot, acquire, seconds_up, settle
+from .counting import CounterUnavailable, acquire, seconds_up, settle
 from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
-from .keys import counter_name, subject_of
+from .keys import counter_slots, subject_of
 from .outage import Outage
 from .plan_limits import plan_policies
 from .policies import Policy
@@ -68,10 +68,7 @@ class RateLimiter:
             return None  # e.g. only plans are set, and none for this tenant's tier
         if of_plan:  # per consumer across the tenant's rules, in counters apart from the entry's
             consumer = subject_of("consumer", ctx)
-            slots += tuple(
-                Slot(counter_name(policy, cost=settings.cost, scope="plan", subject=consumer), policy.limit, policy.seconds)
-                for policy in of_plan
-            )
+            slots += counter_slots(of_plan, cost=settings.cost, scope="plan", subject=consumer)
         state = EntryState(slots)
         entry_states(ctx.state)[entry.index] = state
         cost = _cost(ctx, settings)

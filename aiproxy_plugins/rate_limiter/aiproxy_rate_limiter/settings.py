@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from .counting import Slot
-from .keys import counter_name
+from .keys import counter_slots
 from .policies import Policy, build_policies
 from .windows import WINDOW_HELP, parse_window
 
@@ -124,11 +124,7 @@ class RateLimiterSettings(BaseModel):
             if len(cache) >= SLOT_CACHE_SIZE:
                 cache.clear()
             policies = self.policies(tier)
-            slots = tuple(
-                Slot(counter_name(policy, cost=self.cost, scope=scope, subject=subject), policy.limit, policy.seconds)
-                for policy in policies
-            )
-            found = cache[key] = (policies, slots)
+            found = cache[key] = (policies, counter_slots(policies, cost=self.cost, scope=scope, subject=subject))
         return found
 
     def policies(self, tier: str) -> tuple[Policy, ...]:

@@ -305,11 +305,21 @@ class Counters(abc.ABC):
 
 @dataclass(frozen=True)
 class QueueEntry:
-    """A claimed item: ``id`` to acknowledge, ``item`` as appended, ``attempts`` claims so far."""
+    """A claimed item: ``id`` to acknowledge, ``item`` as appended, ``attempts`` claims so far,
+    and ``batch``: the append it travelled in (on Redis the items appended in one event-loop turn,
+    claimed and reclaimed together; on SQLite the item alone). A batch id is never reused within
+    the queue. A consumer that writes the effect of every item it claimed of a batch before
+    acknowledging any of them may make that write idempotent per batch (one idempotency key for a
+    batch instead of one per item: what billing's ledger does); defaults to ``id``."""
 
     id: str
     item: Value
     attempts: int = 1
+    batch: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.batch:
+            object.__setattr__(self, "batch", self.id)
 
 
 class Queue(abc.ABC):

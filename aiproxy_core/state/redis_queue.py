@@ -269,9 +269,12 @@ class RedisQueue(Queue):
             self._sizes.clear()  # claimed and never acknowledged here: the ack reads the size itself
         for entry_id, attempts, mask, flat in reply:
             self._sizes[entry_id] = len(flat) // 2
+            # Stream ids never repeat within a stream (they grow even after XDEL); the queue's
+            # name keeps two queues of one plugin apart.
+            batch = f"{self._name}/{entry_id}"
             for index in range(len(flat) // 2):
                 if mask[index : index + 1] != "1":  # acknowledged already by the worker before
-                    claimed.append(QueueEntry(f"{entry_id}:{flat[2 * index]}", decode(flat[2 * index + 1]), int(attempts)))
+                    claimed.append(QueueEntry(f"{entry_id}:{flat[2 * index]}", decode(flat[2 * index + 1]), int(attempts), batch))
         return claimed
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:

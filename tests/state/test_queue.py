@@ -220,6 +220,38 @@ async def test_a_dead_workers_items_are_reclaimed_after_reclaim_after(state_back
     assert await stored_entries(state_backend, "p", "q") == 0
 
 
+async def test_batches_name_the_append_and_come_back_whole_on_reclaim(state_backend: StateService) -> None:
+    """``QueueEntry.batch``: what a consumer may key an idempotent write by. Items appended in one
+    turn share it on Redis (one stream entry), each item has its own on SQLite; a reclaim hands the
+    same batches back; a later append, or another queue of the plugin, never reuses one."""
+    state = state_backend.for_plugin("p")
+    queue, other = state.queue("q"), state.queue("q2")
+    await asyncio.gather(*(queue.append(n) for n in range(6)))
+    await asyncio.gather(*(other.append(n) for n in range(6)))
+    await asyncio.gather(*(queue.append(n) for n in range(6, 9)))
+    held = await claim_all(queue, "g", "doomed")
+    batches = {e.batch for e in held}
+    if state_backend.redis is not None:
+        assert len(batches) == 2 and len({e.batch for e in held[:6]}) == 1
+    else:
+        assert len(batches) == 9  # one per item
+    assert all(e.batch.startswith("q/") for e in held)
+    assert not batches & {e.batch for e in await claim_all(other, "g", "w")}
+    reclaimed: list[QueueEntry] = []
+
+    async def taken_over() -> bool:
+        reclaimed.extend(await queue.claim("g", "heir", count=100, reclaim_after=0.2))
+        return len(reclaimed) == 9
+
+    await eventually(taken_over)
+    assert {(e.id, e.batch) for e in reclaimed} == {(e.id, e.batch) for e in held}
+    await queue.ack("g", [e.id for e in reclaimed])
+    await queue.append("later")
+    (later,) = await queue.claim("g", "w")
+    assert later.batch not in batches
+    assert QueueEntry("x", 1).batch == "x"  # built by hand: its own batch
+
+
 async def test_what_a_dead_worker_acknowledged_is_not_handed_out_again(state_backend: StateService) -> None:
     queue = state_backend.for_plugin("p").queue("q")
     await asyncio.gather(*(queue.append(n) for n in range(10)))  # one entry on Redis

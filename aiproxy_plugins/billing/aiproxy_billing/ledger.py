@@ -9,12 +9,19 @@ batch, never a loss, and a replay changes nothing):
    an event again; the receiver dedupes by its CloudEvents id);
 3. per tenant, one ``increment_once`` adds every event to its consumer's aggregate of its day
    (``daily:<consumer>:<YYYY-MM-DD>``: requests and tokens per endpoint, tokens per model,
-   requests per plan) and to
-   the tenant's total, keyed by the gateway's request id: an event already counted in the last
-   ``remember`` seconds is skipped.
+   requests per plan) and to the tenant's total, once per queue batch (:attr:`QueueEntry.batch`:
+   the events one event-loop turn appended, which the queue hands out and back together): the
+   batch's events are summed here, and a batch already counted in the last ``remember`` seconds is
+   skipped whole.
+
+Why per batch and not per request id: under load a batch holds tens of events, and Redis's work
+per event (an idempotency key set and expired, every field of every event read by a script) was
+most of what billing cost Redis. The worker acknowledges every item of a claim only after this
+write, so a batch's effect is written whole or not at all, and a redelivered batch (whole, or the
+part not acknowledged) is skipped whole.
 
 Usage reports and invoices read the aggregates, so they are exact whatever the records sink;
-Redis holds the aggregates (a few hundred bytes per consumer and day) and the remembered request
+Redis holds the aggregates (a few hundred bytes per consumer and day) and the remembered batch
 ids (``remember`` seconds of traffic), never the events themselves.
 """
 
@@ -22,9 +29,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from aiproxy_core.state import Increment, OnceStep, PluginState, Record, Records
+from aiproxy_core.state import Increment, OnceStep, PluginState, Record, Records, Values
 
 from .events import BillingEvent
 from .pricing import PeriodUsage
@@ -34,8 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Ledger"]
 
-#: Steps per increment_once call: one short script on Redis.
-STEPS_PER_CALL = 500
+#: Increments per increment_once call (at most MAX_ONCE_INCREMENTS): one short script on Redis.
+INCREMENTS_PER_CALL = 1000
 TOTALS = "totals"
 
 
@@ -46,24 +53,44 @@ class Ledger:
         self.records: Records = state.records("ledger")
         self.remember = remember
 
-    async def write(self, events: list[BillingEvent]) -> int:
-        """Count a batch once; how many events were new. Raises if the store fails (then the
+    async def write(self, claimed: Sequence[tuple[str, BillingEvent]]) -> int:
+        """Count claimed events (each with its queue batch) once; how many were new. Every event
+        of a batch that was claimed must be in this call. Raises if the store fails (then the
         caller acknowledges nothing, and the batch is replayed)."""
-        if not events:
+        if not claimed:
             return 0
+        events = [event for _, event in claimed]
         if self.records.sink != "none":  # on Redis without a records server nothing would be kept
             await self.records.write([Record(e.tenant_id, e.request_id, _seconds(e), e.to_dict()) for e in events])
         await self._exports.queue_events(events)
-        by_tenant: dict[str, list[BillingEvent]] = defaultdict(list)
-        for event in events:
-            by_tenant[event.tenant_id].append(event)
+        # tenant -> batch -> aggregate key -> summed fields
+        sums: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(lambda: defaultdict(dict))
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for batch, event in claimed:
+            key, fields = _aggregate(event)
+            into = sums[event.tenant_id][batch].setdefault(key, {})
+            for name, amount in fields.items():
+                into[name] = into.get(name, 0) + amount
+            counts[event.tenant_id, batch] += 1
         new = 0
-        for tenant_id, batch in by_tenant.items():
+        for tenant_id, batches in sums.items():
             values = self._state.values(tenant_id)
-            for start in range(0, len(batch), STEPS_PER_CALL):
-                steps = [_step(event) for event in batch[start : start + STEPS_PER_CALL]]
-                new += sum(await values.increment_once(steps, remember=self.remember))
+            steps: list[OnceStep] = []
+            size = 0
+            for batch, aggregates in batches.items():
+                increments = [Increment(key, fields) for key, fields in aggregates.items()]
+                increments.append(Increment(TOTALS, {"events": counts[tenant_id, batch]}))
+                if steps and size + len(increments) > INCREMENTS_PER_CALL:
+                    new += await self._increment(values, tenant_id, steps, counts)
+                    steps, size = [], 0
+                steps.append(OnceStep(_once_key(batch), tuple(increments)))
+                size += len(increments)
+            new += await self._increment(values, tenant_id, steps, counts)
         return new
+
+    async def _increment(self, values: Values, tenant_id: str, steps: list[OnceStep], counts: dict[tuple[str, str], int]) -> int:
+        fresh = await values.increment_once(steps, remember=self.remember)
+        return sum(counts[tenant_id, step.once_key[len(_ONCE_PREFIX) :]] for step, new in zip(steps, fresh) if new)
 
     async def count(self, tenant_id: str) -> int:
         """Billed events of the tenant (from its aggregates: exact on every records sink)."""
@@ -90,7 +117,15 @@ class Ledger:
 MAX_NAME = 200
 
 
-def _step(event: BillingEvent) -> OnceStep:
+_ONCE_PREFIX = "batch:"
+
+
+def _once_key(batch: str) -> str:
+    return _ONCE_PREFIX + batch
+
+
+def _aggregate(event: BillingEvent) -> tuple[str, dict[str, int]]:
+    """The daily aggregate an event adds to, and what it adds."""
     endpoint, model = event.endpoint[:MAX_NAME], event.model[:MAX_NAME]
     # Only what reports and invoices read: requests and tokens in all are sums of these (each
     # field is Redis work per event in the ledger's script, so none is kept twice).
@@ -103,8 +138,7 @@ def _step(event: BillingEvent) -> OnceStep:
     }
     if event.plan_id:
         fields[f"plan:{event.plan_id[:MAX_NAME]}"] = 1
-    daily = Increment(f"daily:{event.consumer}:{event.day}", fields)
-    return OnceStep(event.request_id, (daily, Increment(TOTALS, {"events": 1})))
+    return f"daily:{event.consumer}:{event.day}", fields
 
 
 def _seconds(event: BillingEvent) -> float:

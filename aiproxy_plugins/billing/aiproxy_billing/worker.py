@@ -43,11 +43,12 @@ class Drain:
             if block_ms > 0:
                 await asyncio.sleep(block_ms / 1000)  # the state queue has no blocking read: poll
             return 0
-        events = [event for event in map(_event, entries) if event is not None]
-        # The order is the promise: a crash in between means a replay, which the ledger skips.
-        await self._ledger.write(events)
+        claimed = [(entry.batch, event) for entry in entries if (event := _event(entry)) is not None]
+        # The order is the promise: every claimed item is written before any is acknowledged, so
+        # a crash in between means a replay, which the ledger skips (by batch).
+        await self._ledger.write(claimed)
         await self._queue.ack(GROUP, [entry.id for entry in entries])
-        return len(events)
+        return len(claimed)
 
 
 def _event(entry: QueueEntry) -> BillingEvent | None:

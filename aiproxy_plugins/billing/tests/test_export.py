@@ -160,7 +160,7 @@ async def test_the_ledger_write_queues_exports_and_leases_hide_taken_entries(bil
 
     store = open_backend(billing_state)
     await store.exports.put_target("t-exp", ExportTarget(url="https://example.com/hook"))
-    events = [_event("t-exp", n) for n in range(3)] + [_event("t-other", 9)]
+    events = [("metering/1-0", _event("t-exp", n)) for n in range(3)] + [("metering/1-0", _event("t-other", 9))]  # one claimed batch
     await store.ledger.write(events)
     assert await store.exports.pending() == 3
     taken = await store.exports.take_due(time.time(), 0.3, 10)

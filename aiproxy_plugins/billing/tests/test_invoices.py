@@ -15,13 +15,14 @@ from aiproxy_billing.events import BillingEvent
 _ids = itertools.count()
 
 
-def events(gw: Any, consumer_id: str, day: str, endpoint: str, n: int, model: str = "gpt-x", tokens: tuple[int, int] = (0, 0)) -> list[BillingEvent]:
+def events(gw: Any, consumer_id: str, day: str, endpoint: str, n: int, model: str = "gpt-x", tokens: tuple[int, int] = (0, 0)) -> list[tuple[str, BillingEvent]]:
+    """Events as the worker hands them to the ledger: each with its queue batch (its own, here)."""
     return [
-        BillingEvent(
+        (f"batch-{next(_ids)}", BillingEvent(
             request_id=f"inv-{next(_ids)}", tenant_id=gw.tenant["id"], consumer_id=consumer_id, key_id="key_1",
             rule_id="rule_1", endpoint=endpoint, model=model, input_tokens=tokens[0], output_tokens=tokens[1],
             status=200, latency_ms=1.0, timestamp=f"{day}T12:00:00.000Z",
-        )
+        ))
         for _ in range(n)
     ]
 

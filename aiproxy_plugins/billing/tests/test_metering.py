@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -128,13 +129,24 @@ async def test_usage_report_rejects_bad_ranges(billing_gateway: Any) -> None:
 
 
 async def test_replayed_events_are_written_once(billing_state: Any) -> None:
-    """The ledger's idempotency on its own: the same batch written twice counts once."""
+    """The ledger's idempotency on its own: a worker writes a claimed batch and dies before its
+    ack; another worker is handed the same items again (by queue batch) and counts nothing twice."""
+    from aiproxy_billing.metering_queue import GROUP
+    from aiproxy_billing.worker import _event as claimed_event
+
     store = open_backend(billing_state)
     events = [_event(f"r{n}", day="2025-03-0" + str(1 + n % 2)) for n in range(10)]
-    for _ in range(2):
-        for event in events:
-            await store.queue.put(event)
-        await _drain(store)
+    await asyncio.gather(*(store.queue.put(event) for event in events))  # one turn: one batch on Redis
+    queue = store.queue.queue
+    first = await queue.claim(GROUP, "dies", count=100, reclaim_after=0.001)
+    assert sorted(e.item["request_id"] for e in first) == sorted(e.request_id for e in events)
+    assert await store.ledger.write([(e.batch, claimed_event(e)) for e in first]) == 10
+    await asyncio.sleep(0.01)  # "dies" never acknowledges: its claim goes stale
+    again = await queue.claim(GROUP, "takes-over", count=100, reclaim_after=0.001)
+    assert sorted(e.id for e in again) == sorted(e.id for e in first) and {e.attempts for e in again} == {2}
+    assert await store.ledger.write([(e.batch, claimed_event(e)) for e in again]) == 0
+    await queue.ack(GROUP, [e.id for e in again])
+    await _drain(store)  # nothing left
     assert await store.ledger.count("t1") == 10
     days = [datetime(2025, 3, d).date() for d in (1, 2)]
     usage, plan = await store.ledger.days("t1", "c1", days)
@@ -155,3 +167,35 @@ def _event(request_id: str, day: str) -> BillingEvent:
         model="gpt-4o", input_tokens=10, output_tokens=5, status=200, latency_ms=1.5, timestamp=f"{day}T10:00:00.000Z",
         plan_id="plan_x",
     )
+
+
+async def test_a_batch_of_many_tenants_and_consumers_is_summed_per_aggregate_and_counted_once(billing_state: Any) -> None:
+    """The ledger sums a queue batch's events per consumer and day before one idempotent write per
+    tenant; every figure of every aggregate must come out as if each event were added alone."""
+    store = open_backend(billing_state)
+    claimed = []
+    for n in range(40):
+        event = dataclasses.replace(
+            _event(f"m{n}", day="2025-04-0" + str(1 + n % 3)),
+            tenant_id=f"t{n % 2}", consumer_id=f"c{n % 4}", model=f"model-{n % 5}", input_tokens=n, output_tokens=2 * n,
+        )
+        claimed.append((f"events/{n // 16}", event))  # three batches, the last one short
+    assert await store.ledger.write(claimed) == 40
+    assert await store.ledger.write(claimed[:16]) == 0  # a redelivered batch
+    assert await store.ledger.count("t0") == 20 and await store.ledger.count("t1") == 20
+    days = [datetime(2025, 4, d).date() for d in (1, 2, 3)]
+    for tenant, consumer in (("t0", "c0"), ("t0", "c2"), ("t1", "c1"), ("t1", "c3")):
+        mine = [e for _, e in claimed if e.tenant_id == tenant and e.consumer_id == consumer]
+        usage, plan = await store.ledger.days(tenant, consumer, days)
+        assert sum(u.requests for u in usage.values()) == len(mine) and plan == "plan_x"
+        assert sum(u.input_tokens for u in usage.values()) == sum(e.input_tokens for e in mine)
+        by_model: dict[str, tuple[int, int]] = {}
+        for day in usage.values():
+            for model, (i, o) in day.tokens_by_model.items():
+                before = by_model.get(model, (0, 0))
+                by_model[model] = (before[0] + i, before[1] + o)
+        expected: dict[str, tuple[int, int]] = {}
+        for e in mine:
+            before = expected.get(e.model, (0, 0))
+            expected[e.model] = (before[0] + e.input_tokens, before[1] + e.output_tokens)
+        assert by_model == expected

@@ -10,7 +10,8 @@ machine each wake-up cost Redis more CPU than the script itself. The gateway mak
 process (``services.scripts``), so the rate limiter's and billing's calls of one turn share a write.
 
 It speaks only what script calls need: AUTH/SELECT on connect, SCRIPT LOAD, EVALSHA (reloading a
-script Redis forgot, e.g. after a restart). Replies are hiredis's: integers, ``bytes``, lists. A
+script Redis forgot, e.g. after a restart), and a plain command where a script would only copy its
+arguments (a queue's XADD). Replies are hiredis's: integers, ``bytes``, lists. A
 lost connection fails its pending calls; the next call reconnects.
 
 :class:`RequestScript` is how the core's own request-path calls (the state API) use it: over this
@@ -120,6 +121,17 @@ class ScriptConnection:
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
             sha = await self._load(protocol, source, timeout)
             reply = await protocol.send(b"EVALSHA", sha, len(keys), *keys, *args, timeout=timeout)
+        if isinstance(reply, hiredis.ReplyError):
+            raise ScriptError(str(reply))
+        return reply
+
+    async def command(self, *command: Any, timeout: float = 5.0) -> Any:
+        """A plain command (a queue's XADD) in the same turn's write; an error reply raises
+        :class:`ScriptError`."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None:
+            protocol = await asyncio.wait_for(self._connected(), timeout)
+        reply = await protocol.send(*command, timeout=timeout)
         if isinstance(reply, hiredis.ReplyError):
             raise ScriptError(str(reply))
         return reply

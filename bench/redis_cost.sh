@@ -62,18 +62,21 @@ curl -sf http://127.0.0.1:18090/healthz >/dev/null || { echo "the gateway did no
 read -r sub key _tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18090 "$chain")
 load() { "${rest_cpu[@]}" wrk -t1 -c"$conns" -d"$1s" -s "$shared/post.lua" -H "Host: $sub.bench.local" -H "Authorization: Bearer $key" http://127.0.0.1:18091/v1/chat/completions; }
 
-# Sums over every master. commandstats: "<commands> <script usec>": commands include those a script
-# runs (each counted apart), script usec is the time of EVAL/EVALSHA calls (what runs inside them
-# included). cpu: Redis's own CPU seconds (user + sys, its network work included): the figure that
+# Sums over every master. commandstats: "<commands> <usec>": commands include those a script
+# runs (each counted apart); usec is the time of EVAL/EVALSHA calls (what runs inside them
+# included) and of the plain XADDs: the time Redis spent on the gateway's commands. cpu: Redis's own CPU seconds (user + sys, its network work included): the figure that
 # decides how many gateways one Redis serves.
-commandstats() { for n in $(masters); do redis-cli -p "$n" info commandstats; done | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ { calls += $3; if ($1 ~ /^cmdstat_eval/) usec += $5 } END { print calls + 0, usec + 0 }'; }
+# On one server the queue's XADD is a plain command (no script), so its time is added; on a
+# cluster it runs inside a script and is counted there already.
+plain=${CLUSTER:+none}; plain=${plain:-xadd}
+commandstats() { for n in $(masters); do redis-cli -p "$n" info commandstats; done | tr -d '\r' | awk -F'[:=,]' -v plain="cmdstat_$plain" '/^cmdstat_/ { calls += $3; if ($1 ~ /^cmdstat_eval/ || $1 == plain) usec += $5 } END { print calls + 0, usec + 0 }'; }
 cpu() { for n in $(masters); do redis-cli -p "$n" info cpu; done | tr -d '\r' | awk -F: '$1 == "used_cpu_sys" || $1 == "used_cpu_user" {s += $2} END {printf "%.6f\n", s}'; }
 used_memory() { for n in $(masters); do redis-cli -p "$n" info memory; done | tr -d '\r' | awk -F: '$1 == "used_memory" {m += $2} END {print m + 0}'; }
 
 echo "chain: $chain"
 echo "redis: ${#nodes[@]} node(s)${CLUSTER:+ (cluster)}; load: $conns connections; warm-up ${warmup_s} s, then $rounds rounds of ${round_s} s"
 load "$warmup_s" > /dev/null
-printf '%-6s %9s %9s %14s %18s %16s %14s\n' round rps requests "cmds/request" "script us/request" "cpu us/request" used_memory
+printf '%-6s %9s %9s %14s %18s %16s %14s\n' round rps requests "cmds/request" "command us/request" "cpu us/request" used_memory
 for r in $(seq "$rounds"); do
   for n in $(masters); do redis-cli -p "$n" config resetstat > /dev/null; done
   cpu_before=$(cpu)

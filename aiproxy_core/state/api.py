@@ -334,8 +334,8 @@ class Queue(abc.ABC):
         """About ``count`` items for ``worker`` of ``group``: new ones, and ones another worker
         of the group claimed more than ``reclaim_after`` seconds ago without acknowledging (it
         died). Each group sees every item; workers of one group share them. On Redis the items
-        appended in one event-loop turn travel as one entry and are claimed whole, so a claim may
-        return more than ``count`` when one turn appended more."""
+        appended in one event-loop turn travel as one entry and are claimed whole, one entry after
+        another until ``count`` is reached, so a claim may return up to one entry's items more."""
 
     @abc.abstractmethod
     async def ack(self, group: str, ids: Sequence[str]) -> None:

@@ -13,7 +13,9 @@ is reconfigured starts afresh instead of misreading the old buckets):
 
 Every script touches keys of one tenant only (one counter's, or several of ``add_all``), all in
 the tenant's ``{tenant}`` slot (cluster-safe),
-and reads ``TIME`` itself, so gateway processes whose clocks differ still agree. The check and
+and reads ``TIME`` itself, so gateway processes whose clocks differ still agree. With the
+process's script connection, the sliding and fixed counts of one event-loop turn run as one script
+(:mod:`.redis_count_batch`). The check and
 the count are one script: nothing can be counted in between. The arithmetic is the one of
 ``counter_windows.py`` (which the SQLite backend runs), written again in Lua. ``add``, ``peek``
 and ``add_all`` are one script (COUNT), ``refund`` and ``refund_all`` another (REFUND).
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..redis_scripts import ScriptConnection
+    from .redis_count_batch import CountBatch
 
 __all__ = ["RedisCounters"]
 
@@ -392,9 +395,19 @@ class RedisCounters(Counters):
     reached raises the builtin ``ConnectionError`` or ``TimeoutError`` (redis-py's own are
     translated), and any other error Redis answers with is a :class:`~aiproxy_core.ScriptError`."""
 
-    def __init__(self, redis: "Redis", scripts: "ScriptConnection | None", keys: KeySpace, plugin: str, tenant_id: str) -> None:
+    def __init__(
+        self,
+        redis: "Redis",
+        scripts: "ScriptConnection | None",
+        keys: KeySpace,
+        plugin: str,
+        tenant_id: str,
+        batch: "CountBatch | None" = None,
+    ) -> None:
         self._redis = redis
         self._fast = scripts
+        #: The process's one batch of this turn's sliding and fixed counts (with ``scripts``).
+        self._batch = batch
         self._keys = keys
         self._plugin = plugin
         self._tenant = tenant_id
@@ -441,7 +454,10 @@ class RedisCounters(Counters):
             args += (tag, cost, limit, width)
             widths.append(width)
         if all(tag != "x" for _, tag, _ in seen):
-            parts = [int(part) for part in await self._run(_count_buckets, keys, args, timeout)]
+            if self._batch is not None:
+                parts = await self._batch.count(mode, keys, args[2:], timeout or 5.0)
+            else:
+                parts = [int(part) for part in await self._run(_count_buckets, keys, args, timeout)]
             return _bucket_verdicts(requests, widths, parts)
         args.insert(2, f"{_PROCESS_TAG}{next(_sequence)}:")
         parts = [int(part) for part in await self._run(_count, keys, args, timeout)]

@@ -18,6 +18,7 @@ from .api import Counters, PluginState, Queue, Records, RecordSink, Values
 from .discarded_records import DiscardedRecords
 from .postgresql_records import PostgresqlRecords, PostgresqlSink
 from .keyspace import KeySpace, checked_tenant
+from .redis_count_batch import CountBatch
 from .redis_counters import RedisCounters
 from .redis_queue import RedisQueue
 from .redis_values import RedisValues
@@ -58,6 +59,8 @@ class StateService:
     ) -> None:
         self.redis = redis
         self.scripts = scripts
+        #: This turn's sliding and fixed counts of every plugin, as one script (one Redis server).
+        self.count_batch = CountBatch(scripts) if scripts is not None else None
         self.keys = KeySpace(prefix)
         self.db: StateDatabase | None = None if redis is not None else StateDatabase(data_dir / "state.db")
         #: Kept records' server (``records.postgresql``); None: the state file, or none on Redis.
@@ -151,7 +154,7 @@ class BackendPluginState(PluginState):
         if service.db is not None:
             return SqliteCounters(service.db, self.plugin, tenant_id)
         assert service.redis is not None
-        return RedisCounters(service.redis, service.scripts, service.keys, self.plugin, tenant_id)
+        return RedisCounters(service.redis, service.scripts, service.keys, self.plugin, tenant_id, service.count_batch)
 
     def queue(self, name: str) -> Queue:
         queue = self._queues.get(name)

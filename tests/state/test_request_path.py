@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aiproxy_core.redis_scripts import ScriptConnection
-from aiproxy_core.state import CompareAndSet, Increment, SetIfAbsent, StateService, Values
+from aiproxy_core.state import CompareAndSet, CounterRequest, Increment, SetIfAbsent, StateService, Values
 from aiproxy_sdk.private_redis import PrivateRedis
 
 
@@ -64,11 +64,12 @@ class ServerCounts:
             "reads": int(info["total_reads_processed"]),
             "bytes": int(info["total_net_input_bytes"]),
             "evalsha": int(info.get("cmdstat_evalsha", {}).get("calls", 0)),
+            "xadd": int(info.get("cmdstat_xadd", {}).get("calls", 0)),
         }
 
     async def during(self, work: "Awaitable[object]") -> dict[str, int]:
         """What ``work`` cost Redis: read events, bytes received, EVALSHA calls (the commands a
-        script runs count apart, under their own names)."""
+        script runs count apart, under their own names), and XADDs (a script's included)."""
         before = await self.now()
         await work
         after = await self.now()
@@ -76,6 +77,7 @@ class ServerCounts:
             "reads": after["reads"] - before["reads"] - 1,
             "bytes": after["bytes"] - before["bytes"] - self.INFO_BYTES,
             "evalsha": after["evalsha"] - before["evalsha"],
+            "xadd": after["xadd"] - before["xadd"],
         }
 
 
@@ -127,7 +129,7 @@ async def test_a_turns_value_calls_of_every_plugin_and_tenant_reach_redis_in_one
     cost = await server_counts.during(turn())
 
     assert cost["bytes"] < 16384  # what Redis takes in one read: then one write is one read
-    assert cost == {"reads": 1, "bytes": cost["bytes"], "evalsha": 96}
+    assert cost == {"reads": 1, "bytes": cost["bytes"], "evalsha": 96, "xadd": 0}
     for values in namespaces:  # and each call did its work
         assert await values.fields("f") == {"a": 4, "b": 6}
         assert await values.fields("ledger") == {"r": 4}
@@ -159,13 +161,50 @@ async def test_a_turns_appends_to_several_queues_reach_redis_in_one_read(
     turn = asyncio.gather(*(billing.append({"n": n}) for n in range(300)), *(audit.append({"n": n}) for n in range(40)))
     cost = await server_counts.during(turn)
 
-    # billing: 300 items make two entries (256 at most per entry), audit one: three XADD
-    # scripts, sent in one write by the two queues' flushes of the same turn.
+    # billing: 300 items make two entries (256 at most per entry), audit one: three plain XADDs
+    # (no script), sent in one write by the two queues' flushes of the same turn.
     assert cost["bytes"] < 16384
-    assert cost == {"reads": 1, "bytes": cost["bytes"], "evalsha": 3}
+    assert cost == {"reads": 1, "bytes": cost["bytes"], "evalsha": 0, "xadd": 3}
     items = [entry.item for entry in await billing.claim("g", "w", count=1000)]
     assert items == [{"warm": 1}] + [{"n": n} for n in range(300)]
     assert [entry.item for entry in await audit.claim("g", "w", count=1000)] == [{"n": n} for n in range(40)]
+
+
+async def test_a_turns_counts_run_as_one_script_and_each_sees_the_ones_before_it(
+    scripted: StateService, server_counts: ServerCounts
+) -> None:
+    """The sliding and fixed counts of one turn, of several plugins and tenants, are one EVALSHA
+    (redis_count_batch.py), with the result of running them one after another: a limit is
+    exact, a call is all or none over its own counters, a peek counts nothing."""
+    a, b = scripted.for_plugin("limits").counters("t1"), scripted.for_plugin("quota").counters("t2")
+    await a.add("warm", 1, limit=10, window=60)  # connected and the script loaded
+    calls = []
+    for n in range(40):
+        calls.append(a.add("busy", 1, limit=25, window=60))  # one busy consumer: 25 fit, 15 do not
+        calls.append(b.add_all([CounterRequest("day", 2, limit=1000, window=86400, kind="fixed"),
+                                CounterRequest("minute", 1, limit=30, window=60)]))
+    calls.append(a.add_all([CounterRequest("spared", 5, limit=100, window=60), CounterRequest("busy", 1, limit=25, window=60)]))
+    calls.append(a.peek("busy", limit=25, window=60))
+    verdicts: list[object] = []
+
+    async def turn() -> None:
+        verdicts.extend(await asyncio.gather(*calls))
+
+    cost = await server_counts.during(turn())
+    assert cost["evalsha"] == 1 and cost["reads"] == 1
+    busy = verdicts[0:80:2]
+    assert [v.allowed for v in busy] == [True] * 25 + [False] * 15  # type: ignore[attr-defined]
+    assert [v.count for v in busy[:25]] == list(range(1, 26))  # type: ignore[attr-defined]
+    pairs = verdicts[1:80:2]
+    assert [all(v.allowed for v in pair) for pair in pairs] == [True] * 30 + [False] * 10  # type: ignore[attr-defined]
+    spared, busy_again = verdicts[80]  # type: ignore[misc]
+    assert not spared.allowed and not busy_again.allowed and spared.count == 0  # all or none
+    assert verdicts[81].count == 25 and verdicts[81].allowed is False  # type: ignore[attr-defined]
+    # What was written is what the verdicts said, read back by one call after the turn.
+    assert (await a.peek("busy", limit=100, window=60)).count == 25
+    assert (await a.peek("spared", limit=100, window=60)).count == 0
+    assert (await b.peek("day", limit=1000, window=86400, kind="fixed")).count == 60
+    assert (await b.peek("minute", limit=30, window=60)).count == 30
 
 
 async def test_appends_over_a_script_connection_that_cannot_connect_all_fail(tmp_path: Path) -> None:

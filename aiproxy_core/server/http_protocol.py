@@ -37,6 +37,7 @@ from ..config import ServerConfig
 from ..errors import BadRequest, GatewayError, HeadersTooLarge
 from ..proxy.disconnect import DisconnectSignal
 from ..request_ids import new_request_id
+from .response_cycle import ProxyResponseCycle
 
 __all__ = ["HttpLimits", "LimitedHttpToolsProtocol", "limited_protocol"]
 
@@ -169,9 +170,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         else:
             super().on_headers_complete()
             # The proxy hears a disconnect through this event's listener, with no task per
-            # request (proxy/disconnect.py). Replaced before the cycle's task first runs.
+            # request (proxy/disconnect.py), and answers through the leaner send of
+            # ProxyResponseCycle (uvicorn builds the cycle inside on_headers_complete, so its
+            # class is swapped). Both before the cycle's task first runs.
             if self.cycle is not None:
                 self.cycle.message_event = DisconnectSignal()
+                self.cycle.__class__ = ProxyResponseCycle
 
     # --- refusals ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from starlette.datastructures import MutableHeaders
 
 from .errors import BadRequest
-from .json_text import UnfitJSON, strict_loads
+from .json_text import UnfitJSON, loads, strict_loads
 
 if TYPE_CHECKING:
     from .models import ApiKey, Consumer, Rule, Tenant
@@ -127,7 +127,7 @@ class ProxyResponse:
         if self._json is _NOT_PARSED:
             if not self._body:
                 return None
-            self._json = json.loads(self._body)
+            self._json = loads(self._body)
         return self._json
 
     @property

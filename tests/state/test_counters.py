@@ -205,6 +205,25 @@ async def test_add_all_refuses_bad_steps_and_counts_nothing(state_backend: State
     assert (await counters.peek("x", limit=5, window=1)).count == 0
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        CounterRequest("x", True, limit=5, window=60),  # type: ignore[arg-type]
+        CounterRequest("x", 1, limit=5.0, window=60),  # type: ignore[arg-type]
+        CounterRequest("x", 1, limit=5, window=True),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_bad_step_equal_to_a_good_one_is_still_refused(state_backend: StateService, bad: CounterRequest) -> None:
+    """``True == 1`` and ``5.0 == 5``: a call the backend prepared once (Redis remembers the keys
+    and arguments of recent calls) must not let an equal but wrong-typed one through."""
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    assert (await counters.add_all([CounterRequest("x", 1, limit=5, window=60)]))[0].allowed
+    assert (await counters.add_all([CounterRequest("x", 1, limit=5, window=1)]))[0].allowed
+    with pytest.raises(ValueError, match="counter"):
+        await counters.add_all([bad])
+    assert (await counters.peek("x", limit=5, window=60)).count == 1
+
+
 # -- isolation and dropping -------------------------------------------------------------------
 
 

@@ -61,8 +61,19 @@ async def acquire(
     counters: Counters, outage: Outage, slots: Sequence[Slot], cost: int, kind: WindowKind, timeout: float
 ) -> list[CounterVerdict]:
     """Count ``cost`` (at most each limit) in every slot or in none."""
-    step = [CounterRequest(s.name, min(cost, s.limit), s.limit, s.seconds, kind) for s in slots]
+    memo = (tuple(slots), cost, kind)
+    step = _STEPS.get(memo)
+    if step is None:
+        if len(_STEPS) >= _STEPS_MAX:
+            _STEPS.clear()
+        step = _STEPS[memo] = tuple(CounterRequest(s.name, min(cost, s.limit), s.limit, s.seconds, kind) for s in slots)
     return await _asked(outage, lambda: counters.add_all(step, timeout=timeout))
+
+
+#: The counter requests of recent (slots, cost, kind), built once instead of per request (the
+#: same few on every request of a subject; cleared when full).
+_STEPS: dict[tuple[tuple[Slot, ...], int, WindowKind], tuple[CounterRequest, ...]] = {}
+_STEPS_MAX = 4096
 
 
 async def settle(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 PLAN = {
     "name": "Pro",
     "type": "subscription",
@@ -39,6 +41,21 @@ async def test_create_list_get_replace_delete(billing_gateway: Any) -> None:
     assert deleted.status_code == 204
     missing = await gw.admin.get(f"{base}/{plan['id']}", headers=gw.tenant_auth)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "plan_not_found"
+
+
+@pytest.mark.parametrize("plan_id", ["%00", "plan_%00x", "p" * 5000])
+async def test_a_plan_id_no_plan_could_have_is_404_on_every_method(billing_gateway: Any, plan_id: str) -> None:
+    """A NUL or a huge id in the path: the state API cannot hold such a key; the answer is the
+    plan's 404, never a 500 (found by the Admin API fuzzer)."""
+    gw = await billing_gateway()
+    url = f"/api/v1/tenants/{gw.tenant['id']}/plans/{plan_id}"
+    body = {"name": "X", "type": "pay_per_call", "price_per_request": "0.01"}
+    for answer in (
+        await gw.admin.get(url, headers=gw.tenant_auth),
+        await gw.admin.put(url, json=body, headers=gw.tenant_auth),
+        await gw.admin.delete(url, headers=gw.tenant_auth),
+    ):
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "plan_not_found", answer.text
 
 
 async def test_every_plan_type_round_trips(billing_gateway: Any) -> None:

@@ -319,3 +319,55 @@ def test_official_openai_client(live_port: int) -> None:
             client.models.list(extra_headers={"X-Mock-Status": "429"})
     finally:
         client.close()
+
+
+# -- fault modes (what routing's retries, failover and time-to-first-token timeouts are tested with)
+
+
+async def test_a_forced_error_says_when_to_retry(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/chat/completions", json=user_chat("hi"), headers={"X-Mock-Status": "429", "X-Mock-Retry-After-Ms": "1500"})
+    assert r.status_code == 429 and r.headers["retry-after"] == "2" and r.headers["retry-after-ms"] == "1500"
+    plain = await client.post("/v1/chat/completions", json=user_chat("hi"), headers={"X-Mock-Status": "503"})
+    assert "retry-after" not in plain.headers and "retry-after-ms" not in plain.headers
+
+
+async def test_an_unknown_fault_is_400_not_ignored(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/chat/completions", json=user_chat("hi", stream=True), headers={"X-Mock-Fault": "explode"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_mock_header"
+    assert "close-mid-stream" in r.json()["error"]["message"]
+
+
+def test_a_slow_first_event_comes_after_the_headers(live_port: int) -> None:
+    with httpx.Client(timeout=10) as client:
+        start = time.perf_counter()
+        with client.stream("POST", f"http://127.0.0.1:{live_port}/v1/chat/completions", json=user_chat("one two", stream=True),
+                           headers={"X-Mock-First-Event-Delay-Ms": "800"}) as r:
+            headers_at = time.perf_counter() - start
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            lines = r.iter_lines()
+            first = next(line for line in lines if line)
+            first_at = time.perf_counter() - start
+            rest = [line for line in lines if line]
+    assert first_at >= 0.79 and headers_at < first_at - 0.4  # the headers at once, the first event 0.8 s later
+    assert first.startswith("data: {") and rest[-1] == "data: [DONE]"
+
+
+def test_close_mid_stream_cuts_the_answer_without_an_end(live_port: int) -> None:
+    with httpx.Client(timeout=10) as client:
+        with client.stream("POST", f"http://127.0.0.1:{live_port}/v1/chat/completions", json=user_chat("one two three", stream=True),
+                           headers={"X-Mock-Fault": "close-mid-stream"}) as r:
+            assert r.status_code == 200
+            received: list[str] = []
+            with pytest.raises(httpx.RemoteProtocolError):  # the chunked body never ends properly
+                for line in r.iter_lines():
+                    if line:
+                        received.append(line)
+    assert len(received) == 2 and all(line.startswith("data: {") for line in received)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{live_port}/v1", api_key="x", max_retries=0,
+                           default_headers={"X-Mock-Fault": "close-mid-stream"})
+    try:
+        with pytest.raises(openai.APIError):  # the official client does not take it for a whole answer
+            for _ in client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a b c"}], stream=True):
+                pass
+    finally:
+        client.close()

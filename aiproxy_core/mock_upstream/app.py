@@ -10,6 +10,12 @@ Per-request controls (headers):
 - ``X-Mock-Latency-Ms``: delay before the response starts (overrides ``latency_ms``).
 - ``X-Mock-Stream-Delay-Ms``: delay between stream events (overrides ``stream_delay_ms``).
 - ``X-Mock-Status``: answer with this error status (400..599) in the OpenAI error envelope.
+- ``X-Mock-Retry-After-Ms``: with ``X-Mock-Status``, the error says when to retry, as providers
+  do: ``retry-after`` (whole seconds, rounded up) and ``retry-after-ms``.
+- ``X-Mock-First-Event-Delay-Ms``: a streamed answer sends its headers at once and its first event
+  this much later (a model slow to its first token: what a time-to-first-token timeout catches).
+- ``X-Mock-Fault: close-mid-stream``: a streamed answer is cut after its first two events: no
+  final chunk, no ``[DONE]``, the connection closed (an upstream that dies while answering).
 """
 
 from __future__ import annotations
@@ -81,10 +87,25 @@ def error_response(status: int, error_type: str, code: str, message: str) -> JSO
     )
 
 
-def injected_error(status: int) -> JSONResponse:
-    """The envelope used for every deliberately injected failure."""
+def injected_error(status: int, retry_after_ms: float | None = None) -> JSONResponse:
+    """The envelope used for every deliberately injected failure (with when to retry, if asked)."""
     error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return error_response(status, error_type, "mock_error", "injected error")
+    response = error_response(status, error_type, "mock_error", "injected error")
+    if retry_after_ms is not None:
+        response.headers["retry-after"] = str(math.ceil(retry_after_ms / 1000))
+        response.headers["retry-after-ms"] = str(round(retry_after_ms))
+    return response
+
+
+#: The faults ``X-Mock-Fault`` can ask for.
+FAULTS = ("close-mid-stream",)
+
+
+def requested_fault(request: Request) -> str | None:
+    fault = request.headers.get("x-mock-fault")
+    if fault is not None and fault not in FAULTS:
+        raise MockRequestError(f"X-Mock-Fault must be one of {', '.join(FAULTS)}", "invalid_mock_header")
+    return fault
 
 
 def header_milliseconds(request: Request, name: str, default: float) -> float:
@@ -125,7 +146,9 @@ def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Rando
                 await asyncio.sleep(latency_ms / 1000)
             status = forced_status(request)
             if status is not None:
-                return injected_error(status)
+                retry_after = header_milliseconds(request, "x-mock-retry-after-ms", -1)
+                return injected_error(status, retry_after if retry_after >= 0 else None)
+            requested_fault(request)  # a misspelt fault is a 400, not silently ignored
             if settings.error_rate > 0 and rng.random() < settings.error_rate:
                 return injected_error(500)
             return await endpoint(request)
@@ -226,12 +249,12 @@ async def chat_completions(request: Request, stream_delay_default: float) -> Res
     created = int(time.time())
     if body.get("stream") is True:
         delay_ms = header_milliseconds(request, "x-mock-stream-delay-ms", stream_delay_default)
+        first_ms = header_milliseconds(request, "x-mock-first-event-delay-ms", 0)
         chunks = stream_chunks(completion_id, created, model, pieces, finish_reason, usage)
-        return StreamingResponse(
-            sse_events(chunks, delay_ms),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache"},
-        )
+        events = sse_events(chunks, delay_ms, first_ms)
+        if requested_fault(request) == "close-mid-stream":
+            return CutStream(events, after=2)
+        return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     return JSONResponse(
         {
             "id": completion_id,
@@ -280,14 +303,38 @@ def stream_chunks(
     return chunks
 
 
-async def sse_events(chunks: list[dict[str, Any]], delay_ms: float) -> AsyncIterator[bytes]:
-    """Serialize chunks as server-sent events, pausing between them to mimic generation."""
+async def sse_events(chunks: list[dict[str, Any]], delay_ms: float, first_ms: float = 0) -> AsyncIterator[bytes]:
+    """Serialize chunks as server-sent events, pausing between them to mimic generation (and
+    ``first_ms`` before the first: the time to the first token)."""
     events = [f"data: {json.dumps(c, separators=(',', ':'))}\n\n" for c in chunks]
     events.append("data: [DONE]\n\n")
     for index, event in enumerate(events):
-        if index and delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+        pause = delay_ms if index else first_ms
+        if pause > 0:
+            await asyncio.sleep(pause / 1000)
         yield event.encode()
+
+
+class CutStream(Response):
+    """An event stream that sends its headers and ``after`` events, then ends without finishing
+    the answer: the server closes the connection with no final chunk (uvicorn logs one line,
+    "ASGI callable returned without completing response", and no traceback)."""
+
+    def __init__(self, events: AsyncIterator[bytes], *, after: int) -> None:
+        super().__init__(media_type="text/event-stream", headers={"cache-control": "no-cache"})
+        if "content-length" in self.headers:
+            del self.headers["content-length"]
+        self._events = events
+        self._after = after
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        sent = 0
+        async for event in self._events:
+            if sent == self._after:
+                break
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+            sent += 1
 
 
 def embedding_vector(text: str) -> list[float]:

@@ -371,3 +371,66 @@ def test_close_mid_stream_cuts_the_answer_without_an_end(live_port: int) -> None
                 pass
     finally:
         client.close()
+
+
+# -- Anthropic mode: /v1/messages, through the official anthropic client over TCP
+
+
+def anthropic_client(port: int, **headers: str) -> Any:
+    import anthropic
+
+    return anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="x", max_retries=0, default_headers=headers or None)
+
+
+def test_anthropic_client_plain_and_streamed(live_port: int) -> None:
+    client = anthropic_client(live_port)
+    try:
+        message = client.messages.create(
+            model="claude-live", max_tokens=50, system="be brief", messages=[{"role": "user", "content": "hello live world"}]
+        )
+        assert message.content[0].type == "text" and message.content[0].text == "You said: hello live world"
+        assert message.model == "claude-live" and message.stop_reason == "end_turn"
+        assert message.usage.input_tokens == 5 and message.usage.output_tokens == 5  # 3 words + the system's 2; 5 answered
+        with client.messages.stream(model="m", max_tokens=3, messages=[{"role": "user", "content": [{"type": "text", "text": "one two three"}]}]) as stream:
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        assert text == "You said: one" and final.stop_reason == "max_tokens" and final.usage.output_tokens == 3
+    finally:
+        client.close()
+
+
+def test_anthropic_client_tool_use_plain_and_streamed(live_port: int) -> None:
+    client = anthropic_client(live_port)
+    tools = [{"name": "lookup", "description": "look it up", "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}}]
+    asked = [{"role": "user", "content": "weather in Oslo"}]
+    try:
+        message = client.messages.create(model="m", max_tokens=50, tools=tools, messages=asked)  # type: ignore[arg-type]
+        (call,) = message.content
+        assert message.stop_reason == "tool_use" and call.type == "tool_use"
+        assert call.name == "lookup" and call.input == {"query": "weather in Oslo"}
+        with client.messages.stream(model="m", max_tokens=50, tools=tools, messages=asked) as stream:  # type: ignore[arg-type]
+            streamed = stream.get_final_message()
+        assert streamed.stop_reason == "tool_use" and streamed.content[0].input == {"query": "weather in Oslo"}
+        answered = asked + [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": call.id, "name": "lookup", "input": call.input}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}, {"type": "text", "text": "thanks"}]},
+        ]
+        after = client.messages.create(model="m", max_tokens=50, tools=tools, messages=answered)  # type: ignore[arg-type]
+        assert after.stop_reason == "end_turn" and after.content[0].text == "You said: thanks"
+    finally:
+        client.close()
+
+
+def test_anthropic_client_sees_injected_errors_as_its_own_exceptions(live_port: int) -> None:
+    import anthropic
+
+    for status, error in ((429, anthropic.RateLimitError), (529, anthropic.InternalServerError), (400, anthropic.BadRequestError)):
+        client = anthropic_client(live_port, **{"X-Mock-Status": str(status), "X-Mock-Retry-After-Ms": "1000"})
+        try:
+            with pytest.raises(error) as raised:
+                client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+            assert raised.value.status_code == status and raised.value.response.headers["retry-after"] == "1"
+        finally:
+            client.close()
+    bad = httpx.post(f"http://127.0.0.1:{live_port}/v1/messages", json={"model": "m", "messages": []})
+    assert bad.status_code == 400 and bad.json()["type"] == "error" and "max_tokens" in bad.json()["error"]["message"]

@@ -1,4 +1,5 @@
-"""A local OpenAI-compatible upstream for demos, tests and benchmarks.
+"""A local OpenAI-compatible upstream for demos, tests and benchmarks (and Anthropic's Messages
+API at ``/v1/messages``: :mod:`.anthropic_messages`).
 
 It answers deterministically ("You said: ..."), so gateway tests can assert on exact
 bodies and token counts without a real provider, and it can inject latency and errors so
@@ -38,6 +39,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from .anthropic_messages import anthropic_error, messages
 
 __all__ = ["create_mock_upstream", "MOCK_MODEL", "EMBEDDING_DIMENSIONS"]
 
@@ -87,10 +90,14 @@ def error_response(status: int, error_type: str, code: str, message: str) -> JSO
     )
 
 
-def injected_error(status: int, retry_after_ms: float | None = None) -> JSONResponse:
-    """The envelope used for every deliberately injected failure (with when to retry, if asked)."""
-    error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    response = error_response(status, error_type, "mock_error", "injected error")
+def injected_error(status: int, retry_after_ms: float | None = None, *, anthropic: bool = False) -> JSONResponse:
+    """The envelope used for every deliberately injected failure (with when to retry, if asked),
+    OpenAI's or (``anthropic``) Anthropic's."""
+    if anthropic:
+        response = anthropic_error(status, "injected error")
+    else:
+        error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        response = error_response(status, error_type, "mock_error", "injected error")
     if retry_after_ms is not None:
         response.headers["retry-after"] = str(math.ceil(retry_after_ms / 1000))
         response.headers["retry-after-ms"] = str(round(retry_after_ms))
@@ -136,8 +143,9 @@ def forced_status(request: Request) -> int | None:
     return status
 
 
-def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Random) -> Endpoint:
-    """Wrap an endpoint with latency, forced and random errors, and 400s for bad input."""
+def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Random, *, anthropic: bool = False) -> Endpoint:
+    """Wrap an endpoint with latency, forced and random errors, and 400s for bad input (in
+    Anthropic's envelope for its Messages API)."""
 
     async def wrapped(request: Request) -> Response:
         try:
@@ -147,12 +155,14 @@ def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Rando
             status = forced_status(request)
             if status is not None:
                 retry_after = header_milliseconds(request, "x-mock-retry-after-ms", -1)
-                return injected_error(status, retry_after if retry_after >= 0 else None)
+                return injected_error(status, retry_after if retry_after >= 0 else None, anthropic=anthropic)
             requested_fault(request)  # a misspelt fault is a 400, not silently ignored
             if settings.error_rate > 0 and rng.random() < settings.error_rate:
-                return injected_error(500)
+                return injected_error(500, anthropic=anthropic)
             return await endpoint(request)
         except MockRequestError as exc:
+            if anthropic:
+                return anthropic_error(400, exc.message)
             return error_response(400, "invalid_request_error", exc.code, exc.message)
 
     return wrapped
@@ -430,12 +440,16 @@ def create_mock_upstream(
     async def chat(request: Request) -> Response:
         return await chat_completions(request, settings.stream_delay_ms)
 
-    def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
-        return Route(path, with_injection(endpoint, settings, rng), methods=methods)
+    async def anthropic_messages(request: Request) -> Response:
+        return await messages(request, settings.stream_delay_ms)
+
+    def route(path: str, endpoint: Endpoint, methods: list[str], anthropic: bool = False) -> Route:
+        return Route(path, with_injection(endpoint, settings, rng, anthropic=anthropic), methods=methods)
 
     return Starlette(
         routes=[
             route("/v1/chat/completions", chat, ["POST"]),
+            route("/v1/messages", anthropic_messages, ["POST"], anthropic=True),
             route("/v1/embeddings", embeddings, ["POST"]),
             route("/v1/models", list_models, ["GET"]),
             route("/{path:path}", echo, ALL_METHODS),

@@ -434,3 +434,31 @@ def test_anthropic_client_sees_injected_errors_as_its_own_exceptions(live_port: 
             client.close()
     bad = httpx.post(f"http://127.0.0.1:{live_port}/v1/messages", json={"model": "m", "messages": []})
     assert bad.status_code == 400 and bad.json()["type"] == "error" and "max_tokens" in bad.json()["error"]["message"]
+
+
+def test_openai_client_tool_calls_plain_and_streamed(live_port: int) -> None:
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{live_port}/v1", api_key="x", max_retries=0)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+    asked = [{"role": "user", "content": "weather in Oslo"}]
+    try:
+        plain = client.chat.completions.create(model="m", messages=asked, tools=tools)  # type: ignore[arg-type]
+        (call,) = plain.choices[0].message.tool_calls or []
+        assert plain.choices[0].finish_reason == "tool_calls" and plain.choices[0].message.content is None
+        assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"query": "weather in Oslo"}
+        name, arguments, finish = "", "", None
+        for chunk in client.chat.completions.create(model="m", messages=asked, tools=tools, stream=True):  # type: ignore[arg-type]
+            for choice in chunk.choices:
+                for delta in choice.delta.tool_calls or []:
+                    name += delta.function.name or "" if delta.function else ""
+                    arguments += delta.function.arguments or "" if delta.function else ""
+                finish = choice.finish_reason or finish
+        assert name == "lookup" and json.loads(arguments) == {"query": "weather in Oslo"} and finish == "tool_calls"
+        answered = asked + [
+            {"role": "assistant", "content": None, "tool_calls": [{"id": call.id, "type": "function", "function": {"name": "lookup", "arguments": call.function.arguments}}]},
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+            {"role": "user", "content": "thanks"},
+        ]
+        after = client.chat.completions.create(model="m", messages=answered, tools=tools)  # type: ignore[arg-type]
+        assert after.choices[0].finish_reason == "stop" and after.choices[0].message.content == "You said: thanks"
+    finally:
+        client.close()

@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .anthropic_messages import anthropic_error, messages
+from .openai_tool_calls import ToolCall, tool_call_chunks, tool_call_for, tool_call_message
 
 __all__ = ["create_mock_upstream", "MOCK_MODEL", "EMBEDDING_DIMENSIONS"]
 
@@ -257,10 +258,15 @@ async def chat_completions(request: Request, stream_delay_default: float) -> Res
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     model = requested_model(body)
     created = int(time.time())
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    call = tool_call_for(body, messages, content_text(last_user.get("content")) if last_user else "")
+    if call is not None:
+        finish_reason = "tool_calls"
+        usage = chat_usage(messages, call["function"]["arguments"])
     if body.get("stream") is True:
         delay_ms = header_milliseconds(request, "x-mock-stream-delay-ms", stream_delay_default)
         first_ms = header_milliseconds(request, "x-mock-first-event-delay-ms", 0)
-        chunks = stream_chunks(completion_id, created, model, pieces, finish_reason, usage)
+        chunks = stream_chunks(completion_id, created, model, pieces, finish_reason, usage, call)
         events = sse_events(chunks, delay_ms, first_ms)
         if requested_fault(request) == "close-mid-stream":
             return CutStream(events, after=2)
@@ -274,7 +280,7 @@ async def chat_completions(request: Request, stream_delay_default: float) -> Res
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer},
+                    "message": tool_call_message(call) if call is not None else {"role": "assistant", "content": answer},
                     "logprobs": None,
                     "finish_reason": finish_reason,
                 }
@@ -291,8 +297,10 @@ def stream_chunks(
     pieces: list[str],
     finish_reason: str,
     usage: dict[str, int],
+    call: ToolCall | None = None,
 ) -> list[dict[str, Any]]:
-    """All chunks of a streamed answer; usage is always last, as include_usage would send it."""
+    """All chunks of a streamed answer (a tool call's, with ``call``); usage is always last, as
+    include_usage would send it."""
 
     def chunk(choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -306,8 +314,11 @@ def stream_chunks(
     def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    chunks = [chunk([choice({"role": "assistant", "content": ""})])]
-    chunks += [chunk([choice({"content": piece})]) for piece in pieces]
+    if call is not None:
+        chunks = [chunk([choice(delta)]) for delta in tool_call_chunks(call)]
+    else:
+        chunks = [chunk([choice({"role": "assistant", "content": ""})])]
+        chunks += [chunk([choice({"content": piece})]) for piece in pieces]
     chunks.append(chunk([choice({}, finish_reason)]))
     chunks.append({**chunk([]), "usage": usage})
     return chunks

@@ -5,9 +5,9 @@ Layout (both keys in one hash slot, ``{<plugin>:<name>}``, so every script runs 
 * the stream ``KeySpace.queue(plugin, name)``: one entry per append batch, fields ``0``, ``1``,
   ... holding the encoded items (``j<json>`` or ``b<base64>``, see :mod:`.value_codec`). All the
   items appended in one event-loop turn make one XADD (at most :data:`MAX_ITEMS_PER_ENTRY` per
-  entry), because under load the per-command work, not Redis, is the cost. The XADD is a script
-  on the process's :class:`ScriptConnection` when it has one (sharing a write with every other
-  plugin's calls of that turn), else on the redis-py client (a Redis Cluster).
+  entry), because under load the per-command work, not Redis, is the cost. The XADD is a plain
+  command on the process's :class:`ScriptConnection` when it has one (sharing a write with every
+  other plugin's calls of that turn), else a script on the redis-py client (a Redis Cluster).
 * ``<stream>:acks``: a hash with one field ``<group> <entry id>`` per entry a group has
   acknowledged in part, its value a mask (``1`` per acknowledged item). An item's id is
   ``<entry id>:<index>``; acknowledging items is tracked per item, and when every item of an

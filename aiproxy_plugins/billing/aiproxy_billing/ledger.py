@@ -63,34 +63,35 @@ class Ledger:
         if self.records.sink != "none":  # on Redis without a records server nothing would be kept
             await self.records.write([Record(e.tenant_id, e.request_id, _seconds(e), e.to_dict()) for e in events])
         await self._exports.queue_events(events)
-        # tenant -> batch -> aggregate key -> summed fields
+        # tenant -> batch -> aggregate key -> summed fields; the tenant's total (TOTALS) is one
+        # more aggregate, so its count of events is also what a fresh step adds.
         sums: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(lambda: defaultdict(dict))
-        counts: dict[tuple[str, str], int] = defaultdict(int)
         for batch, event in claimed:
+            aggregates = sums[event.tenant_id][batch]
             key, fields = _aggregate(event)
-            into = sums[event.tenant_id][batch].setdefault(key, {})
+            into = aggregates.setdefault(key, {})
             for name, amount in fields.items():
                 into[name] = into.get(name, 0) + amount
-            counts[event.tenant_id, batch] += 1
+            totals = aggregates.setdefault(TOTALS, {"events": 0})
+            totals["events"] += 1
         new = 0
         for tenant_id, batches in sums.items():
             values = self._state.values(tenant_id)
             steps: list[OnceStep] = []
             size = 0
             for batch, aggregates in batches.items():
-                increments = [Increment(key, fields) for key, fields in aggregates.items()]
-                increments.append(Increment(TOTALS, {"events": counts[tenant_id, batch]}))
-                if steps and size + len(increments) > INCREMENTS_PER_CALL:
-                    new += await self._increment(values, tenant_id, steps, counts)
+                if steps and size + len(aggregates) > INCREMENTS_PER_CALL:
+                    new += await self._increment(values, steps)
                     steps, size = [], 0
-                steps.append(OnceStep(_once_key(batch), tuple(increments)))
-                size += len(increments)
-            new += await self._increment(values, tenant_id, steps, counts)
+                steps.append(OnceStep(_ONCE_PREFIX + batch, tuple(Increment(key, fields) for key, fields in aggregates.items())))
+                size += len(aggregates)
+            new += await self._increment(values, steps)
         return new
 
-    async def _increment(self, values: Values, tenant_id: str, steps: list[OnceStep], counts: dict[tuple[str, str], int]) -> int:
+    async def _increment(self, values: Values, steps: list[OnceStep]) -> int:
+        """Events counted by the steps that were new (their TOTALS increment)."""
         fresh = await values.increment_once(steps, remember=self.remember)
-        return sum(counts[tenant_id, step.once_key[len(_ONCE_PREFIX) :]] for step, new in zip(steps, fresh) if new)
+        return sum(_events_of(step) for step, new in zip(steps, fresh) if new)
 
     async def count(self, tenant_id: str) -> int:
         """Billed events of the tenant (from its aggregates: exact on every records sink)."""
@@ -117,11 +118,12 @@ class Ledger:
 MAX_NAME = 200
 
 
+#: Before a batch id in its once-key.
 _ONCE_PREFIX = "batch:"
 
 
-def _once_key(batch: str) -> str:
-    return _ONCE_PREFIX + batch
+def _events_of(step: OnceStep) -> int:
+    return next(increment.fields["events"] for increment in step.increments if increment.key == TOTALS)
 
 
 def _aggregate(event: BillingEvent) -> tuple[str, dict[str, int]]:

@@ -113,28 +113,25 @@ class ScriptConnection:
 
         Raises TimeoutError when Redis has not answered within ``timeout`` seconds.
         """
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None:
-            protocol = await asyncio.wait_for(self._connected(), timeout)
+        protocol = await self._ready(timeout)
         sha = self._shas.get(source) or await self._load(protocol, source, timeout)
         reply = await protocol.send(b"EVALSHA", sha, len(keys), *keys, *args, timeout=timeout)
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
             sha = await self._load(protocol, source, timeout)
             reply = await protocol.send(b"EVALSHA", sha, len(keys), *keys, *args, timeout=timeout)
-        if isinstance(reply, hiredis.ReplyError):
-            raise ScriptError(str(reply))
-        return reply
+        return _checked(reply)
 
     async def command(self, *command: Any, timeout: float = 5.0) -> Any:
         """A plain command (a queue's XADD) in the same turn's write; an error reply raises
         :class:`ScriptError`."""
+        protocol = await self._ready(timeout)
+        return _checked(await protocol.send(*command, timeout=timeout))
+
+    async def _ready(self, timeout: float) -> _Protocol:
         protocol = self._protocol
         if protocol is None or protocol.transport is None:
             protocol = await asyncio.wait_for(self._connected(), timeout)
-        reply = await protocol.send(*command, timeout=timeout)
-        if isinstance(reply, hiredis.ReplyError):
-            raise ScriptError(str(reply))
-        return reply
+        return protocol
 
     async def close(self) -> None:
         self.close_now()
@@ -146,9 +143,7 @@ class ScriptConnection:
             protocol.transport.close()
 
     async def _load(self, protocol: _Protocol, source: str, timeout: float) -> str:
-        reply = await protocol.send(b"SCRIPT", b"LOAD", source, timeout=timeout)
-        if isinstance(reply, hiredis.ReplyError):
-            raise ScriptError(str(reply))
+        reply = _checked(await protocol.send(b"SCRIPT", b"LOAD", source, timeout=timeout))
         self._shas[source] = reply.decode()
         return self._shas[source]
 
@@ -184,6 +179,13 @@ class ScriptConnection:
 
 class ScriptError(Exception):
     """Redis answered a script call with an error (a bug in the script, or a wrong key type)."""
+
+
+def _checked(reply: Any) -> Any:
+    """The reply, or :class:`ScriptError` for an error reply."""
+    if isinstance(reply, hiredis.ReplyError):
+        raise ScriptError(str(reply))
+    return reply
 
 
 class RequestScript:

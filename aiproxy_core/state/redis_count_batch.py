@@ -9,9 +9,9 @@ once, and writes each changed counter once: what each call sees is exactly what 
 had the calls run one after another (they did, inside the script), and each call is still all or
 none over its own counters.
 
-Only with the process's :class:`~aiproxy_core.redis_scripts.ScriptConnection` (one Redis server,
-where every key is on the one server); on a Redis Cluster each call stays its own script, routed
-by its tenant's slot.
+Batched only with the process's :class:`~aiproxy_core.redis_scripts.ScriptConnection` (one Redis
+server, where every key is on the one server); on a Redis Cluster each call runs the same script
+alone, routed by its tenant's slot.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..redis_scripts import ScriptConnection
 
-__all__ = ["CountBatch"]
+__all__ = ["COUNT_MANY", "CountBatch", "count_many_arguments"]
 
 # KEYS: each distinct counter hash once. ARGV: the number of calls, then per call: mode ('a' add,
 # 'p' peek), n, and per counter: kind ('s' sliding, 'f' fixed), cost, limit, window ms, its KEYS
@@ -98,6 +98,24 @@ MAX_CALLS = 256
 _Call = tuple[str, list[str], list[Any], float, "asyncio.Future[list[int]]"]
 
 
+def count_many_arguments(calls: list[tuple[str, list[str], list[Any]]]) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of COUNT_MANY for ``(mode, keys, counters)`` calls: each distinct key once
+    (a busy counter asked by many calls is read and written once). One call alone is how a Redis
+    Cluster runs it, routed by that call's slot."""
+    keys: list[str] = []
+    index_of: dict[str, int] = {}
+    args: list[Any] = [len(calls)]
+    for mode, call_keys, counters in calls:
+        args += (mode, len(call_keys))
+        for key, position in zip(call_keys, range(0, len(counters), 4)):
+            index = index_of.get(key)
+            if index is None:
+                keys.append(key)
+                index = index_of[key] = len(keys)
+            args += (*counters[position : position + 4], index)
+    return keys, args
+
+
 class CountBatch:
     """One per script connection: ``await batch.count(mode, keys, counters, timeout)``, where
     ``counters`` is ``[kind tag, cost, limit, window ms]`` per key; returns the four integers per
@@ -129,17 +147,7 @@ class CountBatch:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, calls: list[_Call]) -> None:
-        keys: list[str] = []
-        index_of: dict[str, int] = {}
-        args: list[Any] = [len(calls)]
-        for mode, call_keys, counters, _, _ in calls:
-            args += (mode, len(call_keys))
-            for key, position in zip(call_keys, range(0, len(counters), 4)):
-                index = index_of.get(key)
-                if index is None:
-                    keys.append(key)
-                    index = index_of[key] = len(keys)
-                args += (*counters[position : position + 4], index)
+        keys, args = count_many_arguments([(mode, call_keys, counters) for mode, call_keys, counters, _, _ in calls])
         try:
             reply = await self._scripts.evalsha(COUNT_MANY, keys, args, timeout=min(call[3] for call in calls))
         except BaseException as exc:  # every caller learns its count failed

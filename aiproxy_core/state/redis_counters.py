@@ -15,10 +15,11 @@ Every script touches keys of one tenant only (one counter's, or several of ``add
 the tenant's ``{tenant}`` slot (cluster-safe),
 and reads ``TIME`` itself, so gateway processes whose clocks differ still agree. With the
 process's script connection, the sliding and fixed counts of one event-loop turn run as one script
-(:mod:`.redis_count_batch`). The check and
+(:mod:`.redis_count_batch`, whose script a Redis Cluster runs per call). The check and
 the count are one script: nothing can be counted in between. The arithmetic is the one of
 ``counter_windows.py`` (which the SQLite backend runs), written again in Lua. ``add``, ``peek``
-and ``add_all`` are one script (COUNT), ``refund`` and ``refund_all`` another (REFUND).
+and ``add_all`` are one script (COUNT; COUNT_MANY of :mod:`.redis_count_batch` when every counter
+is sliding or fixed), ``refund`` and ``refund_all`` another (REFUND).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..redis_scripts import RequestScript
 from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
 from .counter_windows import FixedBucket, SlidingBuckets, checked_amount, checked_kind, window_ms
 from .keyspace import KeySpace
+from .redis_count_batch import COUNT_MANY, count_many_arguments
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -181,60 +183,6 @@ return reply
 """
 )
 
-# COUNT for calls whose counters are all sliding or fixed (the rate limiter's and quotas' case):
-# the check and the write only. The waits (retry, reset) follow from what it returns, so Python
-# computes them with ``counter_windows`` instead of Lua: Redis's time per call is what a gateway
-# fleet shares, ~2 us less here (measured with INFO commandstats). KEYS: per counter, its hash.
-# ARGV: mode, n, then per counter: kind, cost, limit, window ms. Returns per counter {fits, cur
-# (after the write), prev, elapsed ms}.
-COUNT_BUCKETS = (
-    _CLOCK
-    + """
-local mode, n = ARGV[1], tonumber(ARGV[2])
-local loaded, all, a = {}, true, 3
-for i = 1, n do
-  local kind, cost, limit, width = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  a = a + 4
-  local start = now - now % width
-  local elapsed, cur, prev = now - start, 0, 0
-  local stored = redis.call('HMGET', KEYS[i], 's', 'c', 'p')
-  local at = tonumber(stored[1])
-  if at == start then
-    cur = tonumber(stored[2])
-    if kind == 's' then prev = tonumber(stored[3]) end
-  elseif kind == 's' and at == start - width then
-    prev = tonumber(stored[2])
-  end
-  local fits = cost <= limit and prev * (width - elapsed) + (cur + cost) * width <= limit * width
-  all = all and fits
-  loaded[i] = {kind, cost, width, start, cur, prev, elapsed, fits, at == start}
-end
-local reply = {}
-for i = 1, n do
-  local s = loaded[i]
-  local kind, cost, width, start, cur, prev, elapsed = s[1], s[2], s[3], s[4], s[5], s[6], s[7]
-  if all and mode == 'a' and cost > 0 then
-    cur = cur + cost
-    if s[9] then
-      -- The same bucket: only its count moves; its expiry was set when the bucket began.
-      redis.call('HINCRBY', KEYS[i], 'c', cost)
-    elseif kind == 's' then
-      redis.call('HSET', KEYS[i], 's', start, 'c', cur, 'p', prev)
-      redis.call('PEXPIREAT', KEYS[i], start + 2 * width)
-    else
-      redis.call('HSET', KEYS[i], 's', start, 'c', cur)
-      redis.call('PEXPIREAT', KEYS[i], start + width)
-    end
-  end
-  reply[4 * i - 3] = s[8] and 1 or 0
-  reply[4 * i - 2] = cur
-  reply[4 * i - 1] = prev
-  reply[4 * i] = elapsed
-end
-return reply
-"""
-)
-
 # Takes back costs counted earlier, never below zero. KEYS as COUNT. ARGV: n, then per counter:
 # kind, cost, window ms.
 REFUND = (
@@ -337,7 +285,7 @@ return owed - taken
 
 
 _count = RequestScript(COUNT)
-_count_buckets = RequestScript(COUNT_BUCKETS)
+_count_many = RequestScript(COUNT_MANY)
 _refund = RequestScript(REFUND)
 _balance = RequestScript(BALANCE)
 _add_to_balance = RequestScript(ADD_TO_BALANCE)
@@ -374,7 +322,9 @@ def _once(seen: set[tuple[str, str, int]], name: str, tag: str, width: int) -> N
 
 
 def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], parts: list[int]) -> list[CounterVerdict]:
-    """Verdicts from COUNT_BUCKETS' reply, the waits computed as COUNT computes them in Lua."""
+    """Verdicts from COUNT_MANY's reply for one call, the waits computed as COUNT computes them in
+    Lua (a call whose counters are all sliding or fixed needs only the check and the write in
+    Redis: its waits follow from what it returns)."""
     allowed = all(parts[i] == 1 for i in range(0, len(parts), 4))
     verdicts = []
     for i, (request, width) in enumerate(zip(requests, widths)):
@@ -496,14 +446,14 @@ class RedisCounters(Counters):
         if not requests:
             return []
         keys, counters, widths, buckets_only = self._prepared(requests)
-        args: list[Any] = [mode, len(requests), *counters]
         if buckets_only:
             if self._batch is not None:
                 parts = await self._batch.count(mode, keys, counters, timeout or 5.0)
             else:
-                parts = [int(part) for part in await self._run(_count_buckets, keys, args, timeout)]
+                many_keys, many_args = count_many_arguments([(mode, keys, counters)])
+                parts = [int(part) for part in await self._run(_count_many, many_keys, many_args, timeout)]
             return _bucket_verdicts(requests, widths, parts)
-        args.insert(2, f"{_PROCESS_TAG}{next(_sequence)}:")
+        args: list[Any] = [mode, len(requests), f"{_PROCESS_TAG}{next(_sequence)}:", *counters]
         parts = [int(part) for part in await self._run(_count, keys, args, timeout)]
         allowed = all(parts[i] == 1 for i in range(0, len(parts), 6))
         verdicts = []

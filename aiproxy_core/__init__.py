@@ -37,7 +37,19 @@ from . import openai_shapes, sse, state, state_keys
 from .gateway import Gateway
 from .hookspecs import hookimpl
 from .mock_upstream import create_mock_upstream
-from .models import ApiKey, ChainEntry, Consumer, Rule, Tenant
+from .models import (
+    ApiKey,
+    ChainEntry,
+    CircuitBreakerPolicy,
+    Condition,
+    ConditionMatch,
+    Consumer,
+    RetryPolicy,
+    RoutingPolicy,
+    Rule,
+    RuleTarget,
+    Tenant,
+)
 from .plugins import PluginInfo, PluginRegistry
 from .redis_keys import delete_matching
 from .redis_scripts import ScriptConnection, ScriptError
@@ -55,6 +67,9 @@ __all__ = [
     "BadRequest",
     "ChainEntry",
     "ChangeEvent",
+    "CircuitBreakerPolicy",
+    "Condition",
+    "ConditionMatch",
     "ConfigError",
     "Conflict",
     "Consumer",
@@ -82,7 +97,10 @@ __all__ = [
     "RecordsConfig",
     "RedisConfig",
     "RequestContext",
+    "RetryPolicy",
+    "RoutingPolicy",
     "Rule",
+    "RuleTarget",
     "ScriptConnection",
     "ScriptError",
     "ServerConfig",

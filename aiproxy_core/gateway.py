@@ -17,6 +17,7 @@ from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
 from .plugins.hook_calls import call_and_await
 from .proxy.app import ProxyApp
+from .routing import HEALTH_NAMESPACE, FormatBridge, RequestCost, Router, TargetHealth
 from .proxy.routing import TenantDirectory
 from .redis_scripts import ScriptConnection
 from .services import GatewayServices
@@ -88,6 +89,10 @@ class Gateway:
         self.tenants = TenantDirectory(self.store, registry, config.server.base_domain)
         #: This deployment's name in ``Via`` (see :func:`deployment_id`).
         self.gateway_id = config.server.gateway_id or deployment_id(config)
+        #: Each target's health (circuits, latency), shared through the state API; refreshed
+        #: in the background.
+        self.target_health = TargetHealth(self.state.for_plugin(HEALTH_NAMESPACE), self.in_background)
+        self.router = Router(self.upstream, self.target_health, FormatBridge(RequestCost()))
         self.proxy_app = ProxyApp(
             server=config.server,
             gateway_id=self.gateway_id,
@@ -95,6 +100,7 @@ class Gateway:
             auth=self.auth,
             consumers=self.consumers,
             upstream=self.upstream,
+            router=self.router,
             services=self.services,
             in_background=self.in_background,
             lifespan=self.serve_lifespan,

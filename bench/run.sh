@@ -5,6 +5,7 @@
 #   redis: state in the Redis on 127.0.0.1:6379 (prefix aiproxy-bench).
 #   cluster: state on a private 3-master Redis Cluster (bench/private_cluster.py, the SDK's).
 # Env: DURATION, CONNS (passed to compare.sh); COMPARE (path to compare.sh); PYTHON (the venv's python);
+#   RULE: JSON of rule fields to add or replace (bench/seed_route.py), e.g. targets and routing;
 #   BILLING_WORKER=separate: the gateway does not run the billing worker (plugins.billing.run_worker
 #   false); an `aiproxy billing-worker` process beside it does.
 # With billing in the chain, `aiproxy billing-status` runs after the load: the queue's backlog.
@@ -46,7 +47,7 @@ fi
 pids=($! "${pids[@]}")
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 read -r sub key tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18080 "$chain")
-echo "gateway: $mode store, chain $chain, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}"
+echo "gateway: $mode store, chain $chain${RULE:+, rule $RULE}, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}"
 # The gateway's own CPU time across the run (it is idle during the other rows), per request it
 # served: steadier than requests/s on a shared machine.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }

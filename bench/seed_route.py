@@ -1,6 +1,8 @@
 """Create the benchmark tenant and its rule over the Admin API; print its subdomain, key and id.
 
 With ``billing`` in the chain the key is a consumer's, on a pay-per-call plan (as paid traffic is).
+``RULE`` (environment, JSON) adds or replaces rule fields, e.g. three targets with fallback:
+``RULE='{"target": null, "targets": [{"url": "http://127.0.0.1:9101"}, ...], "routing": {}}'``.
 
 Usage: python bench/seed_route.py ADMIN_URL [CHAIN_JSON]
 """
@@ -8,6 +10,7 @@ Usage: python bench/seed_route.py ADMIN_URL [CHAIN_JSON]
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 
@@ -26,7 +29,13 @@ def main() -> None:
         rule = client.post(
             f"/api/v1/tenants/{t['id']}/rules",
             headers={"Authorization": f"Bearer {t['api_key']}"},
-            json={"path": "/v1", "target": "http://127.0.0.1:9101", "methods": ["POST"], "plugin_chain": chain},
+            json={
+                "path": "/v1",
+                "target": "http://127.0.0.1:9101",
+                "methods": ["POST"],
+                "plugin_chain": chain,
+                **json.loads(os.environ.get("RULE") or "{}"),
+            },
         )
         if rule.status_code != 201:
             sys.exit(f"rule not created: {rule.status_code} {rule.text}")

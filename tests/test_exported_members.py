@@ -39,14 +39,17 @@ IMPLEMENTATION_MODULES = {
     "mock_upstream": "exported as create_mock_upstream",
     "models": "exported as the model classes",
     "plugins": "exported as PluginRegistry, PluginInfo",
+    "pricing": "the dated model price table behind X-AIProxy-Cost (plugins read the cost in ctx.annotations)",
     "proxy": "the Proxy API app",
     "redis_keys": "exported as delete_matching",
     "redis_scripts": "exported as ScriptConnection, ScriptError",
     "request_ids": "request id minting of the Proxy API",
+    "routing": "routing across a rule's targets (strategies, retries, circuits, formats, cost)",
     "server": "the uvicorn listeners; exported as listener_configs",
     "services": "exported as GatewayServices",
     "single_flight": "exported as SingleFlight",
     "store": "exported as Store, ChangeEvent, store_for",
+    "translation": "OpenAI <-> Anthropic format translation, used by routing",
     "upstream": "the upstream HTTP client; exported as UpstreamClient, UpstreamResponse",
 }
 

@@ -462,3 +462,23 @@ def test_openai_client_tool_calls_plain_and_streamed(live_port: int) -> None:
         assert after.choices[0].finish_reason == "stop" and after.choices[0].message.content == "You said: thanks"
     finally:
         client.close()
+
+
+async def test_fail_times_fails_the_first_requests_of_a_key_then_answers(client: httpx.AsyncClient) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    headers = {"X-Mock-Status": "503", "X-Mock-Fail-Times": "2", "X-Mock-Fail-Key": "k1"}
+    statuses = [(await client.post("/v1/chat/completions", json=body, headers=headers)).status_code for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]
+    other = {**headers, "X-Mock-Fail-Key": "k2"}
+    assert (await client.post("/v1/chat/completions", json=body, headers=other)).status_code == 503
+    bad = await client.post("/v1/chat/completions", json=body, headers={**headers, "X-Mock-Fail-Times": "two"})
+    assert bad.status_code == 400 and "X-Mock-Fail-Times" in bad.text
+
+
+async def test_azure_deployment_route_wants_api_version_and_key(client: httpx.AsyncClient) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    path = "/openai/deployments/prod/chat/completions"
+    assert (await client.post(path, json=body, headers={"api-key": "k"})).status_code == 404
+    assert (await client.post(path + "?api-version=2024-10-21", json=body)).status_code == 401
+    answer = await client.post(path + "?api-version=2024-10-21", json=body, headers={"api-key": "k"})
+    assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "You said: hi"

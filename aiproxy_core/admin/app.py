@@ -94,6 +94,7 @@ def core_routes() -> list[BaseRoute]:
         Route(t + "/rules", rules.create_rule, methods=["POST"]),
         Route(t + "/rules", rules.list_rules, methods=["GET"]),
         Route(t + "/rules/{rule_id}", rules.get_rule, methods=["GET"]),
+        Route(t + "/rules/{rule_id}/targets", rules.rule_targets, methods=["GET"]),
         Route(t + "/rules/{rule_id}", rules.replace_rule, methods=["PUT"]),
         Route(t + "/rules/{rule_id}", rules.delete_rule, methods=["DELETE"]),
         Route(t + "/consumers", consumers.create_consumer, methods=["POST"]),

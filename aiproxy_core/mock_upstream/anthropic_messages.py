@@ -19,18 +19,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from ..translation.error_bodies import ANTHROPIC_TYPE_BY_STATUS
+
 __all__ = ["ANTHROPIC_ERROR_TYPES", "anthropic_error", "messages"]
 
-#: Anthropic's error type for each status (what its client maps to exception classes).
-ANTHROPIC_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
+#: Anthropic's error type for each status (what its client maps to exception classes): the same
+#: table the gateway's translation uses.
+ANTHROPIC_ERROR_TYPES = ANTHROPIC_TYPE_BY_STATUS
 
 
 def anthropic_error(status: int, message: str) -> JSONResponse:

@@ -6,6 +6,9 @@ bodies and token counts without a real provider, and it can inject latency and e
 retries, timeouts and fallbacks can be exercised. Any path it does not implement is
 echoed back, which lets tests see exactly what the gateway forwarded.
 
+Azure OpenAI's shape is served too: ``POST /openai/deployments/<name>/chat/completions`` wants
+an ``api-version`` query (404 without, as Azure) and an ``api-key`` header (401 without).
+
 Per-request controls (headers):
 
 - ``X-Mock-Latency-Ms``: delay before the response starts (overrides ``latency_ms``).
@@ -13,6 +16,8 @@ Per-request controls (headers):
 - ``X-Mock-Status``: answer with this error status (400..599) in the OpenAI error envelope.
 - ``X-Mock-Retry-After-Ms``: with ``X-Mock-Status``, the error says when to retry, as providers
   do: ``retry-after`` (whole seconds, rounded up) and ``retry-after-ms``.
+- ``X-Mock-Fail-Times`` (with ``X-Mock-Status``): only the first N requests with the same
+  ``X-Mock-Fail-Key`` fail; the rest are answered (an upstream that recovers).
 - ``X-Mock-First-Event-Delay-Ms``: a streamed answer sends its headers at once and its first event
   this much later (a model slow to its first token: what a time-to-first-token timeout catches).
 - ``X-Mock-Fault: close-mid-stream``: a streamed answer is cut after its first two events: no
@@ -144,7 +149,30 @@ def forced_status(request: Request) -> int | None:
     return status
 
 
-def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Random, *, anthropic: bool = False) -> Endpoint:
+class FailureBudget:
+    """``X-Mock-Fail-Times: N``: of the requests carrying the same ``X-Mock-Fail-Key`` (any text),
+    only the first N get ``X-Mock-Status``; later ones are answered. An upstream that recovers,
+    for retries and circuit breakers to meet. Counted per mock process."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def due(self, request: Request) -> bool:
+        raw = request.headers.get("x-mock-fail-times")
+        if raw is None:
+            return True
+        if not raw.isdigit():
+            raise MockRequestError("X-Mock-Fail-Times must be a whole number", "invalid_mock_header")
+        key = request.headers.get("x-mock-fail-key", "")[:200]
+        if key not in self.seen and len(self.seen) >= 10_000:
+            self.seen.clear()
+        count = self.seen[key] = self.seen.get(key, 0) + 1
+        return count <= int(raw)
+
+
+def with_injection(
+    endpoint: Endpoint, settings: MockSettings, rng: random.Random, failures: FailureBudget, *, anthropic: bool = False
+) -> Endpoint:
     """Wrap an endpoint with latency, forced and random errors, and 400s for bad input (in
     Anthropic's envelope for its Messages API)."""
 
@@ -154,6 +182,8 @@ def with_injection(endpoint: Endpoint, settings: MockSettings, rng: random.Rando
             if latency_ms > 0:
                 await asyncio.sleep(latency_ms / 1000)
             status = forced_status(request)
+            if status is not None and not failures.due(request):
+                status = None
             if status is not None:
                 retry_after = header_milliseconds(request, "x-mock-retry-after-ms", -1)
                 return injected_error(status, retry_after if retry_after >= 0 else None, anthropic=anthropic)
@@ -454,13 +484,27 @@ def create_mock_upstream(
     async def anthropic_messages(request: Request) -> Response:
         return await messages(request, settings.stream_delay_ms)
 
+    async def azure_chat(request: Request) -> Response:
+        # Azure OpenAI's shape: the deployment in the path, api-version in the query, the key in
+        # an api-key header (or Entra's bearer token); without them Azure refuses, and so does this.
+        if not request.query_params.get("api-version"):
+            return JSONResponse({"error": {"code": "404", "message": "Resource not found"}}, status_code=404)
+        if not request.headers.get("api-key") and not request.headers.get("authorization"):
+            return JSONResponse(
+                {"error": {"code": "401", "message": "Access denied due to missing subscription key."}}, status_code=401
+            )
+        return await chat_completions(request, settings.stream_delay_ms)
+
+    failures = FailureBudget()
+
     def route(path: str, endpoint: Endpoint, methods: list[str], anthropic: bool = False) -> Route:
-        return Route(path, with_injection(endpoint, settings, rng, anthropic=anthropic), methods=methods)
+        return Route(path, with_injection(endpoint, settings, rng, failures, anthropic=anthropic), methods=methods)
 
     return Starlette(
         routes=[
             route("/v1/chat/completions", chat, ["POST"]),
             route("/v1/messages", anthropic_messages, ["POST"], anthropic=True),
+            route("/openai/deployments/{deployment}/chat/completions", azure_chat, ["POST"]),
             route("/v1/embeddings", embeddings, ["POST"]),
             route("/v1/models", list_models, ["GET"]),
             route("/{path:path}", echo, ALL_METHODS),

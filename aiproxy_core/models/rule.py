@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from .chain_entry import ChainEntry
+from .routing import RoutingPolicy, RuleTarget
+
+ClientFormat = Literal["openai", "anthropic"]
+#: At most this many targets per rule: each may be tried once per request.
+MAX_TARGETS = 16
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
@@ -51,7 +56,13 @@ class _RuleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Annotated[str, AfterValidator(_path)] = Field(max_length=1000)
-    target: HttpUrl
+    #: The one-target shorthand; a rule has ``target`` or ``targets``, not both.
+    target: HttpUrl | None = None
+    targets: list[RuleTarget] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+    routing: RoutingPolicy | None = None
+    #: The API the rule's clients speak: ``openai`` (chat completions and the rest) or
+    #: ``anthropic`` (the Messages API at ``/v1/messages``).
+    client_format: ClientFormat = "openai"
     methods: list[str] | None = Field(default=None, min_length=1)
     strip_path: bool = False
     plugin_chain: list[ChainEntry] = Field(default_factory=list, max_length=100)
@@ -81,32 +92,71 @@ class RuleInput(_RuleFields):
 
     @field_validator("target")
     @classmethod
-    def _no_credentials_in_target(cls, value: HttpUrl) -> HttpUrl:
-        if value.username or value.password:
-            raise ValueError(
-                "the target holds a user name or password (user:pass@host); put the credential in upstream_headers "
-                "(e.g. Authorization), which the Admin API never shows"
-            )
-        named = sorted({name for name, _ in parse_qsl(value.query or "", keep_blank_values=True) if _credential_parameter(name)})
-        if named:
-            raise ValueError(
-                f"the target's query holds credential parameter(s) {', '.join(named)}; put the credential in "
-                "upstream_headers (e.g. Authorization or the upstream's API key header), which the Admin API never shows"
-            )
+    def _no_credentials_in_target(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None:
+            _check_url_credentials(value, "the target")
         return value
 
     @field_validator("upstream_headers")
     @classmethod
     def _plain_header_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not _FIELD_NAME.fullmatch(name):
-                raise ValueError(
-                    f"upstream header name {name!r} is not a valid HTTP field name (letters, digits and !#$%&'*+-.^_`|~; "
-                    "no spaces, colons, CR or LF)"
-                )
-            if not _FIELD_VALUE.fullmatch(text):
-                raise ValueError(f"upstream header {name!r} has a control character (CR, LF, NUL, ...) in its value; remove it")
+        return _check_header_fields(value)
+
+    @field_validator("targets")
+    @classmethod
+    def _checked_targets(cls, value: list[RuleTarget] | None) -> list[RuleTarget] | None:
+        names: set[str] = set()
+        for index, target in enumerate(value or ()):
+            _check_url_credentials(target.url, f"targets.{index}.url")
+            _check_header_fields(target.upstream_headers)
+            if target.name is not None:
+                if target.name in names:
+                    raise ValueError(f"two targets are named {target.name!r}; target names must differ")
+                names.add(target.name)
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_name_targets(self) -> "RuleInput":
+        if (self.target is None) == (self.targets is None):
+            raise ValueError("give the rule either target (one upstream URL) or targets (a list of upstreams), not both or neither")
+        policy = self.routing
+        if policy is not None:
+            count = len(self.targets or ()) or 1
+            names = {t.name: i for i, t in enumerate(self.targets or ()) if t.name is not None}
+            groups = [("default", policy.default or [])] + [(f"conditions.{i}.targets", c.targets) for i, c in enumerate(policy.conditions)]
+            for where, refs in groups:
+                for ref in refs:
+                    if isinstance(ref, int) and not 0 <= ref < count:
+                        raise ValueError(f"routing.{where}: target index {ref} does not exist (the rule has {count} target(s))")
+                    if isinstance(ref, str) and ref not in names:
+                        raise ValueError(f"routing.{where}: no target is named {ref!r}")
+        return self
+
+
+def _check_url_credentials(value: HttpUrl, where: str) -> None:
+    if value.username or value.password:
+        raise ValueError(
+            f"{where} holds a user name or password (user:pass@host); put the credential in upstream_headers "
+            "(e.g. Authorization), which the Admin API never shows"
+        )
+    named = sorted({name for name, _ in parse_qsl(value.query or "", keep_blank_values=True) if _credential_parameter(name)})
+    if named:
+        raise ValueError(
+            f"{where}'s query holds credential parameter(s) {', '.join(named)}; put the credential in "
+            "upstream_headers (e.g. Authorization or the upstream's API key header), which the Admin API never shows"
+        )
+
+
+def _check_header_fields(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _FIELD_NAME.fullmatch(name):
+            raise ValueError(
+                f"upstream header name {name!r} is not a valid HTTP field name (letters, digits and !#$%&'*+-.^_`|~; "
+                "no spaces, colons, CR or LF)"
+            )
+        if not _FIELD_VALUE.fullmatch(text):
+            raise ValueError(f"upstream header {name!r} has a control character (CR, LF, NUL, ...) in its value; remove it")
+    return value
 
 
 class Rule(_RuleFields):

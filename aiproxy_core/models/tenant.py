@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..pricing.overrides import PriceOverrides
 from .chain_entry import ChainEntry
 
 SUBDOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -48,6 +49,9 @@ class TenantCreate(_TenantFields):
     tier: str = Field(default="free", min_length=1, max_length=50)
     enabled_plugins: list[str] | None = None
     required_plugins: dict[str, ChainEntry] = Field(default_factory=dict)
+    #: The tenant's own model prices (USD per 1M tokens), over the core's table for
+    #: ``X-AIProxy-Cost``: negotiated rates, fine-tunes, self-hosted models.
+    model_prices: PriceOverrides = Field(default_factory=dict)
 
 
 class TenantPatch(_TenantFields):
@@ -58,6 +62,7 @@ class TenantPatch(_TenantFields):
     tier: str | None = Field(default=None, min_length=1, max_length=50)
     enabled_plugins: list[str] | None = None
     required_plugins: dict[str, ChainEntry] | None = None
+    model_prices: PriceOverrides | None = None
 
 
 class Tenant(TenantCreate):

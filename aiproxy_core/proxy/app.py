@@ -31,24 +31,21 @@ from ..state_keys import INTERRUPTED
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from .client_address import ClientAddresses
 from .disconnect import ClientDisconnected, DisconnectWatch
-from .headers import downstream_headers, upstream_request_headers
-from .request_path import request_path
+from .headers import upstream_request_headers
+from .request_path import RequestPath, request_path
 from .routing import Route, TenantView, host_name
 from .stream_end import interrupted_stream_event
-from .streaming import sse_events
 
 if TYPE_CHECKING:
     from ..auth import ConsumerDirectory, KeyAuthenticator
     from ..config import ServerConfig
     from ..services import GatewayServices
+    from ..routing import Router
     from ..upstream import UpstreamClient
     from .routing import TenantDirectory
 
 logger = logging.getLogger("aiproxy.proxy")
 
-#: Plain upstream bodies up to this size are read whole and sent in one message (fewer syscalls);
-#: larger, unsized or event-stream bodies are passed on chunk by chunk as they arrive.
-WHOLE_BODY_LIMIT = 1024 * 1024
 #: The status recorded for post_response hooks when the client left before its answer (nginx's 499).
 CLIENT_CLOSED_REQUEST = 499
 
@@ -90,6 +87,7 @@ class ProxyApp:
         auth: KeyAuthenticator,
         consumers: ConsumerDirectory,
         upstream: UpstreamClient,
+        router: Router,
         services: GatewayServices,
         in_background: Callable[[Coroutine[Any, Any, Any]], None],
         lifespan: Callable[[Receive, Send], Awaitable[None]] | None = None,
@@ -98,6 +96,7 @@ class ProxyApp:
         self.auth = auth
         self.consumers = consumers
         self.upstream = upstream
+        self.router = router
         self.services = services
         self.in_background = in_background
         self.lifespan = lifespan
@@ -137,6 +136,7 @@ class ProxyApp:
             request = ProxyRequest(
                 scope["method"], path.decoded, scope["query_string"].decode("latin-1"), headers, body, self._client_ip(scope, headers)
             )
+            first_url = route.target.url(path, request.query_string)
             ctx = RequestContext(
                 request_id=request_id,
                 client_request_id=client_id,
@@ -145,13 +145,13 @@ class ProxyApp:
                 api_key=key,
                 consumer=consumer,
                 request=request,
-                upstream_url=route.target.url(path, request.query_string),
+                upstream_url=first_url,
                 started_at=started,
                 services=self.services,
                 scheme=self._scheme(scope, headers),
                 host=host_name(host),
             )
-            response = await self._through_chain(ctx, chain, scope, host, watch)
+            response = await self._through_chain(ctx, chain, scope, host, watch, route, path, first_url)
         except ClientDisconnected:
             if watch is not None:
                 watch.close()
@@ -247,13 +247,16 @@ class ProxyApp:
             if not message.get("more_body"):
                 return b"".join(parts)
 
-    async def _through_chain(self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
+    async def _through_chain(
+        self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch, route: Route, path: RequestPath,
+        first_url: str,
+    ) -> ProxyResponse:
         try:
             answer = await run_answering(chain.pre_request, ctx) if chain.pre_request else None
         except GatewayError as exc:
             answer = error_response(exc, ctx.client_request_id or ctx.request_id)
         if answer is None:
-            ctx.response = await self._forward(ctx, chain, scope, host, watch)
+            ctx.response = await self._forward(ctx, chain, scope, host, watch, route, path, first_url)
             if chain.post_request:
                 await self._replace_with(chain.post_request, ctx)
         else:
@@ -273,7 +276,10 @@ class ProxyApp:
             await _discard(current)
             ctx.response = replaced
 
-    async def _forward(self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch) -> ProxyResponse:
+    async def _forward(
+        self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch, route: Route, path: RequestPath,
+        first_url: str,
+    ) -> ProxyResponse:
         request = ctx.request
         rule = ctx.rule
         client = scope.get("client")
@@ -290,21 +296,9 @@ class ProxyApp:
             identity_encoding=chain.reads_response,
             via=self.via_entry,
         )
-        try:
-            upstream = await watch.upstream(
-                self.upstream.send(request.method, ctx.upstream_url, upstream_headers, request.body, rule.timeout)
-            )
-            headers = downstream_headers(upstream.raw_headers)
-            length = upstream.content_length
-            if length is not None and length <= WHOLE_BODY_LIMIT and not upstream.content_type.startswith("text/event-stream"):
-                return ProxyResponse(upstream.status, headers, await watch.upstream(upstream.read()))
-        except GatewayError as exc:
-            _log_upstream_failure(ctx, exc)
-            raise
-        stream = upstream.iter_chunks()
-        if chain.response_chunk and upstream.content_type.startswith("text/event-stream"):
-            stream = sse_events(stream)
-        return ProxyResponse(upstream.status, headers, stream=stream)
+        # A plugin that pointed ctx.upstream_url elsewhere sends there, once (no routing).
+        overridden = None if ctx.upstream_url is first_url else ctx.upstream_url
+        return await self.router.forward(ctx, route.plan, path, upstream_headers, watch, bool(chain.response_chunk), overridden)
 
     async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send: Send, watch: DisconnectWatch | None) -> None:
         headers = response.headers
@@ -367,13 +361,6 @@ class ProxyApp:
             logger.warning("request %s: the answer was cut off: %s", request_id, detail)
         else:
             logger.error("request %s: the answer was cut off by an unexpected error", request_id, exc_info=failure)
-
-
-def _log_upstream_failure(ctx: RequestContext, exc: GatewayError) -> None:
-    """What the client is not told (the upstream's address, the library's words), for the operator."""
-    detail = exc.log_detail
-    if detail:
-        logger.warning("request %s (rule %s): %s: %s", ctx.request_id, ctx.rule.id, exc.code, detail)
 
 
 async def _discard(response: ProxyResponse | None) -> None:

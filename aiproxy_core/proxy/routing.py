@@ -15,6 +15,7 @@ from ..models import Rule, Tenant
 from ..plugins import PluginRegistry
 from ..single_flight import SingleFlight
 from ..store import ChangeEvent, Store
+from ..routing.plan import RoutePlan
 from .target import UpstreamTarget
 
 
@@ -25,12 +26,16 @@ class Route:
     methods: frozenset[str] | None
     chain: CompiledChain | None
     chain_error: ChainCompileError | None = None
-    #: The rule's target, split once for the per-request join.
+    #: The rule's targets and how requests spread over them, compiled once.
+    plan: RoutePlan = field(default=None)  # type: ignore[assignment]
+    #: The first target, split once for the per-request join (``ctx.upstream_url``).
     target: UpstreamTarget = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        if self.plan is None:
+            object.__setattr__(self, "plan", RoutePlan(self.rule))
         if self.target is None:
-            object.__setattr__(self, "target", UpstreamTarget(self.rule))
+            object.__setattr__(self, "target", self.plan.targets[0].joiner)
 
     def matches(self, path: str) -> bool:
         prefix = self.prefix

@@ -24,8 +24,9 @@ class UpstreamTarget:
 
     __slots__ = ("origin", "base", "query", "strip", "prefix_length", "root_rule")
 
-    def __init__(self, rule: Rule) -> None:
-        scheme, _, rest = str(rule.target).partition("://")
+    def __init__(self, rule: Rule, url: str | None = None) -> None:
+        """``url``: one of the rule's ``targets`` (default: its ``target``)."""
+        scheme, _, rest = (url or str(rule.target)).partition("://")
         rest, _, self.query = rest.partition("#")[0].partition("?")
         authority, slash, base = rest.partition("/")
         self.origin = f"{scheme}://{authority}"

@@ -6,6 +6,7 @@ The mock upstream counts tokens as words: a prompt "a b" is 2 prompt tokens and 
 """
 
 import asyncio
+import json
 import time
 
 import daily_token_allowance
@@ -141,7 +142,8 @@ async def test_a_streamed_answer_is_counted_from_its_usage_chunk(aiproxy_gateway
         assert response.status_code == 200
         text = (await response.aread()).decode()
     events = [line.removeprefix("data: ") for line in text.split("\n\n") if line.startswith("data: {")]
-    assert '"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}' in events[-1]
+    usage = json.loads(events[-1])["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (3, 5, 8)
     await gw.settle()
     # Counted from the usage chunk (8), not the reservation (50 + the body's bytes).
     assert await used(gw, alice, tokens_per_day=10_000) == 8

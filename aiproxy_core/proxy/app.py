@@ -347,7 +347,10 @@ class ProxyApp:
         if response.is_event_stream:
             # Headers and part of the answer are gone: the last event says it is cut off, and no
             # [DONE] follows, so an OpenAI-style client raises instead of returning half an answer.
-            event = interrupted_stream_event(ctx.request_id if ctx is not None else shown_id)
+            if ctx is not None:
+                event = interrupted_stream_event(ctx.request_id, ctx.rule.client_format)
+            else:
+                event = interrupted_stream_event(shown_id)
             await send({"type": "http.response.body", "body": event})
             return
         # Any other body ends without its last chunk: the server drops the connection, and the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from ..errors import BadRequest, GatewayError
+from ..errors import BadRequest, GatewayError, UpstreamUnreachable
 from ..json_text import loads
 from ..proxy.streaming import sse_events
 from ..translation import (
@@ -130,6 +130,12 @@ async def _translated(chunks: AsyncIterator[bytes], translator: AnthropicToOpenA
             out = translator.feed(chunk)
             if out:
                 yield out
+        if translator.cut_off:
+            # Raised like a broken transfer, so the proxy ends the stream with its own interrupted
+            # event in the client's format and marks the request interrupted for metering.
+            error = UpstreamUnreachable("the upstream of this route ended its stream before the answer was complete")
+            error.log_detail = "the translated stream ended without its final event"
+            raise error
         tail = translator.finish()
         if tail:
             yield tail

@@ -18,9 +18,8 @@ from .route_targets import RouteTarget, route_targets
 if TYPE_CHECKING:
     from ..context import RequestContext
 
-__all__ = ["Candidate", "RoutePlan"]
+__all__ = ["RoutePlan"]
 
-Candidate = tuple[RouteTarget, HealthView | None]
 
 
 class _CompiledCondition:
@@ -108,16 +107,10 @@ class RoutePlan:
         #: Whether any target changes the request body (a model to map, a format to translate).
         self.rewrites = any(t.model or t.provider == "anthropic" or (t.provider and rule.client_format == "anthropic") for t in self.targets)
 
-    def candidates(self, ctx: RequestContext, health: TargetHealth) -> list[Candidate]:
-        """The targets this request may try, in order; those with an open circuit left out."""
-        tenant_id = ctx.tenant.id
-        circuit = self.circuit
-        found: list[Candidate] = []
-        for target in self._order(ctx, health, tenant_id):
-            view = health.view(tenant_id, target.health_key, circuit)
-            if circuit is None or view.state != "open":
-                found.append((target, view))
-        return found
+    def candidates(self, ctx: RequestContext, health: TargetHealth) -> list[RouteTarget]:
+        """The targets this request may try, in order (a fresh list: the router drops those whose
+        circuit it finds open, looking at each target's health only when it comes to it)."""
+        return list(self._order(ctx, health, ctx.tenant.id))
 
     def _single(self, ctx: RequestContext, health: TargetHealth, tenant_id: str) -> Sequence[RouteTarget]:
         return self.targets[:1]

@@ -21,7 +21,7 @@ from ..proxy.request_path import RequestPath
 from .failures import Failure, backoff_delay, retry_after_seconds
 from .formats import FormatBridge
 from .health import TargetHealth
-from .plan import Candidate, RoutePlan
+from .plan import RoutePlan
 from .route_targets import Endpoint, RouteTarget
 
 if TYPE_CHECKING:
@@ -66,7 +66,9 @@ class Router:
             except GatewayError as exc:
                 _log_failure(ctx, target, exc)
                 raise
-        candidates: list[Candidate] = [(plan.targets[0], None)] if plan.plain else plan.candidates(ctx, self.health)
+        candidates = [plan.targets[0]] if plan.plain else plan.candidates(ctx, self.health)
+        health = None if plan.plain else self.health
+        tenant_id = ctx.tenant.id
         max_attempts = plan.max_attempts
         retry = plan.retry
         rules = plan.retry_rules
@@ -88,7 +90,8 @@ class Router:
             if position >= len(candidates):
                 position = 0
                 rounds += 1
-            target, view = candidates[position]
+            target = candidates[position]
+            view = health.view(tenant_id, target.health_key, plan.circuit) if health is not None else None
             if view is not None and view.state == "open" and plan.circuit is not None:  # opened by this request's failures
                 candidates.pop(position)
                 continue

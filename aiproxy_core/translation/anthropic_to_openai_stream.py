@@ -65,6 +65,11 @@ class AnthropicToOpenAIStream:
                 out += self._translate(payload)
         return b"".join(out)
 
+    @property
+    def cut_off(self) -> bool:
+        """The upstream's stream has ended (or stopped) with neither ``message_stop`` nor an error event."""
+        return not (self._stopped or self._failed)
+
     def finish(self) -> bytes:
         """``data: [DONE]`` if the upstream's stream ended properly (``message_stop``), else nothing."""
         return DONE if self._stopped else b""

@@ -75,6 +75,11 @@ class OpenAIToAnthropicStream:
             out += self._translate(payload)
         return b"".join(out)
 
+    @property
+    def cut_off(self) -> bool:
+        """The upstream's stream has ended (or stopped) with neither ``[DONE]`` nor an error event."""
+        return not (self._done or self._failed)
+
     def finish(self) -> bytes:
         """Nothing after a complete stream (or an error already sent); else an ``error`` event."""
         if self._done or self._failed:

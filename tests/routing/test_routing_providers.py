@@ -199,3 +199,21 @@ def test_cost_header_stream_usage_and_tenant_prices(live, aiproxy_mock_upstream)
     # An unknown model has no cost, and says nothing rather than a guess.
     raw = client.chat.completions.with_raw_response.create(model="no-such-model", messages=[{"role": "user", "content": "Hi"}])
     assert "x-aiproxy-cost" not in raw.headers
+
+
+def test_a_cut_translated_stream_is_never_complete_for_either_client(live, aiproxy_mock_upstream):
+    cut = {"X-Mock-Fault": "close-mid-stream"}
+    host, key, _ = seed(
+        live, {"client_format": "anthropic", "targets": [{"url": aiproxy_mock_upstream + "/v1", "provider": "openai", "upstream_headers": cut}]}
+    )
+    with pytest.raises(anthropic.APIError) as raised:
+        with anthropic_client(live, host, key).messages.stream(
+            model="m", max_tokens=50, messages=[{"role": "user", "content": "one two three four five six"}]
+        ) as stream:
+            stream.get_final_message()
+    assert "stopped before the answer was complete" in str(raised.value)
+
+    # The same upstream cut, untranslated, for the openai client.
+    host, key, _ = seed(live, {"targets": [{"url": aiproxy_mock_upstream, "upstream_headers": cut}]})
+    with pytest.raises(openai.APIError):
+        list(openai_client(live, host, key).chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": "a b c d e"}]))

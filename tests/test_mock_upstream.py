@@ -482,3 +482,15 @@ async def test_azure_deployment_route_wants_api_version_and_key(client: httpx.As
     assert (await client.post(path + "?api-version=2024-10-21", json=body)).status_code == 401
     answer = await client.post(path + "?api-version=2024-10-21", json=body, headers={"api-key": "k"})
     assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "You said: hi"
+
+
+async def test_context_window_refuses_a_prompt_too_long_as_each_provider_does(client: httpx.AsyncClient) -> None:
+    long = {"messages": [{"role": "user", "content": "one two three four"}], "max_tokens": 5}
+    headers = {"X-Mock-Context-Window": "3"}
+    refused = await client.post("/v1/chat/completions", json=long, headers=headers)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
+    anthropic_refused = await client.post("/v1/messages", json={**long, "model": "m"}, headers=headers)
+    assert anthropic_refused.status_code == 400 and "prompt is too long" in anthropic_refused.json()["error"]["message"]
+    short = {"messages": [{"role": "user", "content": "one two"}]}
+    assert (await client.post("/v1/chat/completions", json=short, headers=headers)).status_code == 200
+    assert (await client.post("/v1/chat/completions", json=short, headers={"X-Mock-Context-Window": "x"})).status_code == 400

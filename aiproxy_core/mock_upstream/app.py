@@ -18,6 +18,8 @@ Per-request controls (headers):
   do: ``retry-after`` (whole seconds, rounded up) and ``retry-after-ms``.
 - ``X-Mock-Fail-Times`` (with ``X-Mock-Status``): only the first N requests with the same
   ``X-Mock-Fail-Key`` fail; the rest are answered (an upstream that recovers).
+- ``X-Mock-Context-Window: N``: a prompt of more than N words is refused as the provider refuses
+  one its model cannot hold (400 ``context_length_exceeded``; Anthropic's "prompt is too long").
 - ``X-Mock-First-Event-Delay-Ms``: a streamed answer sends its headers at once and its first event
   this much later (a model slow to its first token: what a time-to-first-token timeout catches).
 - ``X-Mock-Fault: close-mid-stream``: a streamed answer is cut after its first two events: no
@@ -188,6 +190,9 @@ def with_injection(
                 retry_after = header_milliseconds(request, "x-mock-retry-after-ms", -1)
                 return injected_error(status, retry_after if retry_after >= 0 else None, anthropic=anthropic)
             requested_fault(request)  # a misspelt fault is a 400, not silently ignored
+            too_long = await over_context_window(request)
+            if too_long is not None:
+                return context_window_error(too_long, anthropic=anthropic)
             if settings.error_rate > 0 and rng.random() < settings.error_rate:
                 return injected_error(500, anthropic=anthropic)
             return await endpoint(request)
@@ -197,6 +202,32 @@ def with_injection(
             return error_response(400, "invalid_request_error", exc.code, exc.message)
 
     return wrapped
+
+
+async def over_context_window(request: Request) -> tuple[int, int] | None:
+    """``X-Mock-Context-Window: N``: (prompt words, N) when the messages hold more than N words."""
+    raw = request.headers.get("x-mock-context-window")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise MockRequestError("X-Mock-Context-Window must be a whole number of tokens", "invalid_mock_header")
+    body = await json_object(request)
+    messages = body.get("messages")
+    words = 0
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict):
+            words += word_count(content_text(message.get("content")))
+    words += word_count(content_text(body.get("system")))
+    return (words, int(raw)) if words > int(raw) else None
+
+
+def context_window_error(too_long: tuple[int, int], *, anthropic: bool) -> JSONResponse:
+    """What each provider answers for a prompt its model cannot hold."""
+    words, window = too_long
+    if anthropic:
+        return anthropic_error(400, f"prompt is too long: {words} tokens > {window} maximum")
+    message = f"This model's maximum context length is {window} tokens. However, your messages resulted in {words} tokens."
+    return error_response(400, "invalid_request_error", "context_length_exceeded", message)
 
 
 async def json_object(request: Request) -> dict[str, Any]:

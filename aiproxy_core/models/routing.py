@@ -31,7 +31,7 @@ Strategy = Literal["single", "fallback", "loadbalance", "lowest_latency", "condi
 
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: ``retry_on`` words besides plain status codes.
-RETRY_CLASSES = frozenset({"connect_error", "timeout", "4xx", "5xx"})
+RETRY_CLASSES = frozenset({"connect_error", "timeout", "4xx", "5xx", "context_window"})
 DEFAULT_RETRY_ON: tuple[int | str, ...] = ("connect_error", "timeout", 429, "5xx")
 
 
@@ -76,7 +76,8 @@ class RetryPolicy(BaseModel):
     backoff: float = Field(default=0.1, ge=0, le=30)
     max_backoff: float = Field(default=2.0, ge=0, le=60)
     #: What counts as a failure worth another attempt: ``connect_error``, ``timeout``, ``4xx``,
-    #: ``5xx`` or a status code.
+    #: ``5xx``, a status code, or ``context_window`` (a prompt the target's model cannot hold goes
+    #: to the next target, never the same one again).
     retry_on: list[int | str] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON), max_length=50)
     #: The total time a request may spend waiting between attempts (backoffs and Retry-After).
     max_wait: float = Field(default=10.0, ge=0, le=300)

@@ -9,14 +9,14 @@ from typing import Sequence
 
 from ..models.routing import RetryPolicy
 
-__all__ = ["Failure", "RetryRules", "backoff_delay", "retry_after_seconds"]
+__all__ = ["Failure", "RetryRules", "backoff_delay", "context_exceeded", "retry_after_seconds"]
 
 #: The longest ``Retry-After`` believed (a day): anything longer is an upstream's mistake.
 MAX_RETRY_AFTER = 86_400.0
 
 
 class Failure:
-    """One failed attempt: ``kind`` is ``connect_error``, ``timeout`` or ``status``."""
+    """One failed attempt: ``kind`` is ``connect_error``, ``timeout``, ``status`` or ``context_window``."""
 
     __slots__ = ("kind", "status", "retry_after", "target", "error")
 
@@ -33,18 +33,22 @@ class Failure:
             return f"target {self.target!r} answered {self.status}"
         if self.kind == "timeout":
             return f"target {self.target!r} did not answer in time"
+        if self.kind == "context_window":
+            return f"target {self.target!r} could not hold the prompt in its context window"
         return f"target {self.target!r} was unreachable"
 
     @property
     def trips_circuit(self) -> bool:
         """Failures that say the target is unwell (a 4xx other than 429 is the request's fault)."""
+        if self.kind == "context_window":
+            return False
         return self.kind != "status" or self.status == 429 or self.status >= 500
 
 
 class RetryRules:
     """A :class:`RetryPolicy`'s ``retry_on`` as sets, for one lookup per attempt."""
 
-    __slots__ = ("statuses", "client_errors", "server_errors", "connect_errors", "timeouts")
+    __slots__ = ("statuses", "client_errors", "server_errors", "connect_errors", "timeouts", "context_window")
 
     def __init__(self, retry_on: Sequence[int | str]) -> None:
         self.statuses = frozenset(item for item in retry_on if isinstance(item, int))
@@ -52,6 +56,7 @@ class RetryRules:
         self.server_errors = "5xx" in retry_on
         self.connect_errors = "connect_error" in retry_on
         self.timeouts = "timeout" in retry_on
+        self.context_window = "context_window" in retry_on
 
     def status_retryable(self, status: int) -> bool:
         if status < 400:
@@ -62,6 +67,16 @@ class RetryRules:
         if failure.kind == "status":
             return self.status_retryable(failure.status)
         return self.timeouts if failure.kind == "timeout" else self.connect_errors
+
+
+#: What OpenAI (and Azure), Anthropic and OpenAI-compatible servers say of a prompt too long
+#: for the model: the error code, and the words of the messages.
+_CONTEXT_MARKERS = (b"context_length_exceeded", b"prompt is too long", b"maximum context length")
+
+
+def context_exceeded(status: int, body: bytes | None) -> bool:
+    """Whether an error answer says the prompt does not fit the model's context window."""
+    return status in (400, 413) and body is not None and any(marker in body for marker in _CONTEXT_MARKERS)
 
 
 def retry_after_seconds(headers: Sequence[tuple[bytes, bytes]]) -> float | None:

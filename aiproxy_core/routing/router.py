@@ -18,7 +18,7 @@ from ..context import ProxyResponse
 from ..errors import GatewayError, ServiceUnavailable, UpstreamTimeout, UpstreamUnreachable
 from ..proxy.headers import downstream_headers
 from ..proxy.request_path import RequestPath
-from .failures import Failure, backoff_delay, retry_after_seconds
+from .failures import Failure, backoff_delay, context_exceeded, retry_after_seconds
 from .formats import FormatBridge
 from .health import TargetHealth
 from .plan import RoutePlan
@@ -148,6 +148,16 @@ class Router:
                 last = failure
                 logger.info("request %s: target %s answered %d; trying again", ctx.request_id, target.label, status)
                 continue
+            if status < 500 and rules is not None and rules.context_window and context_exceeded(status, response.body):
+                # The prompt does not fit this target's model: a bigger one may hold it, the same never.
+                candidates.pop(position - 1)
+                position -= 1
+                if candidates and attempt < max_attempts:
+                    await _discard(response)
+                    last = Failure("context_window", target.label, status=status)
+                    logger.info("request %s: target %s cannot hold the prompt; trying the next", ctx.request_id, target.label)
+                    continue
+                return response  # the provider's own words on it reach the client
             if view is not None:
                 if failing:
                     await self.health.failed(view, probing)

@@ -327,3 +327,24 @@ async def test_plugins_read_target_attempts_and_cost_in_annotations(aiproxy_gate
     assert response.status_code == 200
     assert seen[-1]["target"] == "well"
     assert seen[-1]["cost"] == pytest.approx(float(response.headers["x-aiproxy-cost"]))
+
+
+async def test_context_window_fallback_sends_a_long_prompt_to_a_bigger_model(aiproxy_gateway_factory, aiproxy_mock_upstream):
+    small = target(aiproxy_mock_upstream, "small", model="small-model", upstream_headers={"X-Mock-Context-Window": "3"})
+    big = target(aiproxy_mock_upstream, "big", model="big-model")
+    retry_on = ["connect_error", "timeout", 429, "5xx", "context_window"]
+    gw = await routed_gateway(aiproxy_gateway_factory, aiproxy_mock_upstream, [small, big], {"retries": {"retry_on": retry_on}})
+    short = await gw.chat("one two")
+    assert (short.status_code, short.headers["x-aiproxy-target"]) == (200, "small")
+    long = await gw.chat("one two three four five")
+    assert (long.status_code, long.headers["x-aiproxy-target"], long.headers["x-aiproxy-attempts"]) == (200, "big", "2")
+    assert long.json()["model"] == "big-model"
+
+    # Not asked for: the provider's own 400 reaches the client, as it said it.
+    plain = await routed_gateway(aiproxy_gateway_factory, aiproxy_mock_upstream, [small, big], {})
+    refused = await plain.chat("one two three four five")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
+    # Asked for, but no bigger target left: the same 400, never a retry of the same target.
+    alone = await routed_gateway(aiproxy_gateway_factory, aiproxy_mock_upstream, [small], {"retries": {"retry_on": retry_on}})
+    refused = await alone.chat("one two three four five")
+    assert refused.status_code == 400 and refused.headers["x-aiproxy-attempts"] == "1"

@@ -100,8 +100,14 @@ def upstream_request_headers(
 
 
 def downstream_headers(raw: Sequence[tuple[bytes, bytes]]) -> MutableHeaders:
-    """The upstream's response headers minus hop-by-hop ones and Content-Length (set on send)."""
+    """The upstream's response headers minus hop-by-hop ones, Content-Length (set on send) and
+    the gateway's own ``X-AIProxy-*`` (an upstream, or a gateway in front of it, must not speak
+    for this one: a cost or target it sent would read as this gateway's)."""
     pairs = [(name.lower(), value) for name, value in raw]
     tokens = {t.encode() for t in _connection_tokens((n.decode("latin-1"), v.decode("latin-1")) for n, v in pairs if n == b"connection")}
-    kept = [(n, v) for n, v in pairs if n.decode("latin-1") not in _NOT_PASSED_DOWN and n not in tokens]
+    kept = [
+        (n, v)
+        for n, v in pairs
+        if n.decode("latin-1") not in _NOT_PASSED_DOWN and n not in tokens and not n.startswith(b"x-aiproxy-")
+    ]
     return MutableHeaders(raw=kept)

@@ -348,3 +348,24 @@ async def test_context_window_fallback_sends_a_long_prompt_to_a_bigger_model(aip
     alone = await routed_gateway(aiproxy_gateway_factory, aiproxy_mock_upstream, [small], {"retries": {"retry_on": retry_on}})
     refused = await alone.chat("one two three four five")
     assert refused.status_code == 400 and refused.headers["x-aiproxy-attempts"] == "1"
+
+
+async def test_an_upstream_cannot_speak_for_the_gateway_in_its_headers(aiproxy_gateway_factory):
+    """A target (the tenant's, or another gateway) that sends X-AIProxy-Cost or -Target: dropped,
+    so the gateway's own are the only ones the client sees."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from aiproxy_sdk import ServerThread
+
+    async def chat(request):
+        body = {"model": "no-such-model", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+        return JSONResponse(body, headers={"X-AIProxy-Cost": "0.000001", "X-AIProxy-Target": "spoofed", "X-Other": "kept"})
+
+    with ServerThread(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])) as liar:
+        gw = await aiproxy_gateway_factory(upstream_url=liar)
+        response = await gw.chat()
+    assert response.status_code == 200
+    assert "x-aiproxy-cost" not in response.headers  # the model is unpriced: no cost, not the upstream's
+    assert response.headers["x-aiproxy-target"] == "0" and response.headers["x-other"] == "kept"

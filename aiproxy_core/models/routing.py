@@ -129,7 +129,7 @@ class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     match: ConditionMatch
-    #: The targets (names or indexes) a matching request is sent to, in fallback order.
+    #: The targets (names or indexes) a matching request is sent to, in the order listed.
     targets: list[int | str] = Field(min_length=1, max_length=16)
 
 

@@ -12,13 +12,18 @@
   broke off, timed out or a chunk hook failed after the response had started (the client got an
   ``upstream_stream_interrupted`` error event, or a dropped connection); ``"client"``: the client
   left first. Absent when the answer was sent whole.
+* :data:`TTFT_MS`: for a streamed answer, milliseconds from the request's arrival to its first
+  byte sent to the client (time to first token, as the client saw it). Absent for plain answers.
+* ``"target"``, ``"cost"``: the routed target's name or index, and the upstream's cost in USD
+  (docs/routing.md).
 """
 
 from __future__ import annotations
 
-__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ"]
+__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ", "TTFT_MS"]
 
 INTERRUPTED = "interrupted"
+TTFT_MS = "ttft_ms"
 
 PLAN_RATE_LIMITS = "plan_rate_limits"
 PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..models import ApiKey, Consumer
 from ..request_ids import client_request_id, new_request_id
-from ..state_keys import INTERRUPTED
+from ..state_keys import INTERRUPTED, TTFT_MS
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from .client_address import ClientAddresses
 from .disconnect import ClientDisconnected, DisconnectWatch
@@ -327,6 +327,8 @@ class ProxyApp:
                     chunk = await run_chunk(chunk_steps, ctx, chunk)
                     if not chunk:
                         continue
+                if not response.streamed_bytes and ctx is not None:  # time to the first byte of a streamed answer
+                    ctx.annotations[TTFT_MS] = round((time.perf_counter() - ctx.started_at) * 1000, 3)
                 response.streamed_bytes += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except ClientDisconnected:

@@ -369,3 +369,18 @@ async def test_an_upstream_cannot_speak_for_the_gateway_in_its_headers(aiproxy_g
     assert response.status_code == 200
     assert "x-aiproxy-cost" not in response.headers  # the model is unpriced: no cost, not the upstream's
     assert response.headers["x-aiproxy-target"] == "0" and response.headers["x-other"] == "kept"
+
+
+async def test_a_streamed_answer_records_its_time_to_first_byte(aiproxy_gateway_factory, aiproxy_mock_upstream, plugin_maker):
+    from aiproxy_core.state_keys import TTFT_MS
+
+    seen: list[dict] = []
+    meter = plugin_maker("meter", post_response=lambda ctx: seen.append(dict(ctx.annotations)))
+    gw = await aiproxy_gateway_factory(
+        plugins={"meter": meter}, chain=[{"name": "meter"}], rule={"upstream_headers": {"X-Mock-First-Event-Delay-Ms": "150"}}
+    )
+    await gw.chat_stream("one two")
+    await gw.chat("one two")
+    await gw.settle()
+    assert seen[0][TTFT_MS] >= 150
+    assert TTFT_MS not in seen[1]

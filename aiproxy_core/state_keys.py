@@ -12,13 +12,19 @@
   broke off, timed out or a chunk hook failed after the response had started (the client got an
   ``upstream_stream_interrupted`` error event, or a dropped connection); ``"client"``: the client
   left first. Absent when the answer was sent whole.
+* :data:`UPSTREAM_MS`: milliseconds from the start of the accepted upstream attempt to its answer
+  (its head; the whole body when a small plain one was read at once). Absent when no upstream answered.
+* :data:`USAGE`: ``{"input_tokens": int, "output_tokens": int}`` from the answer's usage (a plain
+  answer's body, or a stream's final usage event once it passed). Absent when it reported none.
 """
 
 from __future__ import annotations
 
-__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ"]
+__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ", "UPSTREAM_MS", "USAGE"]
 
 INTERRUPTED = "interrupted"
+UPSTREAM_MS = "upstream_ms"
+USAGE = "usage"
 
 PLAN_RATE_LIMITS = "plan_rate_limits"
 PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"

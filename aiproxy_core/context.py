@@ -71,6 +71,12 @@ class ProxyRequest:
             self._json = parse_json_body(self.body) if self.body else None
         return self._json
 
+    @property
+    def parsed_json(self) -> Any:
+        """The body as already parsed by :attr:`json` (or set by :meth:`set_json`), else None:
+        reading it never parses (for a reader, like the access log, that must not pay for it)."""
+        return None if self._json is _NOT_PARSED else self._json
+
     def set_json(self, value: Any) -> None:
         """Replace the body with ``value``; it is serialized once, when the request is sent."""
         self._json = value

@@ -16,6 +16,7 @@ from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
 from .plugins.hook_calls import call_and_await
+from .proxy.access_log import AccessLog
 from .proxy.app import ProxyApp
 from .routing import HEALTH_NAMESPACE, FormatBridge, RequestCost, Router, TargetHealth
 from .proxy.routing import TenantDirectory
@@ -104,6 +105,7 @@ class Gateway:
             services=self.services,
             in_background=self.in_background,
             lifespan=self.serve_lifespan,
+            access_log=AccessLog() if config.logging.access_log and config.logging.access_log_format == "json" else None,
         )
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
 

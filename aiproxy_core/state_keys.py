@@ -16,14 +16,20 @@
   byte sent to the client (time to first token, as the client saw it). Absent for plain answers.
 * ``"target"``, ``"cost"``: the routed target's name or index, and the upstream's cost in USD
   (docs/routing.md).
+* :data:`UPSTREAM_MS`: milliseconds from the start of the accepted upstream attempt to its answer
+  (its head; the whole body when a small plain one was read at once). Absent when no upstream answered.
+* :data:`USAGE`: ``{"input_tokens": int, "output_tokens": int}`` from the answer's usage (a plain
+  answer's body, or a stream's final usage event once it passed). Absent when it reported none.
 """
 
 from __future__ import annotations
 
-__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ", "TTFT_MS"]
+__all__ = ["INTERRUPTED", "PLAN_RATE_LIMITS", "PLAN_RATE_LIMITS_READ", "TTFT_MS", "UPSTREAM_MS", "USAGE"]
 
 INTERRUPTED = "interrupted"
 TTFT_MS = "ttft_ms"
+UPSTREAM_MS = "upstream_ms"
+USAGE = "usage"
 
 PLAN_RATE_LIMITS = "plan_rate_limits"
 PLAN_RATE_LIMITS_READ = "plan_rate_limits_read"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -24,10 +23,11 @@ def _config(path: str | None) -> GatewayConfig:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..server.log_setup import configure_logging
     from ..server.workers import run
 
     config = _config(args.config)
-    logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.logging)
     on_started = None
     if args.demo:
         from ..server.demo import MOCK_PORT, demo_banner, seed_demo, start_mock_upstream

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -115,7 +115,12 @@ class RecordsConfig(_Section):
 
 class LoggingConfig(_Section):
     level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    #: One line per request: uvicorn's on both listeners, or (with ``access_log_format: json``)
+    #: the Proxy API's own JSON line on the ``aiproxy.access`` logger (docs: README "Access log").
     access_log: bool = False
+    #: ``plain``: uvicorn's line (client, method, path with query, status). ``json``: one JSON
+    #: object per proxied request, with ids, timings, tokens and cost, never a key, body or query.
+    access_log_format: Literal["plain", "json"] = "plain"
 
 
 class GatewayConfig(_Section):

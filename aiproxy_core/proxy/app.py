@@ -29,6 +29,7 @@ from ..models import ApiKey, Consumer
 from ..request_ids import client_request_id, new_request_id
 from ..state_keys import INTERRUPTED, TTFT_MS
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
+from .access_log import AccessLog
 from .client_address import ClientAddresses
 from .disconnect import ClientDisconnected, DisconnectWatch
 from .headers import upstream_request_headers
@@ -50,10 +51,20 @@ logger = logging.getLogger("aiproxy.proxy")
 CLIENT_CLOSED_REQUEST = 499
 
 
+class ErrorResponse(ProxyResponse):
+    """The gateway's own error envelope, its ``code`` kept for the access log (an upstream's error
+    body may look the same, so the body alone cannot tell whose it is)."""
+
+    __slots__ = ("error_code",)
+
+    def __init__(self, exc: GatewayError, request_id: str) -> None:
+        super().__init__(exc.status, dict(exc.headers), exc.to_body(request_id))
+        self.headers["content-type"] = "application/json"
+        self.error_code = exc.code
+
+
 def error_response(exc: GatewayError, request_id: str) -> ProxyResponse:
-    response = ProxyResponse(exc.status, dict(exc.headers), exc.to_body(request_id))
-    response.headers["content-type"] = "application/json"
-    return response
+    return ErrorResponse(exc, request_id)
 
 
 #: The request headers the proxy itself reads, found in one pass over the raw list.
@@ -91,6 +102,7 @@ class ProxyApp:
         services: GatewayServices,
         in_background: Callable[[Coroutine[Any, Any, Any]], None],
         lifespan: Callable[[Receive, Send], Awaitable[None]] | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.tenants = tenants
         self.auth = auth
@@ -100,6 +112,8 @@ class ProxyApp:
         self.services = services
         self.in_background = in_background
         self.lifespan = lifespan
+        #: The JSON access log, or None when it is off (then its whole cost is this one check).
+        self.access_log = access_log
         self.max_body = server.max_body_bytes
         self.addresses = ClientAddresses(server.trusted_proxies)
         #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
@@ -114,6 +128,9 @@ class ProxyApp:
         started = time.perf_counter()
         request_id = new_request_id()
         shown_id = request_id
+        client_id: str | None = None
+        view: TenantView | None = None
+        response: ProxyResponse | None = None
         ctx: RequestContext | None = None
         chain: CompiledChain | None = None
         watch: DisconnectWatch | None = None
@@ -129,7 +146,8 @@ class ProxyApp:
                     "point the rule at the real upstream",
                 )
             path = request_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
-            view, key, consumer, route = await self._admit(host, presented_key(authorization, x_api_key), path.decoded, scope["method"])
+            view = await self.tenants.resolve(host)  # kept out here: a refused key's log line names the tenant
+            key, consumer, route = await self._admit(view, presented_key(authorization, x_api_key), path.decoded, scope["method"])
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)
             watch = DisconnectWatch(receive)
@@ -160,6 +178,8 @@ class ProxyApp:
                 ctx.annotations[INTERRUPTED] = "client"
                 ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
                 self.in_background(run_post_response(chain.post_response, ctx))
+            if self.access_log is not None:
+                self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, None)
             return
         except GatewayError as exc:
             response = error_response(exc, shown_id)
@@ -170,9 +190,34 @@ class ProxyApp:
         finally:
             if watch is not None:
                 watch.close()
+            if self.access_log is not None:  # after the last byte: the line costs the client nothing
+                self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, response)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
             self.in_background(run_post_response(chain.post_response, ctx))
+
+    def _log_access(
+        self, access_log: AccessLog, started: float, request_id: str, client_id: str | None, scope: Scope,
+        ctx: RequestContext | None, view: TenantView | None, response: ProxyResponse | None,
+    ) -> None:
+        """``response`` None: the client left before anything was sent."""
+        try:
+            client_ip = ctx.request.client_ip if ctx is not None else self._client_ip(scope, MutableHeaders(scope=scope))
+        except Exception:  # headers the request was refused for: the log goes on without the address
+            client_ip = None
+        access_log.write(
+            started=started,
+            request_id=request_id,
+            client_request_id=client_id,
+            # uvicorn's decoded path: never the query string, which may carry a key.
+            method=scope["method"],
+            path=scope["path"],
+            status=response.status if response is not None else CLIENT_CLOSED_REQUEST,
+            client_ip=client_ip,
+            ctx=ctx,
+            tenant=view.tenant if view is not None else None,
+            response=response,
+        )
 
     def _scheme(self, scope: Scope, headers: MutableHeaders) -> str:
         scheme: str = scope.get("scheme", "http")
@@ -201,9 +246,8 @@ class ProxyApp:
         logger.exception("request %s: unexpected error in the proxy", request_id)
         return GatewayError(f"the gateway hit an unexpected error; its log has the details under request id {request_id}")
 
-    async def _admit(self, host: str | None, raw_key: str | None, path: str, method: str) -> tuple[TenantView, ApiKey, Consumer | None, Route]:
-        """Tenant (404), key of that tenant (401), its consumer, and the rule it may call (404/405/403)."""
-        view = await self.tenants.resolve(host)
+    async def _admit(self, view: TenantView, raw_key: str | None, path: str, method: str) -> tuple[ApiKey, Consumer | None, Route]:
+        """Key of the tenant (401), its consumer, and the rule it may call (404/405/403)."""
         key = await self.auth.authenticate(view.tenant.id, raw_key)
         consumer = None
         if key.consumer_id is not None:
@@ -213,7 +257,7 @@ class ProxyApp:
         route = view.match(path, method)
         if key.scopes is not None and route.rule.id not in key.scopes:
             raise Forbidden(f"this key may not call {path}: its scopes do not include rule {route.rule.id}", code="key_scope_denied")
-        return view, key, consumer, route
+        return key, consumer, route
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"the request body is larger than the gateway's limit of {self.max_body} bytes")
@@ -379,4 +423,4 @@ async def _discard(response: ProxyResponse | None) -> None:
                 logger.debug("closing an upstream stream failed", exc_info=True)
 
 
-__all__ = ["ProxyApp", "error_response"]
+__all__ = ["ErrorResponse", "ProxyApp", "error_response"]

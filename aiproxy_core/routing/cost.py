@@ -3,7 +3,8 @@ core's dated table, with the tenant's own prices over it).
 
 A plain answer's cost goes in ``X-AIProxy-Cost``; a stream's headers are gone before its usage
 arrives, so its final usage event carries it as ``usage.cost`` (OpenRouter's field for the same
-thing). Both go to ``ctx.annotations["cost"]`` for ``post_response`` plugins.
+thing). Both go to ``ctx.annotations["cost"]`` for ``post_response`` plugins, and the token
+counts to ``ctx.annotations["usage"]`` (the access log's), priced or not.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from ..json_text import loads
 from ..pricing import PriceTable, format_cost, usage_counts
+from ..state_keys import USAGE
 
 if TYPE_CHECKING:
     from ..context import RequestContext
@@ -52,6 +54,7 @@ class RequestCost:
         counts = usage_counts(usage)
         if counts is None:
             return None
+        ctx.annotations[USAGE] = {"input_tokens": counts.input_tokens, "output_tokens": counts.output_tokens}
         name = model if isinstance(model, str) and model else target.model or _asked_model(ctx)
         cost = self.table(ctx.tenant).cost(name, counts) if name else None
         if cost is not None:

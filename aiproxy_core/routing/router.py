@@ -18,6 +18,7 @@ from ..context import ProxyResponse
 from ..errors import GatewayError, ServiceUnavailable, UpstreamTimeout, UpstreamUnreachable
 from ..proxy.headers import downstream_headers
 from ..proxy.request_path import RequestPath
+from ..state_keys import UPSTREAM_MS
 from .failures import Failure, backoff_delay, context_exceeded, retry_after_seconds
 from .formats import FormatBridge
 from .health import TargetHealth
@@ -61,11 +62,14 @@ class Router:
             target = plan.targets[0]
             ctx.response_headers["x-aiproxy-target"] = target.label
             ctx.response_headers["x-aiproxy-attempts"] = "1"
+            started = time.perf_counter()
             try:
-                return await self._attempt(ctx, target, Endpoint(overridden, ""), headers, watch, False, None, stream_chunks)
+                response = await self._attempt(ctx, target, Endpoint(overridden, ""), headers, watch, False, None, stream_chunks)
             except GatewayError as exc:
                 _log_failure(ctx, target, exc)
                 raise
+            ctx.annotations[UPSTREAM_MS] = (time.perf_counter() - started) * 1000
+            return response
         candidates = [plan.targets[0]] if plan.plain else plan.candidates(ctx, self.health)
         health = None if plan.plain else self.health
         tenant_id = ctx.tenant.id
@@ -157,7 +161,9 @@ class Router:
                     last = Failure("context_window", target.label, status=status)
                     logger.info("request %s: target %s cannot hold the prompt; trying the next", ctx.request_id, target.label)
                     continue
+                ctx.annotations[UPSTREAM_MS] = latency
                 return response  # the provider's own words on it reach the client
+            ctx.annotations[UPSTREAM_MS] = latency  # the accepted attempt's (health keeps it too)
             if view is not None:
                 if failing:
                     await self.health.failed(view, probing)

@@ -35,5 +35,8 @@ def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> t
         proxy_headers=False,
     )
     admin = uvicorn.Config(gateway.admin_app, **common)
+    # The JSON access log replaces uvicorn's line on the Proxy listener (one line per request, not two).
+    if gateway.config.logging.access_log_format == "json":
+        common["access_log"] = False
     proxy = uvicorn.Config(gateway.proxy_app, server_header=False, date_header=False, **common)
     return admin, proxy

@@ -16,6 +16,7 @@ from ..gateway import Gateway
 from ..plugins import PluginRegistry
 from ..plugins.config_sections import plugin_configs
 from .listeners import check_startable, serve_gateway
+from .log_setup import configure_logging
 
 logger = logging.getLogger("aiproxy.server")
 
@@ -33,7 +34,7 @@ def _run_loop(config: GatewayConfig, reuse_port: bool, on_started: OnStarted | N
 
 
 def _worker(config: GatewayConfig) -> None:
-    logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.logging)
     _run_loop(config, reuse_port=True)
 
 

@@ -48,6 +48,8 @@ async def test_counts_percentiles_countries_and_ttft(analytics_gateway, consumer
     groups = {g["key"]["consumer"]: g for g in by_consumer["groups"]}
     assert {cid: groups[cid]["requests"] for cid in ids} == dict.fromkeys(ids, PER_CONSUMER)
     assert all(groups[cid]["errors"] == 0 for cid in ids)
+    # The mock slept as told: the gateway measured at least that.
+    assert groups[ids[1]]["latency_ms"]["p50"] >= 30 * 0.99
 
     # The exact figures: the gateway's own per-request records (the SQLite state file).
     records = await _records(gw)

@@ -29,7 +29,7 @@ class CountryLookup:
 
     def __init__(self, database: str) -> None:
         # Imported here: the package loads its whole table on construction (~0.3 s, ~40 MB).
-        from geoip2fast import GeoIP2Fast
+        from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]  # ships no type information
 
         path = Path(database)
         if not path.is_absolute():

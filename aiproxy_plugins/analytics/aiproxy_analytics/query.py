@@ -9,7 +9,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, cast
+from typing import Any, Mapping
 
 from aiproxy_core import BadRequest
 from aiproxy_core.state import Values
@@ -47,7 +47,6 @@ def parse_query(params: Mapping[str, str], *, now: float | None = None, only_con
     interval = params.get("interval", "hour")
     if interval not in INTERVALS:
         raise BadRequest(f"interval must be one of minute, hour, day, not {interval[:40]!r}", code="invalid_interval")
-    interval = cast(Interval, interval)
     if only_consumer is not None:
         if params.get("group_by", "consumer") != "consumer":
             raise BadRequest("a consumer's analytics are grouped by consumer only: leave group_by out", code="invalid_group_by")
@@ -56,7 +55,7 @@ def parse_query(params: Mapping[str, str], *, now: float | None = None, only_con
         group_by = params.get("group_by")
         if group_by is not None and group_by not in GROUP_BY:
             raise BadRequest(f"group_by must be one of {', '.join(GROUP_BY)}, not {group_by[:40]!r}", code="invalid_group_by")
-        dimension = cast(Dimension, group_by or "all")
+        dimension = group_by or "all"
     width = interval_seconds(interval)
     to = _time(params["to"], "to") if "to" in params else (time.time() if now is None else now)
     since = _time(params["from"], "from") if "from" in params else to - _DEFAULT_BUCKETS[interval] * width

@@ -60,7 +60,7 @@ class LatencySketch:
             return {name: None for name in QUANTILES}
         # A fresh view: BaseDDSketch reads the bins, it does not copy them.
         view = BaseDDSketch(self._mapping, self._store, DenseStore(), float(self._zeros))
-        return {name: round(float(view.get_quantile_value(q)), 2) for name, q in QUANTILES.items()}
+        return {name: round(float(view.get_quantile_value(q) or 0.0), 2) for name, q in QUANTILES.items()}
 
     def to_json(self) -> dict[str, Any]:
         bins = {str(index + self._store.offset): int(count) for index, count in enumerate(self._store.bins) if count}

@@ -42,7 +42,7 @@ class CountryLookup:
 
     def country_of(self, address: str | None, header: str | None = None) -> str:
         """``header`` is a trusted proxy's word (``CF-IPCountry``) and wins when it is a code;
-        ``XX`` (Cloudflare: no country) and ``T1`` (Tor) count as unknown."""
+        ``XX`` (Cloudflare: no country) and ``T1`` (Tor) fall back to the address."""
         if header is not None:
             code = header.strip().upper()
             if _COUNTRY_CODE.match(code) and code != "XX":

@@ -45,6 +45,7 @@ class Analytics:
         self._countries: CountryLookup | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._country_header: str | None = None
 
     @hookimpl
     def settings_model(self) -> type[AnalyticsSettings]:
@@ -60,6 +61,7 @@ class Analytics:
         # Loading the table takes ~0.3 s of CPU: not on the event loop's thread.
         self._countries = await asyncio.to_thread(CountryLookup, config.country_database)
         self.recorder = Recorder(services.state("analytics"), config)
+        self._country_header = config.country_header
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.recorder.run(self._stop))
 
@@ -99,7 +101,11 @@ class Analytics:
 
     def record(self, ctx: RequestContext) -> RequestRecord:
         assert self._countries is not None
-        country = self._countries.country_of(ctx.request.client_ip)
+        request = ctx.request
+        header = None
+        if self._country_header is not None and request.via_trusted_proxy:
+            header = request.headers.get(self._country_header)
+        country = self._countries.country_of(request.client_ip, header)
         return record_of(ctx, country=country, stream_usage=ctx.state.get(_STREAM_USAGE))
 
     @hookimpl

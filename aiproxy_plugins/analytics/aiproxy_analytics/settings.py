@@ -34,6 +34,11 @@ class AnalyticsConfig(BaseModel):
     max_groups: int = Field(default=1000, ge=1, le=100_000)
     #: The IP -> country database: a file name inside the geoip2fast package, or a path.
     country_database: str = "geoip2fast-ipv6.dat.gz"
+    #: A header naming the client's country set by the proxy in front (``CF-IPCountry`` behind
+    #: Cloudflare): believed only on connections from ``server.trusted_proxies``, and only when
+    #: set here (off by default: a proxy that passes a client's own header on would let the
+    #: client choose its country).
+    country_header: str | None = None
     #: Keep each request's record (``records("requests")`` of the state API: the SQLite state
     #: file embedded, PostgreSQL when ``records.postgresql`` is set, none on Redis without it).
     keep_records: bool = True

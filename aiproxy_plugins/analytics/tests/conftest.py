@@ -22,11 +22,9 @@ BEHIND_A_PROXY = {"server": {"trusted_proxies": ["203.0.113.0/24"]}}
 
 @pytest.fixture
 def analytics_gateway(aiproxy_gateway_factory: Any) -> Callable[..., Awaitable[GatewayHarness]]:
-    async def start(redis: dict[str, Any] | None = None, **options: Any) -> GatewayHarness:
+    async def start(redis: dict[str, Any] | None = None, config: dict[str, Any] = BEHIND_A_PROXY, **options: Any) -> GatewayHarness:
         plugin = Analytics(config=AnalyticsConfig(flush_seconds=60, **options))  # flushed by the test
-        return await aiproxy_gateway_factory(
-            plugins={"analytics": plugin}, chain=[{"name": "analytics"}], redis=redis, config=BEHIND_A_PROXY
-        )
+        return await aiproxy_gateway_factory(plugins={"analytics": plugin}, chain=[{"name": "analytics"}], redis=redis, config=config)
 
     return start
 

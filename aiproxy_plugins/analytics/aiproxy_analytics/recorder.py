@@ -31,6 +31,10 @@ logger = logging.getLogger("aiproxy.analytics")
 _WRITE_CONCURRENCY = 64
 #: Kept records are written at most this many per call.
 _RECORDS_PER_WRITE = 1000
+#: While the store cannot be written, memory stays bounded: records past this many are dropped
+#: (oldest first), and buckets that ended this long ago are given up.
+_MAX_PENDING_RECORDS = 50_000
+_GIVE_UP_SECONDS = 600
 
 _Slot = tuple[str, Interval, int, Dimension, str]  # tenant, interval, bucket, dimension, group
 
@@ -79,6 +83,11 @@ class Recorder:
         seen.add(value)
         return value
 
+    @property
+    def held(self) -> tuple[int, int]:
+        """(buckets, records) held in memory, waiting to be written or for their bucket to end."""
+        return len(self._live), len(self._records)
+
     def forget_tenant(self, tenant_id: str) -> None:
         """Drop a deleted tenant's buckets, so the next flush does not write them back."""
         for slot in [slot for slot in self._live if slot[0] == tenant_id]:
@@ -108,7 +117,8 @@ class Recorder:
             await self._write_records(records)
         except BaseException:
             self._dirty |= dirty  # written again next time (a set overwrites: no double count)
-            self._records = records + self._records
+            self._records = (records + self._records)[-_MAX_PENDING_RECORDS:]
+            self._give_up(now)
             raise
         self._drop_ended(now)
         return len(writes)
@@ -117,6 +127,14 @@ class Recorder:
         for start in range(0, len(records), _RECORDS_PER_WRITE):
             batch = records[start:start + _RECORDS_PER_WRITE]
             await self._records_store.write([Record(r.tenant_id, r.request_id, r.time, r.data()) for r in batch])
+
+    def _give_up(self, now: float) -> None:
+        stale = [slot for slot in self._live if slot[2] + interval_seconds(slot[1]) + _GIVE_UP_SECONDS <= now]
+        if stale:
+            logger.warning("analytics: the store was not writable for %d s: %d bucket(s) given up", _GIVE_UP_SECONDS, len(stale))
+        for slot in stale:
+            del self._live[slot]
+            self._dirty.discard(slot)
 
     def _drop_ended(self, now: float) -> None:
         ended = [slot for slot in self._live if slot not in self._dirty and slot[2] + interval_seconds(slot[1]) <= now]

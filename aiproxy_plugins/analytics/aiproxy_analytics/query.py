@@ -29,6 +29,9 @@ _PARAMETERS = {"from", "to", "interval", "group_by"}
 _DEFAULT_BUCKETS: dict[Interval, int] = {"minute": 60, "hour": 24, "day": 30}
 #: Gets in flight at once while reading.
 _READ_CONCURRENCY = 64
+#: Stored aggregates one query may read (buckets x groups x processes): past it the caller is
+#: asked to narrow the range, so one request cannot make the Admin API read millions of keys.
+MAX_KEYS_PER_QUERY = 200_000
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,14 @@ async def run_query(values: Values, query: AnalyticsQuery) -> dict[str, Any]:
     """``{"groups": [...]}``: one per group value, busiest first, each with its totals, latency and
     TTFT percentiles of the whole range, and a ``series`` of its buckets in time order."""
     prefix = range_prefix(query.interval, query.dimension, query.first, query.last)
+    listed = await values.keys(prefix, limit=MAX_KEYS_PER_QUERY + 1)
+    if len(listed) > MAX_KEYS_PER_QUERY:
+        raise BadRequest(
+            f"this range holds more than {MAX_KEYS_PER_QUERY} stored aggregates: narrow from-to or use a longer interval",
+            code="range_too_large",
+        )
     keys = []
-    for key in await values.keys(prefix, limit=10_000_000):
+    for key in listed:
         parsed = parse_key(key)
         if parsed is None or not query.first <= parsed.bucket <= query.last:
             continue

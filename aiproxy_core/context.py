@@ -34,7 +34,7 @@ class ProxyRequest:
     hook called :meth:`set_json`, so a chain that never looks at the body never parses it.
     """
 
-    __slots__ = ("method", "path", "query_string", "headers", "client_ip", "_body", "_json")
+    __slots__ = ("method", "path", "query_string", "headers", "client_ip", "via_trusted_proxy", "_body", "_json")
 
     def __init__(
         self,
@@ -44,12 +44,19 @@ class ProxyRequest:
         headers: MutableHeaders,
         body: bytes,
         client_ip: str | None,
+        *,
+        via_trusted_proxy: bool = False,
     ) -> None:
         self.method = method
         self.path = path
         self.query_string = query_string
         self.headers = headers
+        #: The client's address as the core decided it (``X-Forwarded-For`` only from
+        #: ``server.trusted_proxies``).
         self.client_ip = client_ip
+        #: The connection came from one of ``server.trusted_proxies``: headers that proxy sets
+        #: (``CF-IPCountry``, say) are its word, not the client's.
+        self.via_trusted_proxy = via_trusted_proxy
         self._body: bytes | None = body
         self._json: Any = _NOT_PARSED
 

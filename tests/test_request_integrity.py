@@ -200,7 +200,8 @@ def test_a_rules_upstream_credential_never_reaches_another_path_of_the_origin(tw
 async def test_forwarding_headers_from_an_untrusted_client_are_replaced(aiproxy_gateway_factory, plugin_maker):
     seen: dict[str, Any] = {}
     gw = await aiproxy_gateway_factory(
-        plugins={"who": plugin_maker("who", pre_request=lambda ctx: seen.update(ip=ctx.request.client_ip))}, chain=[{"name": "who"}]
+        plugins={"who": plugin_maker("who", pre_request=lambda ctx: seen.update(ip=ctx.request.client_ip, via_proxy=ctx.request.via_trusted_proxy))},
+        chain=[{"name": "who"}],
     )
     response = await gw.proxy.post(
         "/v1/echo",
@@ -211,6 +212,7 @@ async def test_forwarding_headers_from_an_untrusted_client_are_replaced(aiproxy_
     assert response.status_code == 200, response.text
     upstream_saw = response.json()["headers"]
     assert seen["ip"] == "203.0.113.7"  # the peer, not what the client claimed
+    assert seen["via_proxy"] is False  # headers it sets are the client's own words
     assert upstream_saw["x-forwarded-for"] == "203.0.113.7"
     assert upstream_saw["x-forwarded-host"] == gw.host and upstream_saw["x-forwarded-proto"] == "http"
     assert "forwarded" not in upstream_saw and "x-real-ip" not in upstream_saw
@@ -218,8 +220,14 @@ async def test_forwarding_headers_from_an_untrusted_client_are_replaced(aiproxy_
 
 async def test_a_trusted_proxy_decides_the_client_address(aiproxy_gateway_factory, plugin_maker):
     seen: list[str | None] = []
+    via_proxy: list[bool] = []
+
+    def who(ctx: Any) -> None:
+        seen.append(ctx.request.client_ip)
+        via_proxy.append(ctx.request.via_trusted_proxy)
+
     gw = await aiproxy_gateway_factory(
-        plugins={"who": plugin_maker("who", pre_request=lambda ctx: seen.append(ctx.request.client_ip))},
+        plugins={"who": plugin_maker("who", pre_request=who)},
         chain=[{"name": "who"}],
         config={"server": {"trusted_proxies": ["203.0.113.0/24", "10.0.0.0/8"]}},
     )
@@ -229,6 +237,7 @@ async def test_a_trusted_proxy_decides_the_client_address(aiproxy_gateway_factor
     )
     assert response.status_code == 200, response.text
     assert seen == ["198.51.100.9"]
+    assert via_proxy == [True]  # headers the proxy sets (CF-IPCountry, say) are its word
     upstream_saw = response.json()["headers"]
     assert upstream_saw["x-forwarded-for"] == "1.2.3.4, 198.51.100.9, 10.0.0.5, 203.0.113.7"
     assert upstream_saw["x-forwarded-proto"] == "https"  # the trusted proxy's word is kept

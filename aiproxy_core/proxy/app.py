@@ -151,8 +151,11 @@ class ProxyApp:
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)
             watch = DisconnectWatch(receive)
+            client = scope.get("client")
+            peer = client[0] if client else None
             request = ProxyRequest(
-                scope["method"], path.decoded, scope["query_string"].decode("latin-1"), headers, body, self._client_ip(scope, headers)
+                scope["method"], path.decoded, scope["query_string"].decode("latin-1"), headers, body, self._client_ip(peer, headers),
+                via_trusted_proxy=self.addresses.is_trusted(peer),
             )
             first_url = route.target.url(path, request.query_string)
             ctx = RequestContext(
@@ -226,9 +229,7 @@ class ProxyApp:
         client = scope.get("client")
         return self.addresses.scheme_of(client[0] if client else None, headers.get("x-forwarded-proto"), scheme)
 
-    def _client_ip(self, scope: Scope, headers: MutableHeaders) -> str | None:
-        client = scope.get("client")
-        peer = client[0] if client else None
+    def _client_ip(self, peer: str | None, headers: MutableHeaders) -> str | None:
         addresses = self.addresses
         if not addresses.any_trusted:
             return peer

@@ -1,0 +1,61 @@
+"""Which country a request came from: an offline IP database, or a trusted proxy's header.
+
+The database is geoip2fast's (MIT code; data built from MaxMind's GeoLite2 Country CSV, whose
+licence is MaxMind's GeoLite2 EULA, attribution required): a gzip file inside the pip package,
+loaded once per process, never fetched at run time. An operator updates it by installing a newer
+``geoip2fast``, or by pointing ``plugins.analytics.country_database`` at a file built with the
+package's ``geoip2dat`` tool from a GeoLite2 CSV download (see the README).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from pathlib import Path
+
+__all__ = ["CountryLookup", "UNKNOWN"]
+
+logger = logging.getLogger("aiproxy.analytics")
+
+#: What a private, reserved, unlisted or missing address counts as.
+UNKNOWN = "unknown"
+
+_COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+class CountryLookup:
+    """``country_of(address, header)`` -> an ISO 3166 alpha-2 code, or ``"unknown"``."""
+
+    def __init__(self, database: str) -> None:
+        # Imported here: the package loads its whole table on construction (~0.3 s, ~40 MB).
+        from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]  # ships no type information
+
+        path = Path(database)
+        if not path.is_absolute():
+            import geoip2fast
+
+            path = Path(geoip2fast.__file__).parent / database
+        if not path.is_file():
+            raise FileNotFoundError(f"plugins.analytics.country_database: no file {str(path)!r}")
+        self._reader = GeoIP2Fast(verbose=False, geoip2fast_data_file=str(path))
+
+    def country_of(self, address: str | None, header: str | None = None) -> str:
+        """``header`` is a trusted proxy's word (``CF-IPCountry``) and wins when it is a code;
+        ``XX`` (Cloudflare: no country) and ``T1`` (Tor) fall back to the address."""
+        if header is not None:
+            code = header.strip().upper()
+            if _COUNTRY_CODE.match(code) and code != "XX":
+                return code
+        if not address:
+            return UNKNOWN
+        try:
+            ip = ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            return UNKNOWN
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            return UNKNOWN
+        code = str(self._reader.lookup(str(ip)).country_code)
+        return code if _COUNTRY_CODE.match(code) else UNKNOWN

@@ -1,0 +1,123 @@
+"""The ``analytics`` plugin: a record per request, aggregated off the request path.
+
+* ``response_chunk``: a streamed answer's usage event is noted (the stream's tokens).
+* ``post_response`` (after the client has its answer): the request's :class:`RequestRecord`
+  (latency, TTFT, tokens, cost, country, ...) goes into this process's in-memory buckets.
+* A task started in ``startup`` writes changed buckets every ``flush_seconds`` (and the records,
+  batched); ``shutdown`` writes the last ones. See :mod:`.recorder` for why processes never
+  contend, and :mod:`.query` for how readers add them up.
+
+The entry point names the class; the gateway makes one instance per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from starlette.routing import BaseRoute
+
+from aiproxy_core import GatewayError, GatewayServices, RequestContext, hookimpl, openai_shapes
+
+from .admin_routes import analytics_routes
+from .cli import add_analytics_command
+from .country import CountryLookup
+from .record import RequestRecord, record_of
+from .recorder import Recorder
+from .settings import AnalyticsConfig, AnalyticsSettings
+
+__all__ = ["Analytics"]
+
+logger = logging.getLogger("aiproxy.analytics")
+
+_STREAM_USAGE = "analytics.stream_usage"
+#: How long shutdown waits for the last write.
+_FINAL_FLUSH_SECONDS = 5.0
+
+
+class Analytics:
+    def __init__(self, *, config: AnalyticsConfig | None = None) -> None:
+        #: Tests pass a config; the entry point's instance takes ``plugins.analytics``.
+        self._given_config = config
+        self.recorder: Recorder | None = None
+        self._countries: CountryLookup | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._country_header: str | None = None
+
+    @hookimpl
+    def settings_model(self) -> type[AnalyticsSettings]:
+        return AnalyticsSettings
+
+    @hookimpl
+    def config_model(self) -> type[AnalyticsConfig]:
+        return AnalyticsConfig
+
+    @hookimpl
+    async def startup(self, services: GatewayServices, config: AnalyticsConfig | None) -> None:
+        config = self._given_config or config or AnalyticsConfig()
+        # Loading the table takes ~0.3 s of CPU: not on the event loop's thread.
+        self._countries = await asyncio.to_thread(CountryLookup, config.country_database)
+        self.recorder = Recorder(services.state("analytics"), config)
+        self._country_header = config.country_header
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self.recorder.run(self._stop))
+
+    @hookimpl
+    async def shutdown(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, _FINAL_FLUSH_SECONDS)
+            self._task = None
+        if self.recorder is not None:
+            # post_response hooks have finished by now: their records are in memory.
+            try:
+                await asyncio.wait_for(self.recorder.flush(), _FINAL_FLUSH_SECONDS)
+            except Exception:
+                logger.exception("analytics: the last write of aggregates failed")
+
+    @hookimpl
+    def tenant_deleted(self, tenant_id: str) -> None:
+        # The core dropped the stored aggregates; this process must not write its buckets back.
+        if self.recorder is not None:
+            self.recorder.forget_tenant(tenant_id)
+
+    @hookimpl
+    def response_chunk(self, ctx: RequestContext, chunk: bytes) -> None:
+        if b'"usage"' in chunk:
+            usage = openai_shapes.usage_in_events(chunk)
+            if usage is not None:
+                ctx.state[_STREAM_USAGE] = usage
+
+    @hookimpl
+    def post_response(self, ctx: RequestContext) -> None:
+        if self.recorder is None or self._countries is None:
+            return
+        self.recorder.add(self.record(ctx))
+
+    def record(self, ctx: RequestContext) -> RequestRecord:
+        assert self._countries is not None
+        request = ctx.request
+        header = None
+        if self._country_header is not None and request.via_trusted_proxy:
+            header = request.headers.get(self._country_header)
+        country = self._countries.country_of(request.client_ip, header)
+        return record_of(ctx, country=country, stream_usage=ctx.state.get(_STREAM_USAGE))
+
+    @hookimpl
+    def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
+        return analytics_routes(services)
+
+    @hookimpl
+    def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+        add_analytics_command(commands)
+
+    def flush_now(self) -> "asyncio.Future[int]":
+        """Write this process's buckets now (tests, and an operator's shell)."""
+        if self.recorder is None:
+            raise GatewayError("analytics is not running on this gateway (its startup did not run)", status=503, code="analytics_unavailable")
+        return asyncio.ensure_future(self.recorder.flush())

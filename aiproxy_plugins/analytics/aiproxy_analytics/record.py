@@ -1,0 +1,118 @@
+"""One request's analytics record, read from its context once the client has the answer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiproxy_core import RequestContext, openai_shapes
+from aiproxy_core.openai_shapes import TokenUsage
+from aiproxy_core.state_keys import INTERRUPTED, TTFT_MS
+
+__all__ = ["RequestRecord", "record_of", "status_class"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """Every field the issue lists; ``None`` where the gateway did not learn it."""
+
+    request_id: str
+    time: float
+    tenant_id: str
+    rule_id: str
+    consumer_id: str | None
+    key_id: str
+    model: str | None
+    status: int
+    target: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_micros: int
+    latency_ms: float
+    upstream_ms: float | None
+    overhead_ms: float | None
+    ttft_ms: float | None
+    request_bytes: int
+    response_bytes: int
+    country: str
+    cache: str | None
+    moderation_flags: list[str]
+    interrupted: str | None
+
+    def data(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"
+
+
+def record_of(ctx: RequestContext, *, country: str, stream_usage: TokenUsage | None, now: float | None = None) -> RequestRecord:
+    """The record of a finished request; ``stream_usage`` is what a streamed answer's events
+    reported (a plain answer's body holds its own)."""
+    latency_ms = (time.perf_counter() - ctx.started_at) * 1000
+    response = ctx.response
+    annotations = ctx.annotations
+    counts = stream_usage
+    answer_model = None
+    if response is not None and response.body is not None:
+        body = _json_or_none(response)
+        counts = openai_shapes.usage_in_body(body)
+        answer_model = openai_shapes.model_of(body)
+    # The model the client asked for groups what consumers choose; the answer's (often a
+    # dated version) only when the request named none.
+    model = _request_model(ctx) or answer_model
+    upstream_ms = _number(annotations.get("upstream_ms"))
+    ttft = _number(annotations.get(TTFT_MS))
+    cost = _number(annotations.get("cost"))
+    moderation = annotations.get("moderation")
+    flags = moderation.get("flagged") if isinstance(moderation, dict) else None
+    target = annotations.get("target")
+    return RequestRecord(
+        request_id=ctx.request_id,
+        time=time.time() if now is None else now,
+        tenant_id=ctx.tenant.id,
+        rule_id=ctx.rule.id,
+        consumer_id=ctx.consumer_id,
+        key_id=ctx.api_key.id,
+        model=model,
+        status=response.status if response is not None else 0,
+        target=None if target is None else str(target),
+        input_tokens=counts.input_tokens if counts is not None else 0,
+        output_tokens=counts.output_tokens if counts is not None else 0,
+        cost_micros=round(cost * 1_000_000) if cost is not None else 0,
+        latency_ms=round(latency_ms, 3),
+        upstream_ms=upstream_ms,
+        overhead_ms=round(latency_ms - upstream_ms, 3) if upstream_ms is not None else None,
+        ttft_ms=ttft,
+        request_bytes=len(ctx.request.body),
+        response_bytes=(len(response.body) if response.body is not None else response.streamed_bytes) if response is not None else 0,
+        country=country,
+        cache=str(annotations["cache"]) if isinstance(annotations.get("cache"), str) else None,
+        moderation_flags=[str(flag) for flag in flags] if isinstance(flags, list) else [],
+        interrupted=str(annotations[INTERRUPTED]) if annotations.get(INTERRUPTED) else None,
+    )
+
+
+def _json_or_none(response: Any) -> Any:
+    try:
+        return response.json
+    except ValueError:
+        return None
+
+
+def _request_model(ctx: RequestContext) -> str | None:
+    # Only a body that some hook already parsed, or a small one: never parse a huge body here.
+    if len(ctx.request.body) > 1_000_000:
+        return None
+    try:
+        return openai_shapes.model_of(ctx.request.json)
+    except Exception:  # the client's body need not be JSON
+        return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

@@ -1,0 +1,45 @@
+"""A store that cannot be written (Redis down) neither loses counts while it comes back nor grows
+the process's memory without end: buckets that ended long ago are given up, records capped."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from aiproxy_analytics.buckets import bucket_start
+from aiproxy_analytics.record import RequestRecord
+from aiproxy_analytics.recorder import Recorder
+from aiproxy_analytics.settings import AnalyticsConfig
+from aiproxy_core.state import StateService
+from aiproxy_sdk.processes import free_port
+
+
+def _record(number: int, at: float) -> RequestRecord:
+    return RequestRecord(f"r{number}", at, "tenant-a", "rule-1", "c1", "k1", "m", 200, None, 1, 2, 0, 12.5, None, None, None,
+                         10, 20, "US", None, [], None)
+
+
+async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
+    nobody = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
+    service = StateService(tmp_path, redis=nobody, prefix="analytics-down")
+    service.open()
+    await service.start()
+    try:
+        recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig())
+        then = time.time() - 7200
+        for number in range(10):
+            recorder.add(_record(number, then))
+        assert recorder.held == (18, 10)  # 3 intervals x 6 dimensions, one group each
+        with pytest.raises((ConnectionError, OSError, TimeoutError)):
+            await recorder.flush()
+        # The minute and hour buckets of two hours ago are given up; the day's is still retried
+        # (unless that day ended over 10 minutes ago too).
+        day_open = bucket_start("day", then) + 86400 + 600 > time.time()
+        assert recorder.held == (6 if day_open else 0, 10)
+    finally:
+        await service.stop()
+        service.close()
+        await nobody.aclose()

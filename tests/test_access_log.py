@@ -79,6 +79,8 @@ async def test_refused_requests_are_logged_with_what_is_known(aiproxy_gateway_fa
     assert (refused["key_id"], refused["rule_id"], refused["target"], refused["attempts"], refused["model"]) == (None, None, None, None, None)
     assert (unknown["status"], unknown["error_code"], unknown["tenant_id"], unknown["path"]) == (404, "tenant_not_found", None, "/v1/models")
     assert unknown["request_id"] and unknown["duration_ms"] >= 0
+    # Refused before a request context existed: the address still comes from the connection.
+    assert refused["client_ip"] == "203.0.113.7" and unknown["client_ip"] == "127.0.0.1"
 
 
 async def test_a_stream_logs_the_tokens_of_its_final_usage(aiproxy_gateway_factory, access_lines):

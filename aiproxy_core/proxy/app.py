@@ -205,7 +205,11 @@ class ProxyApp:
     ) -> None:
         """``response`` None: the client left before anything was sent."""
         try:
-            client_ip = ctx.request.client_ip if ctx is not None else self._client_ip(scope, MutableHeaders(scope=scope))
+            if ctx is not None:
+                client_ip = ctx.request.client_ip
+            else:
+                client = scope.get("client")
+                client_ip = self._client_ip(client[0] if client else None, MutableHeaders(scope=scope))
         except Exception:  # headers the request was refused for: the log goes on without the address
             client_ip = None
         access_log.write(

@@ -14,7 +14,7 @@ import logging
 import re
 from pathlib import Path
 
-__all__ = ["CountryLookup", "UNKNOWN"]
+__all__ = ["CountryLookup", "UNKNOWN", "database_path"]
 
 logger = logging.getLogger("aiproxy.analytics")
 
@@ -24,6 +24,19 @@ UNKNOWN = "unknown"
 _COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
+def database_path(database: str) -> Path:
+    """The table's file (a name is looked up inside the geoip2fast package); FileNotFoundError
+    naming the config key when there is none, so a wrong setting fails the start, not a request."""
+    path = Path(database)
+    if not path.is_absolute():
+        import geoip2fast
+
+        path = Path(geoip2fast.__file__).parent / database
+    if not path.is_file():
+        raise FileNotFoundError(f"plugins.analytics.country_database: no file {str(path)!r}")
+    return path
+
+
 class CountryLookup:
     """``country_of(address, header)`` -> an ISO 3166 alpha-2 code, or ``"unknown"``."""
 
@@ -31,14 +44,7 @@ class CountryLookup:
         # Imported here: the package loads its whole table on construction (~0.3 s, ~40 MB).
         from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]  # ships no type information
 
-        path = Path(database)
-        if not path.is_absolute():
-            import geoip2fast
-
-            path = Path(geoip2fast.__file__).parent / database
-        if not path.is_file():
-            raise FileNotFoundError(f"plugins.analytics.country_database: no file {str(path)!r}")
-        self._reader = GeoIP2Fast(verbose=False, geoip2fast_data_file=str(path))
+        self._reader = GeoIP2Fast(verbose=False, geoip2fast_data_file=str(database_path(database)))
 
     def country_of(self, address: str | None, header: str | None = None) -> str:
         """``header`` is a trusted proxy's word (``CF-IPCountry``) and wins when it is a code;

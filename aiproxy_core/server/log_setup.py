@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import sys
+from logging.handlers import QueueHandler, QueueListener
 
 from ..config.schema import LoggingConfig
 from ..proxy.access_log import ACCESS_LOGGER_NAME
@@ -24,8 +27,16 @@ def configure_logging(config: LoggingConfig) -> None:
     if not (config.access_log and config.access_log_format == "json"):
         return
     access = logging.getLogger(ACCESS_LOGGER_NAME)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
+    for old in list(access.handlers):  # configured again (a worker after its parent): one handler
+        access.removeHandler(old)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(message)s"))
+    # A line per request written from the event loop would wait on stderr (a pipe a log shipper
+    # may read slowly): the request's task only puts it on a queue, a thread writes it.
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = QueueListener(lines, stream)
+    listener.start()
+    atexit.register(listener.stop)  # what is queued is written before the process ends
+    access.addHandler(QueueHandler(lines))
     access.setLevel(logging.INFO)
     access.propagate = False

@@ -138,6 +138,7 @@ async def rule_targets(request: Request) -> Response:
     rule = await _rule_or_404(request, tenant)
     gateway = gateway_of(request)
     plan = RoutePlan(rule)
+    urls = rule_urls(rule)
     shown = []
     for target in plan.targets:
         health = await gateway.target_health.describe(tenant.id, target.health_key, plan.circuit)
@@ -145,7 +146,7 @@ async def rule_targets(request: Request) -> Response:
             {
                 "index": target.index,
                 "name": target.name,
-                "url": rule_urls(rule)[target.index],
+                "url": urls[target.index],
                 "provider": target.provider or None,
                 "model": target.model,
                 "weight": target.weight,

@@ -34,6 +34,7 @@ from .client_address import ClientAddresses
 from .disconnect import ClientDisconnected, DisconnectWatch
 from .headers import upstream_request_headers
 from .request_path import RequestPath, request_path
+from .streaming import discard
 from .routing import Route, TenantView, host_name
 from .stream_end import interrupted_stream_event
 
@@ -319,10 +320,10 @@ class ProxyApp:
         try:
             replaced = await run_answering(steps, ctx)
         except GatewayError:
-            await _discard(current)
+            await discard(current)
             raise
         if replaced is not None and replaced is not current:
-            await _discard(current)
+            await discard(current)
             ctx.response = replaced
 
     async def _forward(
@@ -388,7 +389,7 @@ class ProxyApp:
         except Exception as exc:  # the upstream broke off, timed out, or a chunk hook failed
             failure = exc
         finally:
-            await _discard(response)
+            await discard(response)
         if failure is None:
             await send({"type": "http.response.body", "body": b""})
             return
@@ -415,17 +416,6 @@ class ProxyApp:
             logger.warning("request %s: the answer was cut off: %s", request_id, detail)
         else:
             logger.error("request %s: the answer was cut off by an unexpected error", request_id, exc_info=failure)
-
-
-async def _discard(response: ProxyResponse | None) -> None:
-    """Release an upstream stream that will not be sent (its connection goes back or is dropped)."""
-    if response is not None and response.stream is not None:
-        aclose = getattr(response.stream, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception:  # closing a broken upstream stream must not mask the real outcome
-                logger.debug("closing an upstream stream failed", exc_info=True)
 
 
 __all__ = ["ErrorResponse", "ProxyApp", "error_response"]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from .. import openai_shapes
+from ..errors import GatewayError
 from ..json_text import loads
+from ..proxy.streaming import close_stream
 from ..pricing import PriceTable, format_cost, usage_counts
 from ..state_keys import USAGE
 
@@ -70,9 +73,7 @@ class RequestCost:
                     chunk = self._costed(ctx, target, chunk, seen)
                 yield chunk
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_stream(events)
 
     def _costed(self, ctx: RequestContext, target: RouteTarget, chunk: bytes, seen: dict[str, Any]) -> bytes:
         lines = chunk.split(b"\n")
@@ -111,8 +112,6 @@ class RequestCost:
 
 def _asked_model(ctx: RequestContext) -> str | None:
     try:
-        body = ctx.request.json
-    except Exception:  # a body that is not JSON names no model
+        return openai_shapes.model_of(ctx.request.json)
+    except GatewayError:  # a body that is not JSON names no model
         return None
-    model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) else None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from ..errors import BadRequest, GatewayError, UpstreamUnreachable
 from ..json_text import loads
-from ..proxy.streaming import sse_events
+from ..proxy.streaming import close_stream, sse_events
 from ..translation import (
     AnthropicToOpenAIStream,
     OpenAIToAnthropicStream,
@@ -140,9 +140,7 @@ async def _translated(chunks: AsyncIterator[bytes], translator: AnthropicToOpenA
         if tail:
             yield tail
     finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await close_stream(chunks)
 
 
 def _parsed(body: bytes) -> Any:

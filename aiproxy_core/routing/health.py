@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
 from ..models.routing import CircuitBreakerPolicy
-from ..state import Delete, PluginState, Set
+from ..state import Delete, PluginState, Set, Values
 
 __all__ = ["HEALTH_NAMESPACE", "REFRESH_SECONDS", "HealthView", "TargetHealth"]
 
@@ -140,15 +140,7 @@ class TargetHealth:
         policy = view.policy
         assert self._state is not None
         values = self._state.values(view.tenant_id)
-        successes, view.successes = view.successes, 0
-        latency, view.latency_ms = view.latency_ms, 0.0
-        timed, view.timed = view.timed, 0
-        fields = await values.increment(
-            f"stats/{view.key}",
-            {"requests": successes + 1, "failures": 1, "latency_ms": round(latency), "timed": timed},
-            ttl=view.window,
-        )
-        _take(view, fields)
+        await self._add_to_window(view, failures=1)
         if policy is None:
             return
         over_count = view.failures >= policy.failures
@@ -169,6 +161,20 @@ class TargetHealth:
             )
             logger.warning("target %s opened its circuit for %.1f s (%d failures in the window)", view.key, policy.cooldown, view.failures)
 
+    async def _add_to_window(self, view: HealthView, failures: int) -> None:
+        """Add this process's successes and latencies since the last time (and ``failures``, each
+        one request too) to the shared window, and take the window's totals back into the view."""
+        assert self._state is not None
+        successes, view.successes = view.successes, 0
+        latency, view.latency_ms = view.latency_ms, 0.0
+        timed, view.timed = view.timed, 0
+        fields = await self._state.values(view.tenant_id).increment(
+            f"stats/{view.key}",
+            {"requests": successes + failures, "failures": failures, "latency_ms": round(latency), "timed": timed},
+            ttl=view.window,
+        )
+        _take(view, fields)
+
     async def _close(self, view: HealthView) -> None:
         assert self._state is not None
         try:
@@ -184,19 +190,9 @@ class TargetHealth:
         assert self._state is not None
         values = self._state.values(view.tenant_id)
         try:
-            successes, view.successes = view.successes, 0
-            latency, view.latency_ms = view.latency_ms, 0.0
-            timed, view.timed = view.timed, 0
-            fields = await values.increment(
-                f"stats/{view.key}",
-                {"requests": successes, "failures": 0, "latency_ms": round(latency), "timed": timed},
-                ttl=view.window,
-            )
-            _take(view, fields)
+            await self._add_to_window(view, failures=0)
             if view.policy is not None:
-                is_open = await values.get(f"open/{view.key}") is not None
-                tripped = is_open or await values.get(f"tripped/{view.key}") is not None
-                view.state = "open" if is_open else "half_open" if tripped else "closed"
+                view.state = await _circuit(values, view.key)
         except Exception:  # the store is down: keep the last view, try again next time
             logger.debug("refreshing target health failed", exc_info=True)
         finally:
@@ -214,12 +210,7 @@ class TargetHealth:
             fields = {**fields, "requests": fields.get("requests", 0) + local.successes}
             fields["latency_ms"] = fields.get("latency_ms", 0) + round(local.latency_ms)
             fields["timed"] = fields.get("timed", 0) + local.timed
-        circuit = "closed"
-        if policy is not None:
-            if await values.get(f"open/{key}") is not None:
-                circuit = "open"
-            elif await values.get(f"tripped/{key}") is not None:
-                circuit = "half_open"
+        circuit = await _circuit(values, key) if policy is not None else "closed"
         requests = fields.get("requests", 0)
         failures = fields.get("failures", 0)
         timed = fields.get("timed", 0)
@@ -230,6 +221,14 @@ class TargetHealth:
             "error_rate": round(failures / requests, 4) if requests else None,
             "latency_ms": round(fields.get("latency_ms", 0) / timed, 2) if timed else None,
         }
+
+
+async def _circuit(values: Values, key: str) -> str:
+    """A target's circuit in the shared state: ``open`` while its open key lives, then
+    ``half_open`` until a probe succeeds (its tripped key), else ``closed``."""
+    if await values.get(f"open/{key}") is not None:
+        return "open"
+    return "half_open" if await values.get(f"tripped/{key}") is not None else "closed"
 
 
 def _take(view: HealthView, fields: dict[str, int]) -> None:

@@ -55,8 +55,6 @@ class RouteTarget:
     #: Names this target's shared health (circuit, latency): the rule, position and URL, so an
     #: edited rule starts its changed targets afresh.
     health_key: str
-    rule_prefix_length: int
-    root_rule: bool
 
     def endpoint(self, path: RequestPath, query: str) -> Endpoint:
         """The URL for this request; 400 ``operation_not_supported`` when this target's provider
@@ -86,7 +84,8 @@ class RouteTarget:
         return Endpoint(f"{url}?{'&'.join(queries)}" if queries else url, translation)
 
     def _operation(self, decoded: str) -> str:
-        rest = decoded if self.root_rule else decoded[self.rule_prefix_length:]
+        joiner = self.joiner  # the rule's path, as the one-target join cuts it
+        rest = decoded if joiner.root_rule else decoded[joiner.prefix_length:]
         if rest.startswith("/v1/") or rest == "/v1":
             rest = rest[3:]
         return rest or "/"
@@ -131,8 +130,6 @@ def route_targets(rule: Rule) -> tuple[RouteTarget, ...]:
                 weight=weight,
                 priority=priority,
                 health_key=f"{rule.id}/{index}/{digest}",
-                rule_prefix_length=len(rule.path),
-                root_rule=rule.path == "/",
             )
         )
     return tuple(built)

@@ -18,6 +18,7 @@ from ..context import ProxyResponse
 from ..errors import GatewayError, ServiceUnavailable, UpstreamTimeout, UpstreamUnreachable
 from ..proxy.headers import downstream_headers
 from ..proxy.request_path import RequestPath
+from ..proxy.streaming import close_stream, discard
 from ..state_keys import UPSTREAM_MS
 from .failures import Failure, backoff_delay, context_exceeded, retry_after_seconds
 from .formats import FormatBridge
@@ -143,9 +144,9 @@ class Router:
             status = response.status
             latency = (time.perf_counter() - started) * 1000
             failing = status == 429 or status >= 500
-            if failing and rules is not None and rules.retryable(Failure("status", target.label, status=status)) and attempt < max_attempts:
+            if failing and rules is not None and rules.status_retryable(status) and attempt < max_attempts:
                 failure = Failure("status", target.label, status=status, retry_after=response.retry_after)
-                await _discard(response)
+                await discard(response)
                 if view is not None:
                     await self.health.failed(view, probing)
                 retry_after[target.index] = failure.retry_after
@@ -157,7 +158,7 @@ class Router:
                 candidates.pop(position - 1)
                 position -= 1
                 if candidates and attempt < max_attempts:
-                    await _discard(response)
+                    await discard(response)
                     last = Failure("context_window", target.label, status=status)
                     logger.info("request %s: target %s cannot hold the prompt; trying the next", ctx.request_id, target.label)
                     continue
@@ -172,7 +173,7 @@ class Router:
                     if closing is not None:
                         await closing
             if failing and plan.policy is not None and rules is not None and rules.status_retryable(status):
-                await _discard(response)
+                await discard(response)
                 raise _exhausted(Failure("status", target.label, status=status, retry_after=response.retry_after), attempt)
             return response
         assert last is not None
@@ -238,7 +239,7 @@ class Router:
             except StopAsyncIteration:
                 return upstream, b""
             except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
+                await close_stream(chunks)
                 raise
         except TimeoutError:
             error = UpstreamTimeout("the upstream of this route sent nothing within the route's time to first token")
@@ -262,7 +263,7 @@ async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[
         async for chunk in rest:
             yield chunk
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await close_stream(rest)
 
 
 def _asks_stream(ctx: RequestContext) -> bool:
@@ -315,14 +316,3 @@ def _log_failure(ctx: RequestContext, target: RouteTarget, exc: GatewayError) ->
     detail = exc.log_detail
     if detail:
         logger.warning("request %s (rule %s, target %s): %s: %s", ctx.request_id, ctx.rule.id, target.label, exc.code, detail)
-
-
-async def _discard(response: ProxyResponse) -> None:
-    if response.stream is not None:
-        aclose = getattr(response.stream, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception:
-                logger.debug("closing an upstream stream failed", exc_info=True)
-

@@ -7,7 +7,7 @@ from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret
 from .admin.uploads import UploadRoute
-from .config import GatewayConfig, LoggingConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
+from .config import GatewayConfig, LoggingConfig, MetricsConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
 from .chain.entry_ref import EntryRef
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
@@ -36,6 +36,7 @@ from .errors import (
 from . import openai_shapes, sse, state, state_keys
 from .gateway import Gateway
 from .hookspecs import hookimpl
+from .metrics import MetricReading
 from .mock_upstream import create_mock_upstream
 from .models import (
     ApiKey,
@@ -83,6 +84,8 @@ __all__ = [
     "LoggingConfig",
     "LoopDetected",
     "MethodNotAllowed",
+    "MetricReading",
+    "MetricsConfig",
     "MisdirectedRequest",
     "NotFound",
     "PayloadTooLarge",

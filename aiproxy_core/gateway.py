@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.metadata
 import logging
 from pathlib import Path
 from typing import Any, Coroutine
@@ -16,6 +17,7 @@ from .errors import PluginLoadError
 from .plugins import PluginRegistry
 from .plugins.config_sections import plugin_configs
 from .plugins.hook_calls import call_and_await
+from .metrics import GatewayMetrics
 from .proxy.access_log import AccessLog
 from .proxy.app import ProxyApp
 from .routing import HEALTH_NAMESPACE, FormatBridge, RequestCost, Router, TargetHealth
@@ -32,6 +34,14 @@ logger = logging.getLogger("aiproxy")
 
 #: How long shutdown waits for post_response hooks still running.
 BACKGROUND_DRAIN_SECONDS = 10.0
+
+
+def gateway_version() -> str:
+    """The installed aiproxy-core's version (``0+unknown`` when run from files not installed)."""
+    try:
+        return importlib.metadata.version("aiproxy-core")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def deployment_id(config: GatewayConfig) -> str:
@@ -93,7 +103,10 @@ class Gateway:
         #: Each target's health (circuits, latency), shared through the state API; refreshed
         #: in the background.
         self.target_health = TargetHealth(self.state.for_plugin(HEALTH_NAMESPACE), self.in_background)
-        self.router = Router(self.upstream, self.target_health, FormatBridge(RequestCost()))
+        cost = RequestCost()
+        self.router = Router(self.upstream, self.target_health, FormatBridge(cost))
+        #: ``GET /metrics``'s figures, counted by the Proxy API; None when ``metrics.enabled`` is off.
+        self.metrics = GatewayMetrics(config.metrics, cost, gateway_version()) if config.metrics.enabled else None
         self.proxy_app = ProxyApp(
             server=config.server,
             gateway_id=self.gateway_id,
@@ -105,6 +118,7 @@ class Gateway:
             services=self.services,
             in_background=self.in_background,
             lifespan=self.serve_lifespan,
+            metrics=self.metrics.requests if self.metrics is not None else None,
             access_log=AccessLog() if config.logging.access_log and config.logging.access_log_format == "json" else None,
         )
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
@@ -121,6 +135,8 @@ class Gateway:
         await self.state.start()
         await self.upstream.start()
         await self._call_registration_hook("startup")
+        if self.metrics is not None:
+            self.metrics.start()
         self._started = True
         logger.info("gateway started; state in %s; kept records (ledgers) in %s", self.store.description, _sink_description(self.state.record_sink))
 
@@ -129,6 +145,8 @@ class Gateway:
             return
         self._started = False
         await self.drain_background()
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self._call_registration_hook("shutdown")
         if self.services.scripts is not None:
             await self.services.scripts.close()

@@ -7,7 +7,7 @@ Two kinds:
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
 * **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``,
-  ``check_references``, ``admin_routes``, ``cli_commands``) are called once per plugin (per saved
+  ``check_references``, ``metric_readings``, ``admin_routes``, ``cli_commands``) are called once per plugin (per saved
   entry for ``check_references``), as described below.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
@@ -164,6 +164,18 @@ def check_references(tenant_id: str, settings: Any, services: "GatewayServices",
 @hookspec
 def admin_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
     """Starlette routes to add to the Admin API (e.g. ``/api/v1/tenants/{tenant_id}/plans``)."""
+
+
+@hookspec
+def metric_readings(services: "GatewayServices", config: "BaseModel | None") -> Any:
+    """Values to add to ``GET /metrics`` when it is scraped: a list of
+    :class:`aiproxy_core.MetricReading` (``def`` or ``async def``).
+
+    For state a plugin shares across processes (a queue's backlog, a pool's size), read from the
+    store so every worker reports the same; count per-request events in ``post_response`` into
+    the state API and report the total here. A hook that raises, or a reading that breaks
+    Prometheus's naming rules, is logged and left out: the scrape still answers.
+    """
 
 
 @hookspec

@@ -162,7 +162,7 @@ async def test_a_failing_log_line_never_breaks_the_request(aiproxy_gateway_facto
     def broken(request: Any) -> str:
         raise RuntimeError("the log broke")
 
-    monkeypatch.setattr(access_log, "_model", broken)
+    monkeypatch.setattr(access_log, "request_model", broken)
     gw = await aiproxy_gateway_factory(config=JSON_LOG)
     response = await gw.chat()
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "You said: Hello!"

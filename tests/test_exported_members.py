@@ -45,6 +45,7 @@ IMPLEMENTATION_MODULES = {
     "redis_scripts": "exported as ScriptConnection, ScriptError",
     "request_ids": "request id minting of the Proxy API",
     "routing": "routing across a rule's targets (strategies, retries, circuits, formats, cost)",
+    "metrics": "GET /metrics: per-request figures, worker sharing, the exposition (MetricReading is exported)",
     "server": "the uvicorn listeners; exported as listener_configs",
     "services": "exported as GatewayServices",
     "single_flight": "exported as SingleFlight",

@@ -19,6 +19,7 @@ from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from . import consumers, key_endpoints, rules, tenants
 from .guard import AdminGuard, request_id_of
 from .health import health
+from .metrics_endpoint import metrics
 from .state import gateway_of
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def core_routes() -> list[BaseRoute]:
     c = t + "/consumers/{consumer_id}"
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/api/v1/plugins", list_plugins, methods=["GET"]),
         Route("/api/v1/tenants", tenants.create_tenant, methods=["POST"]),
         Route("/api/v1/tenants", tenants.list_tenants, methods=["GET"]),

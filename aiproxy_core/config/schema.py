@@ -123,6 +123,28 @@ class LoggingConfig(_Section):
     access_log_format: Literal["plain", "json"] = "plain"
 
 
+MetricLabel = Literal["tenant", "rule", "model", "status_class", "consumer"]
+_DEFAULT_METRIC_LABELS: tuple[MetricLabel, ...] = ("tenant", "rule", "model", "status_class")
+
+
+class MetricsConfig(_Section):
+    """``GET /metrics`` on the Admin listener (docs/observability.md)."""
+
+    #: Count every request for ``GET /metrics`` (about a microsecond per request); off: 404.
+    enabled: bool = True
+    #: The labels of the per-request series. ``consumer`` is opt-in: one series per consumer
+    #: can be many; the key is never a label.
+    labels: list[MetricLabel] = Field(default_factory=lambda: list(_DEFAULT_METRIC_LABELS))
+    #: Label sets counted apart; beyond, new ones are counted together under ``other``.
+    max_series: int = Field(default=10_000, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _labels_once(self) -> "MetricsConfig":
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"metrics.labels names a label twice: {self.labels}")
+        return self
+
+
 class GatewayConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     redis: RedisConfig | None = None
@@ -130,6 +152,7 @@ class GatewayConfig(_Section):
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     records: RecordsConfig = Field(default_factory=RecordsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     #: Per plugin, its process-wide options (``plugins.billing.run_worker``); each plugin's
     #: ``config_model`` validates its own section once the plugins are loaded.
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -58,7 +58,7 @@ class PriceTable:
             table[name.lower()] = price
         self._prices = MappingProxyType(table)
         self._as_of = as_of
-        self._resolved: dict[str, ModelPrice | None] = {}
+        self._resolved: dict[str, str | None] = {}
 
     @classmethod
     def builtin(cls) -> PriceTable:
@@ -94,33 +94,40 @@ class PriceTable:
     def price_of(self, model: str) -> ModelPrice | None:
         """The price of ``model`` as a client names it (see the module's docstring for how names
         resolve); None when no priced name matches, or the name is longer than 200 characters."""
+        name = self.priced_name(model)
+        return None if name is None else self._prices[name]
+
+    def priced_name(self, model: str) -> str | None:
+        """The table's own (lowercase) name that prices ``model``: ``gpt-4o`` for
+        ``openai/GPT-4o-2024-08-06``. A bounded set, so it can label metrics, where the client's
+        own spelling could not (any number of names resolve to one price)."""
         if not isinstance(model, str) or len(model) > MAX_MODEL_NAME_LENGTH:
             return None
         try:
             return self._resolved[model]
         except KeyError:
             pass
-        price = self._resolve(model.lower())
+        name = self._resolve(model.lower())
         if len(self._resolved) >= MAX_RESOLVED_NAMES:
             self._resolved.clear()
-        self._resolved[model] = price
-        return price
+        self._resolved[model] = name
+        return name
 
-    def _resolve(self, name: str) -> ModelPrice | None:
+    def _resolve(self, name: str) -> str | None:
         prices = self._prices
         if name in prices:
-            return prices[name]
+            return name
         name = name.rpartition("/")[2]
         if name in prices:
-            return prices[name]
+            return name
         name = _SNAPSHOT_SUFFIX.sub("", name)
         if name in prices:
-            return prices[name]
+            return name
         # Cutting at the last "-" each time tries the longest prefix first.
         while (cut := name.rfind("-")) > 0:
             name = name[:cut]
             if name in prices:
-                return prices[name]
+                return name
         return None
 
     def cost(self, model: str | None, usage: TokenUsage | UsageCounts | None) -> float | None:

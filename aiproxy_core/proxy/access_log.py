@@ -14,21 +14,17 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..json_text import loads
 from ..routing.cost import COST_ANNOTATION
 from ..state_keys import INTERRUPTED, UPSTREAM_MS, USAGE
+from .request_model import request_model
 
 if TYPE_CHECKING:
-    from ..context import ProxyRequest, ProxyResponse, RequestContext
+    from ..context import ProxyResponse, RequestContext
     from ..models import Tenant
 
 __all__ = ["ACCESS_LOGGER_NAME", "AccessLog"]
 
 ACCESS_LOGGER_NAME = "aiproxy.access"
-
-#: A body is parsed for its ``model`` only up to this size (parsing a big prompt for a log line
-#: would cost more than the line is worth); one a hook already parsed is read at any size.
-MODEL_BODY_LIMIT = 64 * 1024
 
 logger = logging.getLogger(ACCESS_LOGGER_NAME)
 
@@ -75,7 +71,7 @@ class AccessLog:
                 "upstream_ms": _rounded(annotations.get(UPSTREAM_MS)),
                 "target": annotations.get("target"),
                 "attempts": int(attempts) if attempts is not None else None,
-                "model": _model(ctx.request) if ctx is not None else None,
+                "model": request_model(ctx.request) if ctx is not None else None,
                 "input_tokens": usage.get("input_tokens"),
                 "output_tokens": usage.get("output_tokens"),
                 "cost": annotations.get(COST_ANNOTATION),
@@ -91,18 +87,3 @@ class AccessLog:
 
 def _rounded(milliseconds: Any) -> float | None:
     return round(milliseconds, 3) if isinstance(milliseconds, (int, float)) else None
-
-
-def _model(request: ProxyRequest) -> str | None:
-    """The body's ``model``: from a body a hook already parsed, or a small JSON one; else None."""
-    parsed = request.parsed_json
-    if parsed is None:
-        body = request.body
-        if not body or len(body) > MODEL_BODY_LIMIT or b'"model"' not in body:
-            return None
-        try:
-            parsed = loads(body)
-        except ValueError:
-            return None
-    model = parsed.get("model") if isinstance(parsed, dict) else None
-    return model if isinstance(model, str) else None

@@ -41,6 +41,7 @@ from .stream_end import interrupted_stream_event
 if TYPE_CHECKING:
     from ..auth import ConsumerDirectory, KeyAuthenticator
     from ..config import ServerConfig
+    from ..metrics import RequestMetrics
     from ..services import GatewayServices
     from ..routing import Router
     from ..upstream import UpstreamClient
@@ -104,6 +105,7 @@ class ProxyApp:
         in_background: Callable[[Coroutine[Any, Any, Any]], None],
         lifespan: Callable[[Receive, Send], Awaitable[None]] | None = None,
         access_log: AccessLog | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.tenants = tenants
         self.auth = auth
@@ -115,6 +117,8 @@ class ProxyApp:
         self.lifespan = lifespan
         #: The JSON access log, or None when it is off (then its whole cost is this one check).
         self.access_log = access_log
+        #: ``GET /metrics``'s per-request figures, or None when metrics are off.
+        self.metrics = metrics
         self.max_body = server.max_body_bytes
         self.addresses = ClientAddresses(server.trusted_proxies)
         #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
@@ -184,6 +188,8 @@ class ProxyApp:
                 self.in_background(run_post_response(chain.post_response, ctx))
             if self.access_log is not None:
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, None)
+            if self.metrics is not None:
+                self.metrics.record(started, CLIENT_CLOSED_REQUEST, view.tenant.id if view is not None else "", ctx, None)
             return
         except GatewayError as exc:
             response = error_response(exc, shown_id)
@@ -196,6 +202,8 @@ class ProxyApp:
                 watch.close()
             if self.access_log is not None:  # after the last byte: the line costs the client nothing
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, response)
+            if self.metrics is not None:
+                self.metrics.record(started, response.status, view.tenant.id if view is not None else "", ctx, response)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
             self.in_background(run_post_response(chain.post_response, ctx))

@@ -6,13 +6,16 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ..config import GatewayConfig
 from ..gateway import Gateway
+from ..metrics.worker_files import METRICS_DIR_ENV
 from ..plugins import PluginRegistry
 from ..plugins.config_sections import plugin_configs
 from .listeners import check_startable, serve_gateway
@@ -49,6 +52,18 @@ def run(config: GatewayConfig, workers: int = 1, on_started: OnStarted | None = 
     registry.load_entry_points()
     plugin_configs(registry, config.plugins)
     context = multiprocessing.get_context("spawn")
+    # The workers share their /metrics figures through files in a directory of this run only
+    # (figures of an earlier run must not be added to this one's).
+    metrics_dir = tempfile.mkdtemp(prefix="aiproxy-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
+    try:
+        return _run_workers(context, config, workers)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop(METRICS_DIR_ENV, None)
+
+
+def _run_workers(context: Any, config: GatewayConfig, workers: int) -> int:
     processes = [context.Process(target=_worker, args=(config,), name=f"aiproxy-worker-{i}") for i in range(workers)]
     for process in processes:
         process.start()

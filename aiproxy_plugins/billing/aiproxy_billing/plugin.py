@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, PaymentRequired, RateLimited, RequestContext, hookimpl, openai_shapes
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, MetricReading, PaymentRequired, RateLimited, RequestContext, hookimpl, openai_shapes
 from aiproxy_core.openai_shapes import TokenUsage
 from aiproxy_core.state_keys import INTERRUPTED, PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
 
@@ -137,6 +137,19 @@ class Billing:
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return billing_routes(services, self.backend, lambda: self.credits)
+
+    @hookimpl
+    async def metric_readings(self) -> list[MetricReading]:
+        """The queues' backlogs for ``GET /metrics``: both stay near 0 while the workers keep up."""
+        backend = self._backend
+        if backend is None:
+            return []
+        waiting = (await backend.queue.backlog())["events_waiting"]
+        exports = await backend.exports.pending()
+        return [
+            MetricReading("aiproxy_billing_events_waiting", "Billing events queued for a worker to write to the ledger.", waiting),
+            MetricReading("aiproxy_billing_exports_waiting", "Ledger events queued for delivery to tenants' export webhooks.", exports),
+        ]
 
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

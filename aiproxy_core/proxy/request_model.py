@@ -1,0 +1,31 @@
+"""The ``model`` a request's body names, read cheaply enough for every request's log line and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..json_text import loads
+
+if TYPE_CHECKING:
+    from ..context import ProxyRequest
+
+__all__ = ["MODEL_BODY_LIMIT", "request_model"]
+
+#: A body is parsed for its ``model`` only up to this size (parsing a big prompt for a log line
+#: would cost more than the line is worth); one a hook already parsed is read at any size.
+MODEL_BODY_LIMIT = 64 * 1024
+
+
+def request_model(request: ProxyRequest) -> str | None:
+    """The body's ``model``: from a body a hook already parsed, or a small JSON one; else None."""
+    parsed = request.parsed_json
+    if parsed is None:
+        body = request.body
+        if not body or len(body) > MODEL_BODY_LIMIT or b'"model"' not in body:
+            return None
+        try:
+            parsed = loads(body)
+        except ValueError:
+            return None
+    model = parsed.get("model") if isinstance(parsed, dict) else None
+    return model if isinstance(model, str) else None

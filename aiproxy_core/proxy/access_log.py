@@ -95,9 +95,13 @@ def _rounded(milliseconds: Any) -> float | None:
 
 def _model(request: ProxyRequest) -> str | None:
     """The body's ``model``: from a body a hook already parsed, or a small JSON one; else None."""
-    parsed = request.parsed_json
+    return body_model(request.parsed_json, request.body)
+
+
+def body_model(parsed: Any, body: bytes | None) -> str | None:
+    """``model`` of ``parsed`` (a body already parsed, or None), else of ``body`` when it is JSON
+    of at most :data:`MODEL_BODY_LIMIT` bytes that names one (traces read answers by it too)."""
     if parsed is None:
-        body = request.body
         if not body or len(body) > MODEL_BODY_LIMIT or b'"model"' not in body:
             return None
         try:

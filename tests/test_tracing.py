@@ -212,6 +212,28 @@ async def test_a_failing_step_is_an_error_span_without_its_message(aiproxy_gatew
     assert spans.clients() == []
 
 
+async def test_a_client_that_left_before_its_answer_is_a_499_span(aiproxy_gateway_factory, spans):
+    gw = await aiproxy_gateway_factory(tracer_provider=spans.provider)
+    headers = [(b"host", gw.host.encode()), (b"authorization", f"Bearer {gw.api_key}".encode()), (b"content-length", b"100")]
+    scope = {
+        "type": "http", "method": "POST", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+        "query_string": b"", "headers": headers, "client": ("203.0.113.7", 40000), "scheme": "http",
+    }  # fmt: skip
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}  # gone while the gateway waits for the body
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await gw.gateway.proxy_app(scope, receive, send)
+    assert sent == []
+    attributes = spans.server().attributes or {}
+    assert (attributes["http.response.status_code"], attributes["aiproxy.client_disconnected"]) == (499, True)
+    assert attributes["aiproxy.tenant_id"] == gw.tenant["id"] and spans.server().status.status_code == StatusCode.UNSET
+
+
 async def test_an_untrusted_traceparent_starts_a_new_trace_and_the_upstream_gets_the_gateways(aiproxy_gateway_factory, spans):
     gw = await aiproxy_gateway_factory(tracer_provider=spans.provider)
     echoed = await gw.proxy.post("/v1/echo", json={}, headers={"traceparent": CLIENT_TRACEPARENT, "tracestate": "client=chosen"})

@@ -7,7 +7,7 @@ from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret
 from .admin.uploads import UploadRoute
-from .config import GatewayConfig, LoggingConfig, MetricsConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig, load_config
+from .config import GatewayConfig, LoggingConfig, MetricsConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, TracingConfig, UpstreamConfig, load_config
 from .chain.entry_ref import EntryRef
 from .context import ProxyRequest, ProxyResponse, RequestContext
 from .errors import (
@@ -112,6 +112,7 @@ __all__ = [
     "StorageConfig",
     "Store",
     "Tenant",
+    "TracingConfig",
     "Unauthorized",
     "UnsupportedMediaType",
     "UploadRoute",

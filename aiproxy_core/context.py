@@ -13,6 +13,7 @@ from .json_text import UnfitJSON, loads, strict_loads
 if TYPE_CHECKING:
     from .models import ApiKey, Consumer, Rule, Tenant
     from .services import GatewayServices
+    from .tracing.request_trace import RequestTrace
 
 __all__ = ["ProxyRequest", "ProxyResponse", "RequestContext"]
 
@@ -192,6 +193,7 @@ class RequestContext:
         "services",
         "scheme",
         "host",
+        "trace",
     )
 
     def __init__(
@@ -239,6 +241,9 @@ class RequestContext:
         #: per-gateway state finds it here rather than in module globals, so two gateways in one
         #: process (as in tests) never share it.
         self.services = services
+        #: The gateway's spans of this request when tracing is on, else None (core-internal:
+        #: the router and the chain add their spans under it; its type is no API).
+        self.trace: RequestTrace | None = None
 
     @property
     def consumer_id(self) -> str | None:

@@ -7,7 +7,7 @@ import hashlib
 import importlib.metadata
 import logging
 from pathlib import Path
-from typing import Any, Coroutine
+from typing import TYPE_CHECKING, Any, Coroutine
 
 from starlette.types import Receive, Send
 
@@ -28,7 +28,11 @@ from .state import StateService
 from .state.service import data_directory
 from .store import Store
 from .store.opening import store_for
+from .tracing import tracing_for
 from .upstream import Http1UpstreamClient, TargetPolicy, UpstreamClient
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger("aiproxy")
 
@@ -74,7 +78,11 @@ class Gateway:
         registry: PluginRegistry | None = None,
         store: Store | None = None,
         upstream: UpstreamClient | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
+        """``tracer_provider``: an OpenTelemetry SDK provider to trace with instead of the one
+        ``tracing.enabled`` builds from the ``OTEL_*`` variables (tests use one with an in-memory
+        exporter); given, tracing is on, and the gateway only flushes it on stop, never shuts it down."""
         self.config = config
         if registry is None:
             registry = PluginRegistry()
@@ -82,6 +90,8 @@ class Gateway:
         self.registry = registry
         #: Each plugin's validated ``plugins.<name>`` section (raises ConfigError before anything opens).
         self.plugin_configs = plugin_configs(registry, config.plugins)
+        #: OpenTelemetry tracing, or None when off (ConfigError here when on without its packages).
+        self.tracing = tracing_for(config.tracing, tracer_provider)
         self.store = store if store is not None else store_for(config)
         #: Where rule targets may point (checked at save and at every connect); built once.
         self.target_policy = TargetPolicy.from_config(config)
@@ -120,6 +130,7 @@ class Gateway:
             lifespan=self.serve_lifespan,
             metrics=self.metrics.requests if self.metrics is not None else None,
             access_log=AccessLog() if config.logging.access_log and config.logging.access_log_format == "json" else None,
+            tracing=self.tracing,
         )
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
 
@@ -154,6 +165,8 @@ class Gateway:
         await self.state.stop()
         self.state.close()
         await self.store.close()
+        if self.tracing is not None:  # last: post_response spans of the drained work are in
+            await self.tracing.shutdown()
 
     async def drain_background(self, timeout: float = BACKGROUND_DRAIN_SECONDS) -> None:
         """Wait until the post_response work started so far has finished (tests, shutdown)."""

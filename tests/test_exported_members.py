@@ -51,6 +51,7 @@ IMPLEMENTATION_MODULES = {
     "single_flight": "exported as SingleFlight",
     "store": "exported as Store, ChangeEvent, store_for",
     "translation": "OpenAI <-> Anthropic format translation, used by routing",
+    "tracing": "OpenTelemetry spans of the Proxy API, opt-in (tracing.enabled); configured by TracingConfig",
     "upstream": "the upstream HTTP client; exported as UpstreamClient, UpstreamResponse",
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from ..context import ProxyResponse, RequestContext
 from ..errors import GatewayError, PluginFailed, ServiceUnavailable
@@ -17,6 +17,10 @@ logger = logging.getLogger("aiproxy.chain")
 _UNREACHABLE: tuple[type[Exception], ...] = (*STORE_UNREACHABLE, OSError)
 
 _CTX_SETTINGS = ("ctx", "settings")
+
+#: How a runner calls one step: :func:`call_step`, or tracing's wrapper of it (a span per step),
+#: chosen once per stage so that with tracing off the loop pays nothing for it.
+StepCall = Callable[[Step, RequestContext, bytes | None], Awaitable[Any]]
 
 
 async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None) -> Any:
@@ -62,10 +66,10 @@ async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None)
         ) from exc
 
 
-async def run_answering(steps: tuple[Step, ...], ctx: RequestContext) -> ProxyResponse | None:
+async def run_answering(steps: tuple[Step, ...], ctx: RequestContext, call: StepCall = call_step) -> ProxyResponse | None:
     """Run steps in order; the first that returns a response answers and ends the stage."""
     for step in steps:
-        result = await call_step(step, ctx)
+        result = await call(step, ctx, None)
         if result is not None:
             if not isinstance(result, ProxyResponse):
                 raise PluginFailed(
@@ -85,11 +89,11 @@ async def run_chunk(steps: tuple[Step, ...], ctx: RequestContext, chunk: bytes) 
     return chunk
 
 
-async def run_post_response(steps: tuple[Step, ...], ctx: RequestContext) -> None:
+async def run_post_response(steps: tuple[Step, ...], ctx: RequestContext, call: StepCall = call_step) -> None:
     """Run after the client has its answer; errors are logged and counted, never shown."""
     for step in steps:
         try:
-            await call_step(step, ctx)
+            await call(step, ctx, None)
         except Exception:
             post_response_failures[step.plugin] = post_response_failures.get(step.plugin, 0) + 1
             logger.exception("post_response of plugin %r failed (request %s)", step.plugin, ctx.request_id)

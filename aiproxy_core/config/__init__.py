@@ -1,7 +1,7 @@
 """Configuration: the seed's ``config.yaml`` shape, validated, with environment overrides."""
 
 from .loading import load_config
-from .schema import GatewayConfig, LoggingConfig, MetricsConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, UpstreamConfig
+from .schema import GatewayConfig, LoggingConfig, MetricsConfig, RecordsConfig, RedisConfig, ServerConfig, StorageConfig, TracingConfig, UpstreamConfig
 
 __all__ = [
     "GatewayConfig",
@@ -11,6 +11,7 @@ __all__ = [
     "RedisConfig",
     "ServerConfig",
     "StorageConfig",
+    "TracingConfig",
     "UpstreamConfig",
     "load_config",
 ]

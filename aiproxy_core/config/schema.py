@@ -145,6 +145,23 @@ class MetricsConfig(_Section):
         return self
 
 
+class TracingConfig(_Section):
+    """OpenTelemetry traces of the Proxy API (docs/observability.md). Where spans go, how many are
+    sampled and the service's name are read by the OpenTelemetry SDK itself from the standard
+    ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_SAMPLER``, ...), so they
+    are not repeated here."""
+
+    #: Spans exported with OTLP (http/protobuf) as the standard ``OTEL_*`` variables configure;
+    #: needs ``pip install 'aiproxy-core[tracing]'``. ``OTEL_SDK_DISABLED=true`` turns it off too.
+    enabled: bool = False
+    #: Continue the trace of an incoming ``traceparent`` from any client. Off: only from a peer in
+    #: ``server.trusted_proxies``; anyone else's starts a new trace (a client must not choose the
+    #: gateway's trace ids or force its sampling).
+    trust_incoming_traceparent: bool = False
+    #: Send each upstream attempt's ``traceparent`` upstream, so the provider's spans join the trace.
+    propagate_to_upstream: bool = True
+
+
 class GatewayConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     redis: RedisConfig | None = None
@@ -153,6 +170,7 @@ class GatewayConfig(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     records: RecordsConfig = Field(default_factory=RecordsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     #: Per plugin, its process-wide options (``plugins.billing.run_worker``); each plugin's
     #: ``config_model`` validates its own section once the plugins are loaded.
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

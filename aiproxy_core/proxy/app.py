@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     from ..config import ServerConfig
     from ..metrics import RequestMetrics
     from ..services import GatewayServices
+    from ..chain import Step
     from ..routing import Router
+    from ..tracing.gateway_tracing import GatewayTracing
+    from ..tracing.request_trace import RequestTrace
     from ..upstream import UpstreamClient
     from .routing import TenantDirectory
 
@@ -106,6 +109,7 @@ class ProxyApp:
         lifespan: Callable[[Receive, Send], Awaitable[None]] | None = None,
         access_log: AccessLog | None = None,
         metrics: RequestMetrics | None = None,
+        tracing: GatewayTracing | None = None,
     ) -> None:
         self.tenants = tenants
         self.auth = auth
@@ -119,6 +123,9 @@ class ProxyApp:
         self.access_log = access_log
         #: ``GET /metrics``'s per-request figures, or None when metrics are off.
         self.metrics = metrics
+        #: OpenTelemetry spans, or None when tracing is off (then, like the access log, its whole
+        #: cost is one check per place: here at arrival, ``ctx.trace`` in the chain and router).
+        self.tracing = tracing
         self.max_body = server.max_body_bytes
         self.addresses = ClientAddresses(server.trusted_proxies)
         #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
@@ -139,6 +146,10 @@ class ProxyApp:
         ctx: RequestContext | None = None
         chain: CompiledChain | None = None
         watch: DisconnectWatch | None = None
+        trace: RequestTrace | None = None
+        if self.tracing is not None:  # the span starts at arrival; its attributes are read at its end
+            client = scope.get("client")
+            trace = self.tracing.start_request(scope, self.addresses.is_trusted(client[0] if client else None))
         try:
             headers = MutableHeaders(scope=scope)
             host, authorization, x_api_key, content_length, given_id, via = _core_headers(headers.raw)
@@ -177,6 +188,7 @@ class ProxyApp:
                 scheme=self._scheme(scope, headers),
                 host=host_name(host),
             )
+            ctx.trace = trace
             response = await self._through_chain(ctx, chain, scope, host, watch, route, path, first_url)
         except ClientDisconnected:
             if watch is not None:
@@ -185,11 +197,13 @@ class ProxyApp:
                 ctx.annotations["client_disconnected"] = True
                 ctx.annotations[INTERRUPTED] = "client"
                 ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
-                self.in_background(run_post_response(chain.post_response, ctx))
+                self.in_background(_post_response(chain.post_response, ctx))
             if self.access_log is not None:
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, None)
             if self.metrics is not None:
                 self.metrics.record(started, CLIENT_CLOSED_REQUEST, view.tenant.id if view is not None else "", ctx, None)
+            if trace is not None:
+                trace.end(scope, ctx, view.tenant if view is not None else None, None, CLIENT_CLOSED_REQUEST)
             return
         except GatewayError as exc:
             response = error_response(exc, shown_id)
@@ -204,9 +218,11 @@ class ProxyApp:
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, response)
             if self.metrics is not None:
                 self.metrics.record(started, response.status, view.tenant.id if view is not None else "", ctx, response)
+            if trace is not None:  # after the last byte too: a stream's span covers the stream
+                trace.end(scope, ctx, view.tenant if view is not None else None, response, response.status)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
-            self.in_background(run_post_response(chain.post_response, ctx))
+            self.in_background(_post_response(chain.post_response, ctx))
 
     def _log_access(
         self, access_log: AccessLog, started: float, request_id: str, client_id: str | None, scope: Scope,
@@ -310,7 +326,7 @@ class ProxyApp:
         first_url: str,
     ) -> ProxyResponse:
         try:
-            answer = await run_answering(chain.pre_request, ctx) if chain.pre_request else None
+            answer = await _answering(chain.pre_request, ctx) if chain.pre_request else None
         except GatewayError as exc:
             answer = error_response(exc, ctx.client_request_id or ctx.request_id)
         if answer is None:
@@ -326,7 +342,7 @@ class ProxyApp:
     async def _replace_with(self, steps, ctx: RequestContext) -> None:  # type: ignore[no-untyped-def]
         current = ctx.response
         try:
-            replaced = await run_answering(steps, ctx)
+            replaced = await _answering(steps, ctx)
         except GatewayError:
             await discard(current)
             raise
@@ -373,6 +389,9 @@ class ProxyApp:
             return
         await send({"type": "http.response.start", "status": response.status, "headers": raw})
         chunk_steps = chain.response_chunk if chain is not None else ()
+        chunk_runner = run_chunk
+        if chunk_steps and ctx is not None and ctx.trace is not None:  # once per stream: counts the chunks
+            chunk_runner = ctx.trace.run_chunk
         stream: AsyncIterator[bytes] = response.stream
         failure: BaseException | None = None
         try:
@@ -382,7 +401,7 @@ class ProxyApp:
                 except StopAsyncIteration:
                     break
                 if chunk_steps and ctx is not None:
-                    chunk = await run_chunk(chunk_steps, ctx, chunk)
+                    chunk = await chunk_runner(chunk_steps, ctx, chunk)
                     if not chunk:
                         continue
                 if not response.streamed_bytes and ctx is not None:  # time to the first byte of a streamed answer
@@ -424,6 +443,23 @@ class ProxyApp:
             logger.warning("request %s: the answer was cut off: %s", request_id, detail)
         else:
             logger.error("request %s: the answer was cut off by an unexpected error", request_id, exc_info=failure)
+
+
+def _answering(steps: tuple[Step, ...], ctx: RequestContext) -> Awaitable[ProxyResponse | None]:
+    """:func:`run_answering`, in a span of its stage (and one per step) when the request is traced."""
+    trace = ctx.trace
+    if trace is None:
+        return run_answering(steps, ctx)
+    return trace.stage(steps, run_answering(steps, ctx, trace.call_step))
+
+
+def _post_response(steps: tuple[Step, ...], ctx: RequestContext) -> Coroutine[Any, Any, None]:
+    """:func:`run_post_response`, traced like :func:`_answering` (its span a child of the request's,
+    possibly ending after it: it runs in the background once the answer is sent)."""
+    trace = ctx.trace
+    if trace is None:
+        return run_post_response(steps, ctx)
+    return trace.stage(steps, run_post_response(steps, ctx, trace.call_step))
 
 
 __all__ = ["ErrorResponse", "ProxyApp", "error_response"]

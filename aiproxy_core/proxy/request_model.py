@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..json_text import loads
 
 if TYPE_CHECKING:
     from ..context import ProxyRequest
 
-__all__ = ["MODEL_BODY_LIMIT", "request_model"]
+__all__ = ["MODEL_BODY_LIMIT", "body_model", "request_model"]
 
 #: A body is parsed for its ``model`` only up to this size (parsing a big prompt for a log line
 #: would cost more than the line is worth); one a hook already parsed is read at any size.
@@ -18,9 +18,13 @@ MODEL_BODY_LIMIT = 64 * 1024
 
 def request_model(request: ProxyRequest) -> str | None:
     """The body's ``model``: from a body a hook already parsed, or a small JSON one; else None."""
-    parsed = request.parsed_json
+    return body_model(request.parsed_json, request.body)
+
+
+def body_model(parsed: Any, body: bytes | None) -> str | None:
+    """``model`` of ``parsed`` (a body already parsed, or None), else of ``body`` when it is JSON
+    of at most :data:`MODEL_BODY_LIMIT` bytes that names one (traces read answers by it too)."""
     if parsed is None:
-        body = request.body
         if not body or len(body) > MODEL_BODY_LIMIT or b'"model"' not in body:
             return None
         try:

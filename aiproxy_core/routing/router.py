@@ -27,6 +27,8 @@ from .plan import RoutePlan
 from .route_targets import Endpoint, RouteTarget
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from ..context import RequestContext
     from ..proxy.disconnect import DisconnectWatch
     from ..upstream import UpstreamClient, UpstreamResponse
@@ -192,9 +194,39 @@ class Router:
         ttft: float | None,
         stream_chunks: bool,
     ) -> RoutedResponse:
+        trace = ctx.trace
+        if trace is None:
+            return await self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks)
+        # Traced: a CLIENT span per attempt, failed ones included, ending when the head arrives;
+        # its traceparent goes upstream in place of any the client sent.
+        span = trace.start_attempt(ctx.request.method, target, endpoint.url)
+        try:
+            response = await self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks, span)
+        except BaseException as exc:
+            trace.attempt_failed(span, exc, _failure_kind(exc) if isinstance(exc, GatewayError) else None)
+            raise
+        trace.attempt_answered(span, response.status)
+        return response
+
+    async def _exchange(
+        self,
+        ctx: RequestContext,
+        target: RouteTarget,
+        endpoint: Endpoint,
+        headers: list[tuple[str, str]],
+        watch: DisconnectWatch,
+        wants_stream: bool,
+        ttft: float | None,
+        stream_chunks: bool,
+        span: Span | None = None,
+    ) -> RoutedResponse:
+        """One attempt: send, and read the head (and a small plain body); ``span``: the attempt's
+        span when traced, whose ``traceparent`` replaces any trace header in the request."""
         request = ctx.request
         body = self.bridge.request_body(ctx, target, endpoint.translation)
         sent_headers = self.bridge.request_headers(headers, target, endpoint.translation)
+        if span is not None and ctx.trace is not None:
+            sent_headers = ctx.trace.attempt_headers(span, sent_headers)
         if ttft is None:
             upstream = await watch.upstream(self.upstream.send(request.method, endpoint.url, sent_headers, body, target.timeout))
             first = None

@@ -50,6 +50,7 @@ class GatewayHarness:
         redis: dict[str, Any] | None = None,
         config: dict[str, Any] | None = None,
         load_installed_plugins: bool = False,
+        tracer_provider: Any = None,
     ) -> "GatewayHarness":
         """Start a gateway and create its tenant and rule.
 
@@ -57,6 +58,8 @@ class GatewayHarness:
         ``load_installed_plugins`` also registers every installed ``aiproxy`` entry point.
         ``redis`` (e.g. ``{"host": "127.0.0.1", "prefix": "test-x"}``) keeps state in Redis
         instead of a SQLite file under ``data_dir``. ``config`` is merged into the gateway config.
+        ``tracer_provider`` (an OpenTelemetry SDK ``TracerProvider``) turns tracing on with it, e.g.
+        one with an ``InMemorySpanExporter`` to assert on the spans.
 
         Rule targets on loopback are refused by the gateway's target policy unless allowed, and a
         test's upstream is a local server, so the harness sets ``upstream.allowed_networks`` to
@@ -77,7 +80,7 @@ class GatewayHarness:
             registry.load_entry_points()
         for name, plugin in (plugins or {}).items():
             registry.register(plugin, name)
-        gateway = Gateway(GatewayConfig.model_validate(settings), registry=registry)
+        gateway = Gateway(GatewayConfig.model_validate(settings), registry=registry, tracer_provider=tracer_provider)
         await gateway.start()
         admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.admin_app), base_url="http://localhost")
         harness = cls(gateway, admin)

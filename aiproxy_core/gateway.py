@@ -133,6 +133,9 @@ class Gateway:
             tracing=self.tracing,
         )
         from .admin.app import build_admin_app  # the admin app imports plugin routes, built last
+        from .tenant_pages import TenantPages
+
+        self.proxy_app.tenant_pages = TenantPages(self)
 
         self.admin_app = build_admin_app(self)
         self._background: set[asyncio.Task[Any]] = set()

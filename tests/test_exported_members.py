@@ -47,6 +47,7 @@ IMPLEMENTATION_MODULES = {
     "routing": "routing across a rule's targets (strategies, retries, circuits, formats, cost)",
     "metrics": "GET /metrics: per-request figures, worker sharing, the exposition (MetricReading is exported)",
     "server": "the uvicorn listeners; exported as listener_configs",
+    "tenant_pages": "the Proxy API's reserved /-/ pages (OpenAPI document, portal)",
     "services": "exported as GatewayServices",
     "single_flight": "exported as SingleFlight",
     "store": "exported as Store, ChangeEvent, store_for",

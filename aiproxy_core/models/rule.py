@@ -37,6 +37,12 @@ _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\U0010ffff]*")
 
 
+#: The Proxy API's reserved prefix: the tenant's own pages (OpenAPI document, portal), which no
+#: rule may claim and which need no key to read.
+TENANT_PAGES_ROOT = "/-"
+TENANT_PAGES_PREFIX = "/-/"
+
+
 def _path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError("the path must start with '/'")
@@ -89,6 +95,13 @@ class RuleInput(_RuleFields):
     target policy (checked by the Admin API, which knows the config); here, that it holds no
     credentials and that ``upstream_headers`` cannot smuggle a header or request in.
     """
+
+    @field_validator("path")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == TENANT_PAGES_ROOT or value.startswith(TENANT_PAGES_PREFIX):
+            raise ValueError(f"paths under {TENANT_PAGES_PREFIX} are the gateway's own (the tenant's docs and portal); choose another path")
+        return value
 
     @field_validator("target")
     @classmethod

@@ -26,6 +26,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..models import ApiKey, Consumer
+from ..models.rule import TENANT_PAGES_PREFIX
 from ..request_ids import client_request_id, new_request_id
 from ..state_keys import INTERRUPTED, TTFT_MS
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ..routing import Router
     from ..tracing.gateway_tracing import GatewayTracing
     from ..tracing.request_trace import RequestTrace
+    from ..tenant_pages import TenantPages
     from ..upstream import UpstreamClient
     from .routing import TenantDirectory
 
@@ -126,6 +128,8 @@ class ProxyApp:
         #: OpenTelemetry spans, or None when tracing is off (then, like the access log, its whole
         #: cost is one check per place: here at arrival, ``ctx.trace`` in the chain and router).
         self.tracing = tracing
+        #: ``/-/...``: the tenant's own pages (docs, portal), served before any key or rule.
+        self.tenant_pages: TenantPages | None = None
         self.max_body = server.max_body_bytes
         self.addresses = ClientAddresses(server.trusted_proxies)
         #: This deployment's mark in ``Via``: a request that already carries it came back in a loop.
@@ -163,6 +167,9 @@ class ProxyApp:
                 )
             path = request_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
             view = await self.tenants.resolve(host)  # kept out here: a refused key's log line names the tenant
+            if self.tenant_pages is not None and path.decoded.startswith(TENANT_PAGES_PREFIX):
+                await self.tenant_pages.serve(view, scope, receive, send)
+                return
             key, consumer, route = await self._admit(view, presented_key(authorization, x_api_key), path.decoded, scope["method"])
             chain = route.checked_chain()
             body = await self._read_body(content_length, receive)

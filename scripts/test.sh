@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/install.sh --test
 scripts/ensure_redis.sh
 scripts/ensure_postgresql.sh
+scripts/ensure_chromium.sh
 exec .venv/bin/python -m pytest "$@"

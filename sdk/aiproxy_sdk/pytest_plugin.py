@@ -20,6 +20,11 @@
   ``aiproxy_postgresql_url``: the URL of a fresh, empty database on it, dropped after the test
   (a gateway's ``records.postgresql``).
 
+* ``aiproxy_browser``: a real headless Chromium (:class:`~aiproxy_sdk.browser.Browser`; Debian's
+  ``chromium`` driven by Playwright) whose pages may only reach loopback: ``page = await
+  aiproxy_browser.new_page()``; at the end of the test, a request to anywhere else fails it.
+  Skipped when chromium or Playwright is missing, except under CI.
+
 Tests that need the shared Redis skip when it is not running, except under CI (``CI=true``),
 where they fail: a green CI run must have exercised the Redis store. At the end of the session
 every prefix handed out by :func:`~aiproxy_sdk.redis_space.new_prefix` is checked: keys still
@@ -44,6 +49,25 @@ from .private_redis import PrivateRedis
 from .redis_space import REDIS_URL, drop_prefix, handed_out, leftover_keys, new_prefix, require_redis, under_ci
 
 GatewayFactory = Callable[..., Awaitable[GatewayHarness]]
+
+
+@pytest.fixture
+async def aiproxy_browser() -> AsyncIterator[Any]:
+    from .browser import Browser, chromium_path
+
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        playwright_missing = True
+    else:
+        playwright_missing = False
+    if chromium_path() is None or playwright_missing:
+        if under_ci():
+            pytest.fail("the web pages' tests need Debian's chromium and Playwright (scripts/test.sh installs both)")
+        pytest.skip("no chromium or Playwright here (scripts/ensure_chromium.sh, pip install playwright)")
+    async with Browser() as browser:
+        yield browser
+    assert browser.outside == [], f"the page tried to reach beyond loopback: {browser.outside}"
 
 
 @pytest.fixture(scope="session")

@@ -55,16 +55,16 @@ first=${names[0]}
 header="round floor"
 for name in "${names[@]}"; do header+=" $name $name/floor"; done
 for name in "${names[@]:1}"; do header+=" $name/$first"; done
-echo "$header" | awk '{ for (i = 1; i <= NF; i++) printf "%14s", $i; print "" }'
+echo "$header" | awk '{ for (i = 1; i <= NF; i++) printf "%16s", $i; print "" }'
 for round in $(seq "$rounds"); do
   line="$round $(measure http://127.0.0.1:9103/v1/chat/completions)"
   for name in "${names[@]}"; do
     line+=" $(measure "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}")"
   done
   echo "$line" | awk '{
-    printf "%14s%14.0f", $1, $2
-    for (i = 3; i <= NF; i++) printf "%14.0f%14.3f", $i, $i / $2
-    for (i = 4; i <= NF; i++) printf "%14.3f", $i / $3
+    printf "%16s%16.0f", $1, $2
+    for (i = 3; i <= NF; i++) printf "%16.0f%16.3f", $i, $i / $2
+    for (i = 4; i <= NF; i++) printf "%16.3f", $i / $3
     print ""
   }'
 done

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Iterator
 
 from aiproxy_core.state import PluginState, Record
 
@@ -37,15 +36,13 @@ _MAX_PENDING_RECORDS = 50_000
 _GIVE_UP_SECONDS = 600
 
 _Slot = tuple[str, Interval, int, Dimension, str]  # tenant, interval, bucket, dimension, group
+#: A request's every group at once: tenant, minute, consumer, rule, model, status class, country.
+_Combination = tuple[str, int, str, str, str, str, str]
 
 
-def group_values(record: RequestRecord) -> Iterator[tuple[Dimension, str]]:
-    yield "all", ""
-    yield "consumer", record.consumer_id or NO_VALUE
-    yield "rule", record.rule_id
-    yield "model", record.model or NO_VALUE
-    yield "status", status_class(record.status)
-    yield "country", record.country
+def _groups(combination: _Combination) -> tuple[tuple[Dimension, str], ...]:
+    _, _, consumer, rule, model, status, country = combination
+    return (("all", ""), ("consumer", consumer), ("rule", rule), ("model", model), ("status", status), ("country", country))
 
 
 class Recorder:
@@ -54,6 +51,10 @@ class Recorder:
         self._config = config
         #: This process's part of every key it writes.
         self.process_id = process_id or uuid.uuid4().hex[:12]
+        #: Requests since the last flush, one aggregate per combination of their groups: a request
+        #: adds to one aggregate, and the flush spreads each into its 3 intervals x 6 dimensions
+        #: (18 merges per combination per flush instead of 18 additions per request).
+        self._pending: dict[_Combination, Aggregate] = {}
         self._live: dict[_Slot, Aggregate] = {}
         self._dirty: set[_Slot] = set()
         self._seen: dict[tuple[str, Interval, int, Dimension], set[str]] = {}
@@ -61,18 +62,38 @@ class Recorder:
         self._records_store = state.records("requests")
 
     def add(self, record: RequestRecord) -> None:
-        accuracy = self._config.relative_accuracy
-        for interval in INTERVALS:
-            bucket = bucket_start(interval, record.time)
-            for dimension, value in group_values(record):
-                slot = (record.tenant_id, interval, bucket, dimension, self._capped(record.tenant_id, interval, bucket, dimension, value))
-                aggregate = self._live.get(slot)
-                if aggregate is None:
-                    aggregate = self._live[slot] = Aggregate(accuracy)
-                aggregate.add(record)
-                self._dirty.add(slot)
+        combination = (
+            record.tenant_id,
+            bucket_start("minute", record.time),
+            record.consumer_id or NO_VALUE,
+            record.rule_id,
+            record.model or NO_VALUE,
+            status_class(record.status),
+            record.country,
+        )
+        aggregate = self._pending.get(combination)
+        if aggregate is None:
+            aggregate = self._pending[combination] = Aggregate(self._config.relative_accuracy)
+        aggregate.add(record)
         if self._config.keep_records:
             self._records.append(record)
+
+    def _spread(self) -> None:
+        """Add the requests since the last flush to every bucket and group they belong to."""
+        pending, self._pending = self._pending, {}
+        accuracy = self._config.relative_accuracy
+        for combination, aggregate in pending.items():
+            tenant, minute = combination[0], combination[1]
+            groups = _groups(combination)
+            for interval in INTERVALS:
+                bucket = bucket_start(interval, minute)
+                for dimension, value in groups:
+                    slot = (tenant, interval, bucket, dimension, self._capped(tenant, interval, bucket, dimension, value))
+                    live = self._live.get(slot)
+                    if live is None:
+                        live = self._live[slot] = Aggregate(accuracy)
+                    live.merge(aggregate)
+                    self._dirty.add(slot)
 
     def _capped(self, tenant: str, interval: Interval, bucket: int, dimension: Dimension, value: str) -> str:
         seen = self._seen.setdefault((tenant, interval, bucket, dimension), set())
@@ -86,10 +107,11 @@ class Recorder:
     @property
     def held(self) -> tuple[int, int]:
         """(buckets, records) held in memory, waiting to be written or for their bucket to end."""
-        return len(self._live), len(self._records)
+        return len(self._live) + len(self._pending), len(self._records)
 
     def forget_tenant(self, tenant_id: str) -> None:
         """Drop a deleted tenant's buckets, so the next flush does not write them back."""
+        self._pending = {combination: aggregate for combination, aggregate in self._pending.items() if combination[0] != tenant_id}
         for slot in [slot for slot in self._live if slot[0] == tenant_id]:
             del self._live[slot]
             self._dirty.discard(slot)
@@ -100,6 +122,7 @@ class Recorder:
     async def flush(self, now: float | None = None) -> int:
         """Write what changed since the last flush; how many aggregates were written."""
         now = time.time() if now is None else now
+        self._spread()
         dirty, self._dirty = self._dirty, set()
         records, self._records = self._records, []
         # Serialized now: a record added while the writes await lands in the next flush.

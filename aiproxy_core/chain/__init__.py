@@ -2,7 +2,7 @@
 
 from .compiled import EMPTY_CHAIN, ChainCompileError, CompiledChain, Step, chain_entries, compile_chain, compile_rule_chain
 from .entry_ref import EntryRef
-from .executor import call_step, run_answering, run_chunk, run_post_response
+from .executor import call_step, run_answering, run_chunk, run_post_response, run_post_response_now
 
 __all__ = [
     "EMPTY_CHAIN",
@@ -17,4 +17,5 @@ __all__ = [
     "run_answering",
     "run_chunk",
     "run_post_response",
+    "run_post_response_now",
 ]

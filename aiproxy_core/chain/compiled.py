@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
@@ -35,6 +35,12 @@ class CompiledChain:
     pre_response: tuple[Step, ...] = ()
     response_chunk: tuple[Step, ...] = ()
     post_response: tuple[Step, ...] = ()
+
+    #: Every post_response step is a plain ``def``: they run inline after the answer, with no task.
+    post_response_now: bool = field(init=False, default=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "post_response_now", all(not step.is_async for step in self.post_response))
 
     @property
     def reads_response(self) -> bool:

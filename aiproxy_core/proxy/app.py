@@ -14,7 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Receive, Scope, Send
 
 from ..auth import presented_key
-from ..chain import CompiledChain, run_answering, run_chunk, run_post_response
+from ..chain import CompiledChain, run_answering, run_chunk, run_post_response, run_post_response_now
 from ..context import ProxyRequest, ProxyResponse, RequestContext
 from ..errors import (
     BadRequest,
@@ -204,7 +204,7 @@ class ProxyApp:
                 ctx.annotations["client_disconnected"] = True
                 ctx.annotations[INTERRUPTED] = "client"
                 ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
-                self.in_background(_post_response(chain.post_response, ctx))
+                self._after_response(chain, ctx)
             if self.access_log is not None:
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, None)
             if self.metrics is not None:
@@ -229,6 +229,14 @@ class ProxyApp:
                 trace.end(scope, ctx, view.tenant if view is not None else None, response, response.status)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
+            self._after_response(chain, ctx)
+
+    def _after_response(self, chain: CompiledChain, ctx: RequestContext) -> None:
+        """post_response: inline when its hooks are all plain ``def`` (no task per request), else
+        in the background; traced requests always in the background (their stage is a span)."""
+        if chain.post_response_now and ctx.trace is None:
+            run_post_response_now(chain.post_response, ctx)
+        else:
             self.in_background(_post_response(chain.post_response, ctx))
 
     def _log_access(

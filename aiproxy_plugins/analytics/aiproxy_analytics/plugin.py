@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 
 from starlette.routing import BaseRoute
@@ -48,6 +49,10 @@ class Analytics:
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._country_header: str | None = None
+        #: Records waiting for the country table to load (only the first requests of a chain saved after the start).
+        self._waiting: set[asyncio.Future[None]] = set()
+        #: Tenants deleted while this process ran (ids are never reused), so a waiting record of one is dropped.
+        self._deleted: set[str] = set()
 
     @hookimpl
     def settings_model(self) -> type[AnalyticsSettings]:
@@ -79,6 +84,8 @@ class Analytics:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, _FINAL_FLUSH_SECONDS)
             self._task = None
+        if self._waiting:
+            await asyncio.gather(*self._waiting, return_exceptions=True)
         if self.recorder is not None:
             # post_response hooks have finished by now: their records are in memory.
             try:
@@ -89,6 +96,8 @@ class Analytics:
     @hookimpl
     def tenant_deleted(self, tenant_id: str) -> None:
         # The core dropped the stored aggregates; this process must not write its buckets back.
+        if len(self._deleted) < 100_000:
+            self._deleted.add(tenant_id)
         if self.recorder is not None:
             self.recorder.forget_tenant(tenant_id)
 
@@ -100,23 +109,34 @@ class Analytics:
                 ctx.state[_STREAM_USAGE] = usage
 
     @hookimpl
-    async def post_response(self, ctx: RequestContext) -> None:
+    def post_response(self, ctx: RequestContext) -> None:
+        # A plain ``def``: the core runs it inline after the answer, with no task per request.
         if self.recorder is None:
             return
-        if self._countries is None:  # the first request of a chain saved after the start
-            if self._loading is None:
-                self._loading = asyncio.ensure_future(asyncio.to_thread(CountryLookup, self._database))
-            self._countries = await asyncio.shield(self._loading)
-        self.recorder.add(self.record(ctx))
+        ip, header = self._client_of(ctx)
+        if self._countries is None:  # the first requests of a chain saved after the start
+            record = record_of(ctx, country="", stream_usage=ctx.state.get(_STREAM_USAGE))
+            waiting = asyncio.ensure_future(self._record_once_loaded(record, ip, header))
+            self._waiting.add(waiting)
+            waiting.add_done_callback(self._waiting.discard)
+            return
+        country = self._countries.country_of(ip, header)
+        self.recorder.add(record_of(ctx, country=country, stream_usage=ctx.state.get(_STREAM_USAGE)))
 
-    def record(self, ctx: RequestContext) -> RequestRecord:
-        assert self._countries is not None
+    def _client_of(self, ctx: RequestContext) -> tuple[str | None, str | None]:
         request = ctx.request
         header = None
         if self._country_header is not None and request.via_trusted_proxy:
             header = request.headers.get(self._country_header)
-        country = self._countries.country_of(request.client_ip, header)
-        return record_of(ctx, country=country, stream_usage=ctx.state.get(_STREAM_USAGE))
+        return request.client_ip, header
+
+    async def _record_once_loaded(self, record: RequestRecord, ip: str | None, header: str | None) -> None:
+        """Load the country table (once, off the event loop) and add a record made before it was."""
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(CountryLookup, self._database))
+        self._countries = await asyncio.shield(self._loading)
+        if self.recorder is not None and record.tenant_id not in self._deleted:  # deleted while the table loaded
+            self.recorder.add(dataclasses.replace(record, country=self._countries.country_of(ip, header)))
 
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
@@ -128,6 +148,13 @@ class Analytics:
 
     def flush_now(self) -> "asyncio.Future[int]":
         """Write this process's buckets now (tests, and an operator's shell)."""
-        if self.recorder is None:
+        recorder = self.recorder
+        if recorder is None:
             raise GatewayError("analytics is not running on this gateway (its startup did not run)", status=503, code="analytics_unavailable")
-        return asyncio.ensure_future(self.recorder.flush())
+
+        async def flushed() -> int:
+            if self._waiting:
+                await asyncio.gather(*self._waiting)
+            return await recorder.flush()
+
+        return asyncio.ensure_future(flushed())

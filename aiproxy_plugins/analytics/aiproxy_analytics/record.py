@@ -13,7 +13,7 @@ from aiproxy_core.state_keys import INTERRUPTED, TTFT_MS, UPSTREAM_MS, USAGE
 __all__ = ["RequestRecord", "record_of", "status_class"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
     """Every field the issue lists; ``None`` where the gateway did not learn it."""
 

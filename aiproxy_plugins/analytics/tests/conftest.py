@@ -23,7 +23,8 @@ BEHIND_A_PROXY = {"server": {"trusted_proxies": ["203.0.113.0/24"]}}
 @pytest.fixture
 def analytics_gateway(aiproxy_gateway_factory: Any) -> Callable[..., Awaitable[GatewayHarness]]:
     async def start(redis: dict[str, Any] | None = None, config: dict[str, Any] = BEHIND_A_PROXY, **options: Any) -> GatewayHarness:
-        plugin = Analytics(config=AnalyticsConfig(flush_seconds=60, **options))  # flushed by the test
+        # Records kept: the tests compare the aggregates with the exact figures of every request.
+        plugin = Analytics(config=AnalyticsConfig(**{"flush_seconds": 60, "keep_records": True, **options}))  # flushed by the test
         return await aiproxy_gateway_factory(plugins={"analytics": plugin}, chain=[{"name": "analytics"}], redis=redis, config=config)
 
     return start

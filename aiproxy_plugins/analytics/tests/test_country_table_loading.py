@@ -9,7 +9,7 @@ from aiproxy_analytics.settings import AnalyticsConfig
 
 
 async def test_the_table_waits_for_a_chain_that_uses_analytics(aiproxy_gateway_factory):
-    plugin = Analytics(config=AnalyticsConfig(flush_seconds=60))
+    plugin = Analytics(config=AnalyticsConfig(flush_seconds=60, keep_records=True))
     gw = await aiproxy_gateway_factory(plugins={"analytics": plugin}, chain=[])
     assert (await gw.chat()).status_code == 200
     await gw.settle()

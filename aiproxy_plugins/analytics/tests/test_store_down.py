@@ -28,7 +28,7 @@ async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
     service.open()
     await service.start()
     try:
-        recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig())
+        recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig(keep_records=True))
         then = time.time() - 7200
         for number in range(10):
             recorder.add(_record(number, then))

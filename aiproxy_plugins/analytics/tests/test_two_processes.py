@@ -37,7 +37,7 @@ def two_gateways(aiproxy_redis_prefix: str, aiproxy_postgresql_url: str) -> Iter
         "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix},
         "records": {"postgresql": aiproxy_postgresql_url},
         "server": {"base_domain": "gw.test", "trusted_proxies": ["127.0.0.1/32"]},
-        "plugins": {"analytics": {"flush_seconds": 0.2}},
+        "plugins": {"analytics": {"flush_seconds": 0.2, "keep_records": True}},
     }
     first, second = GatewayProcess(config), GatewayProcess(config)
     try:

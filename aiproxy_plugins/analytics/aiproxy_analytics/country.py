@@ -37,6 +37,10 @@ def database_path(database: str) -> Path:
     return path
 
 
+#: Addresses whose country is remembered (about 100 bytes each).
+_KNOWN_ADDRESSES = 65_536
+
+
 class CountryLookup:
     """``country_of(address, header)`` -> an ISO 3166 alpha-2 code, or ``"unknown"``."""
 
@@ -45,6 +49,9 @@ class CountryLookup:
         from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]  # ships no type information
 
         self._reader = GeoIP2Fast(verbose=False, geoip2fast_data_file=str(database_path(database)))
+        #: Address -> country: parsing an address and searching the table took tens of µs per
+        #: request, and clients come back from the same addresses. Cleared when full.
+        self._known: dict[str, str] = {}
 
     def country_of(self, address: str | None, header: str | None = None) -> str:
         """``header`` is a trusted proxy's word (``CF-IPCountry``) and wins when it is a code;
@@ -55,6 +62,15 @@ class CountryLookup:
                 return code
         if not address:
             return UNKNOWN
+        known = self._known.get(address)
+        if known is None:
+            known = self._lookup(address)
+            if len(self._known) >= _KNOWN_ADDRESSES:
+                self._known.clear()
+            self._known[address] = known
+        return known
+
+    def _lookup(self, address: str) -> str:
         try:
             ip = ipaddress.ip_address(address.strip("[]"))
         except ValueError:

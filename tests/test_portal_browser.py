@@ -106,3 +106,9 @@ async def test_the_portal_in_a_browser(aiproxy_browser: Any, aiproxy_mock_upstre
             assert new_key.startswith("aip_") and new_key != key
             assert (await api.get("/-/portal/api/me")).status_code == 401
             assert (await api.get("/-/portal/api/me", headers={"Authorization": f"Bearer {new_key}"})).status_code == 200
+
+        # On a phone: one column, nothing wider than the screen (wide tables scroll in their box).
+        phone = await aiproxy_browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
+        await phone.goto(portal)
+        await phone.wait_for_selector("text=Pay as you go")
+        assert await phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")

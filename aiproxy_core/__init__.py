@@ -45,6 +45,7 @@ from .models import (
     Condition,
     ConditionMatch,
     Consumer,
+    PortalSettings,
     RetryPolicy,
     RoutingPolicy,
     Rule,
@@ -52,6 +53,7 @@ from .models import (
     Tenant,
 )
 from .plugins import PluginInfo, PluginRegistry
+from .portal import PORTAL_API, PortalCaller, PortalSection, portal_consumer, portal_tenant
 from .redis_keys import delete_matching
 from .redis_scripts import ScriptConnection, ScriptError
 from .services import GatewayServices
@@ -88,12 +90,16 @@ __all__ = [
     "MetricsConfig",
     "MisdirectedRequest",
     "NotFound",
+    "PORTAL_API",
     "PayloadTooLarge",
     "PaymentRequired",
     "PluginFailed",
     "PluginInfo",
     "PluginLoadError",
     "PluginRegistry",
+    "PortalCaller",
+    "PortalSection",
+    "PortalSettings",
     "ProxyRequest",
     "ProxyResponse",
     "RateLimited",
@@ -132,6 +138,8 @@ __all__ = [
     "load_config",
     "masked_secret",
     "openai_shapes",
+    "portal_consumer",
+    "portal_tenant",
     "read_body",
     "read_model",
     "sse",

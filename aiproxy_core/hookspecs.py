@@ -7,7 +7,7 @@ Two kinds:
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
 * **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``,
-  ``check_references``, ``metric_readings``, ``admin_routes``, ``cli_commands``) are called once per plugin (per saved
+  ``check_references``, ``metric_readings``, ``admin_routes``, ``portal_routes``, ``cli_commands``) are called once per plugin (per saved
   entry for ``check_references``), as described below.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
@@ -18,7 +18,7 @@ entry by ``entry.index``, since one plugin may appear several times in a chain).
 
 Registration hooks are called through one argument filler (``plugins/hook_calls.py``):
 ``startup``, ``shutdown``, ``tenant_deleted`` and ``check_references`` may be ``def`` or
-``async def``; ``settings_model``, ``config_model``, ``admin_routes`` and ``cli_commands`` must be
+``async def``; ``settings_model``, ``config_model``, ``admin_routes``, ``portal_routes`` and ``cli_commands`` must be
 plain ``def`` (an ``async def`` one is refused at load, naming the plugin).
 """
 
@@ -164,6 +164,16 @@ def check_references(tenant_id: str, settings: Any, services: "GatewayServices",
 @hookspec
 def admin_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
     """Starlette routes to add to the Admin API (e.g. ``/api/v1/tenants/{tenant_id}/plans``)."""
+
+
+@hookspec
+def portal_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
+    """Starlette routes to add to the tenant's developer portal, under ``/-/portal/api/``.
+
+    Return :class:`aiproxy_core.PortalSection` routes for sections the page shows (a heading and
+    the endpoint's JSON) and plain ``Route``s for other endpoints. Authenticate the consumer with
+    ``await aiproxy_core.portal_consumer(request)``; read only that consumer's data of that tenant.
+    """
 
 
 @hookspec

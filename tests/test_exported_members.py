@@ -39,6 +39,7 @@ IMPLEMENTATION_MODULES = {
     "mock_upstream": "exported as create_mock_upstream",
     "models": "exported as the model classes",
     "plugins": "exported as PluginRegistry, PluginInfo",
+    "portal": "the developer portal at /-/portal; exported as PORTAL_API, PortalCaller, PortalSection, portal_consumer, portal_tenant",
     "pricing": "the dated model price table behind X-AIProxy-Cost (plugins read the cost in ctx.annotations)",
     "proxy": "the Proxy API app",
     "redis_keys": "exported as delete_matching",

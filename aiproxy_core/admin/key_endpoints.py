@@ -7,13 +7,14 @@ shown once, at creation or rotation; lists show the display prefix and metadata 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..auth import new_key
+from ..auth.rotation import rotate_stored_key
 from ..errors import NotFound, ValidationFailed
 from ..models import ApiKey, Tenant
 from .json_body import read_model
@@ -102,18 +103,5 @@ async def rotate_key(request: Request) -> Response:
     gateway = gateway_of(request)
     old = await _key_or_404(request, tenant, consumer_id)
     body = await read_model(request, KeyRotate, gateway.config.server.max_admin_body_bytes, optional=True)
-    now = datetime.now(timezone.utc)
-    if old.revoked_at is not None or (old.expires_at is not None and old.expires_at <= now):
-        raise ValidationFailed(f"key {old.id} is already revoked or expired; create a new key instead", code="key_not_live")
-    raw_key, new = new_key(tenant.id, consumer_id, name=old.name, expires_at=old.expires_at)
-    new = new.model_copy(update={"scopes": old.scopes})
-    await gateway.store.create_key(new)
-    if body.grace_seconds == 0:
-        retired = old.model_copy(update={"revoked_at": now, "replaced_by": new.id})
-    else:
-        ends = now + timedelta(seconds=body.grace_seconds)
-        if old.expires_at is not None:
-            ends = min(ends, old.expires_at)
-        retired = old.model_copy(update={"expires_at": ends, "replaced_by": new.id})
-    await gateway.store.update_key(retired)
+    raw_key, new = await rotate_stored_key(gateway.store, old, body.grace_seconds)
     return _shown_once(new, raw_key)

@@ -3,6 +3,7 @@
 from .api_key import ApiKey
 from .chain_entry import STAGES, ChainEntry, Stage
 from .consumer import Consumer, ConsumerCreate, ConsumerPatch
+from .portal import PortalSettings
 from .routing import CircuitBreakerPolicy, Condition, ConditionMatch, RetryPolicy, RoutingPolicy, RuleTarget
 from .rule import Rule, RuleInput
 from .tenant import Tenant, TenantCreate, TenantPatch
@@ -16,6 +17,7 @@ __all__ = [
     "Consumer",
     "ConsumerCreate",
     "ConsumerPatch",
+    "PortalSettings",
     "RetryPolicy",
     "RoutingPolicy",
     "Rule",

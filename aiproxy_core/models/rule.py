@@ -74,6 +74,8 @@ class _RuleFields(BaseModel):
     plugin_chain: list[ChainEntry] = Field(default_factory=list, max_length=100)
     upstream_headers: dict[str, str] = Field(default_factory=dict)
     timeout: float | None = Field(default=None, gt=0, le=3600)
+    #: What the API does, for the tenant's consumers: shown on the developer portal (``/-/portal``).
+    description: str | None = Field(default=None, max_length=2000)
 
     @field_validator("methods")
     @classmethod

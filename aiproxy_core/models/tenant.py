@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..pricing.overrides import PriceOverrides
 from .chain_entry import ChainEntry
+from .portal import PortalSettings
 
 SUBDOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -52,6 +53,8 @@ class TenantCreate(_TenantFields):
     #: The tenant's own model prices (USD per 1M tokens), over the core's table for
     #: ``X-AIProxy-Cost``: negotiated rates, fine-tunes, self-hosted models.
     model_prices: PriceOverrides = Field(default_factory=dict)
+    #: What the tenant's consumers see at ``/-/portal``: self-serve signup (off by default) and its terms.
+    portal: PortalSettings = Field(default_factory=PortalSettings)
 
 
 class TenantPatch(_TenantFields):
@@ -63,6 +66,7 @@ class TenantPatch(_TenantFields):
     enabled_plugins: list[str] | None = None
     required_plugins: dict[str, ChainEntry] | None = None
     model_prices: PriceOverrides | None = None
+    portal: PortalSettings | None = None
 
 
 class Tenant(TenantCreate):

@@ -55,7 +55,11 @@ async def index(request: Request) -> Response:
 
 
 def tenant_page_routes() -> list[BaseRoute]:
-    return [Route("/-/", index, methods=["GET"])]
+    from ..portal import portal_routes  # imported here: the portal uses this module's accessors
+
+    routes: list[BaseRoute] = [Route("/-/", index, methods=["GET"])]
+    routes += portal_routes()
+    return routes
 
 
 def _envelope(status: int, type: str, code: str, message: str, request: Request, headers: Any = None) -> Response:

@@ -25,6 +25,7 @@ from aiproxy_core import GatewayError, GatewayServices, RequestContext, hookimpl
 
 from .admin_routes import analytics_routes
 from .cli import add_analytics_command
+from .portal_routes import analytics_portal_routes
 from .country import CountryLookup, database_path
 from .record import RequestRecord, record_of
 from .recorder import Recorder
@@ -151,6 +152,10 @@ class Analytics:
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return analytics_routes(services)
+
+    @hookimpl
+    def portal_routes(self, services: GatewayServices) -> list[BaseRoute]:
+        return analytics_portal_routes(services)
 
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

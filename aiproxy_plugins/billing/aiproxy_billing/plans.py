@@ -56,6 +56,8 @@ class _PlanBase(_Strict):
     description: str | None = Field(default=None, max_length=2000)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     rate_limits: PlanRateLimit | list[PlanRateLimit] | None = None
+    #: Listed with its prices on the tenant's developer portal (``/-/portal``) for anyone to read.
+    public: bool = False
 
 
 class FreePlan(_PlanBase):
@@ -176,6 +178,11 @@ class Plan(BaseModel):
     created_at: datetime
     updated_at: datetime
     spec: PlanSpec
+
+    def on_portal(self) -> dict[str, object]:
+        """What the developer portal shows of a public plan: its terms and prices, not its tenant or times."""
+        body = self.spec.model_dump(mode="json", exclude_none=True, exclude={"public"})
+        return {"id": self.id, **body}
 
     def public(self) -> dict[str, object]:
         """The Admin API's view: the spec's fields at the top level, beside id and times."""

@@ -41,6 +41,7 @@ from .credits import PrepaidCredits, from_micros, to_micros
 from .events import BillingEvent, billing_subject
 from .export import Exporter
 from .money import money_text
+from .portal_routes import billing_portal_routes
 from .plans import FreePlan, PayPerCallPlan, PlanRateLimit, PlanSpec, UsagePlan
 from .pricing import PeriodUsage, price_period
 from .quota import FreePlanQuota, seconds_to_period_end
@@ -137,6 +138,10 @@ class Billing:
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return billing_routes(services, self.backend, lambda: self.credits)
+
+    @hookimpl
+    def portal_routes(self, services: GatewayServices) -> list[BaseRoute]:
+        return billing_portal_routes(services, self.backend, lambda: self.credits)
 
     @hookimpl
     async def metric_readings(self) -> list[MetricReading]:

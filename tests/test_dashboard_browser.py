@@ -32,6 +32,10 @@ ADMIN_TOKEN = "dashboard-browser-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CALLS = {"Alice": 5, "Bob": 3}
+#: The elements that stick out of the window on the right (what makes a phone scroll sideways).
+WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8)
+  .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
 
 def live_gateway(tmp_path: Path, admin_token: str | None, registry: PluginRegistry) -> LiveGateway:
@@ -186,7 +190,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     await page.screenshot(path=str(SCREENSHOTS / "dashboard-analytics.png"), full_page=True)
 
     # Targets' health: the rule's one target, as the API describes it.
-    await page.click("nav >> text=Targets' health")
+    await page.click("nav >> text=health")
     await expect(page.locator("main table tbody tr")).to_have_count(1)
     await expect(page.locator("main table tbody tr")).to_contain_text("closed")
 
@@ -235,6 +239,14 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     await page.click("nav >> text=Consumers")
     await expect(page.locator("#consumers-table")).to_contain_text("Carol")
     assert "Mallory" not in await page.locator("#main").text_content()
+    # On a phone the page is one column: wide tables scroll inside their box, never the page.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for view in ("Consumers", "Rules", "Overview"):
+        await page.click(f"nav >> text={view}")
+        await expect(page.locator("main h1")).to_have_text(view)
+        await expect(page.locator("main .view")).not_to_have_attribute("aria-busy", "true")
+        wide = await page.evaluate(WIDER_THAN_THE_SCREEN)
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
     operator_calls = [u for u in aiproxy_browser.requested[asked_before:] if urlsplit(u).path in ("/api/v1/tenants", "/metrics")]
     assert operator_calls == []
 

@@ -5,6 +5,8 @@ file is the JSON envelope like any other Admin 404."""
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -86,9 +88,9 @@ async def test_no_secret_no_outside_address_and_nothing_the_fuzzer_refuses(gw) -
         assert re.findall(r"https?://[^\s\"')]+", text) in ([], ["http://www.w3.org/2000/svg"]), name
         assert LEAKED_INTERNALS.search(text) is None, name
         assert "innerHTML" not in text and "outerHTML" not in text and "insertAdjacentHTML" not in text, name
-    # The token is never put in a URL or a cookie by the page's scripts.
+        assert "document.cookie" not in text and "localStorage" not in text, name  # the token: sessionStorage only
     session = asset("session.js")
-    assert session is not None and b"sessionStorage" in session.body and b"cookie" not in session.body.lower()
+    assert session is not None and b"sessionStorage.setItem" in session.body
 
 
 async def test_unknown_files_are_the_json_envelope(gw) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +107,12 @@ async def test_the_host_check_applies_to_the_dashboard(gw) -> None:  # type: ign
     for path in ("/ui", "/ui/static/app.js"):
         answer = await gw.admin.get(path, headers={"Host": "rebind.evil.example"})
         assert answer.status_code == 421 and answer.json()["error"]["code"] == "host_not_allowed"
+
+
+def test_the_files_ship_as_package_data() -> None:
+    """An installed wheel serves the same files: pyproject.toml lists them as package data."""
+    root = Path(__file__).resolve().parents[1]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert package_data["aiproxy_core.dashboard"] == ["static/*"]
+    shipped = {p.name for p in (root / "aiproxy_core" / "dashboard" / "static").iterdir()}
+    assert all(asset(name) is not None for name in shipped)

@@ -106,7 +106,11 @@ function viewProblem(ctx, problem) {
   return problemBox(problem, extra);
 }
 
+let generation = 0;
+
 async function route() {
+  // A newer navigation (a click while a view loads) wins: an older one stops at its next step.
+  const mine = ++generation;
   const session = loadSession();
   if (!session) {
     document.getElementById("who").hidden = true;
@@ -115,10 +119,12 @@ async function route() {
     return;
   }
   await installedPlugins(session);
+  if (mine !== generation) return;
   const ctx = context(session);
   const view = VIEWS.find(([hash, , , shown]) => hash === ctx.path && shown(ctx)) || VIEWS[0];
   ctx.path = view[0];
   await header(ctx);
+  if (mine !== generation) return;
   navigation(ctx);
   document.title = `${view[1]} · aiproxy dashboard`;
   const heading = h("h1", {tabindex: "-1"}, view[1]);
@@ -131,6 +137,7 @@ async function route() {
     fill(body, viewProblem(ctx, problem));
   }
   body.removeAttribute("aria-busy");
+  if (mine !== generation) return;
   heading.focus();
   announce(`${view[1]} loaded`);
 }

@@ -8,11 +8,13 @@ const WIDTH = 720;
 const HEIGHT = 260;
 const PAD = {left: 56, right: 16, top: 12, bottom: 36};
 
+/** The axis' top: four grid steps of a round size (1, 2, 2.5 or 5 times a power of ten). */
 function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= value);
-  return step * magnitude;
+  if (!(value > 0)) return 4;
+  const quarter = value / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(quarter));
+  const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= quarter);
+  return 4 * step * magnitude;
 }
 
 function label(value, unit) {

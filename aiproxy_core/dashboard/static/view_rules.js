@@ -58,7 +58,7 @@ export async function renderRules(body, ctx) {
       id: "new-rule", title: "New rule", submit: "Create rule",
       fields: [
         field("Path", "path", {required: true, placeholder: "/v1", hint: "Requests under this path (longest prefix wins)."}),
-        field("Target URL", "target", {required: true, placeholder: "https://api.openai.com/v1", hint: "Several targets with routing: change the rule as JSON after creating it."}),
+        field("Target URL", "target", {required: true, hint: "The upstream's http or https URL. Several targets with routing: change the rule as JSON after creating it."}),
         field("Methods", "methods", {placeholder: "POST, GET", hint: "Comma-separated; empty for every method."}),
         field("Strip the path", "strip_path", {type: "checkbox", hint: "Cut the matched path before appending the rest to the target's."}),
         field("Plugin chain (JSON)", "plugin_chain", {type: "textarea", wide: true, value: "[]",

@@ -10,6 +10,7 @@ Also writes docs/screenshots/dashboard.png and dashboard-analytics.png.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -275,3 +276,79 @@ async def test_without_an_admin_token_the_api_asks_for_the_tenant_key(tmp_path, 
         await page.click("text=Use this key")
         await expect(page.locator("#consumers-table")).to_contain_text("Dora")
         assert problems == []
+
+
+async def test_tenants_rules_keys_and_billing_through_the_page(live, aiproxy_browser, aiproxy_mock_upstream) -> None:  # type: ignore[no-untyped-def]
+    """The other forms, each checked against the API afterwards: a tenant (refused, then made
+    with its key shown once), a rule (refused, then changed as JSON), a key rotated and revoked,
+    and billing's usage and invoice as the API reports them."""
+    world = await seed(live, aiproxy_mock_upstream)
+    acme = world.acme["id"]
+    page, problems = await new_page(aiproxy_browser)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("0" if dialog.type == "prompt" else None)))
+    await page.goto(live.admin_url + "/ui")
+    await sign_in(page, ADMIN_TOKEN)
+    await page.select_option("#tenant-picker", acme)
+
+    # Tenants: the API's 422 on the field it names, then a tenant and its first key, once.
+    await page.click("nav >> text=Tenants")
+    await page.fill("#new-tenant [name=name]", "Beta")
+    await page.fill("#new-tenant [name=subdomain]", "Not Valid")
+    await page.click("#new-tenant button[type=submit]")
+    await expect(page.locator("#new-tenant-problems .problem-box")).to_contain_text("422: subdomain: String should match pattern")
+    assert await page.get_attribute("#new-tenant [name=subdomain]", "aria-invalid") == "true"
+    await page.fill("#new-tenant [name=subdomain]", "beta")
+    await page.click("#new-tenant button[type=submit]")
+    first_key = await page.locator(".once-key").text_content()
+    tenants = {t["subdomain"]: t for t in (await admin_get(live, "/api/v1/tenants"))["data"]}
+    assert sorted(tenants) == ["acme", "beta", "other"] and first_key.startswith("aip_")
+    keys = (await admin_get(live, f"/api/v1/tenants/{tenants['beta']['id']}/keys"))["data"]
+    assert [k["prefix"] for k in keys] == [first_key[:12]]
+    await page.select_option("#tenant-picker", acme)
+
+    # Rules: a bad path refused by the API, then the rule changed as JSON (PUT).
+    await page.click("nav >> text=Rules")
+    await page.fill("#new-rule [name=path]", "v2")
+    await page.fill("#new-rule [name=target]", aiproxy_mock_upstream)
+    await page.click("#new-rule button[type=submit]")
+    await expect(page.locator("#new-rule-problems .problem-box")).to_contain_text("the path must start with '/'")
+    assert await page.get_attribute("#new-rule [name=path]", "aria-invalid") == "true"
+    await page.click("button[aria-label='Change rule /v1']")
+    editor = page.locator("#edit-rule [name=rule]")
+    rule = json.loads(await editor.input_value())
+    await editor.fill(json.dumps({**rule, "strip_path": True, "methods": ["POST"]}))
+    await page.click("#edit-rule button[type=submit]")
+    await expect(page.locator("#rules-table")).to_contain_text("POST")
+    stored = (await admin_get(live, f"/api/v1/tenants/{acme}/rules"))["data"]
+    assert len(stored) == 1 and stored[0]["strip_path"] is True and stored[0]["methods"] == ["POST"]
+
+    # Keys: the tenant's first key rotated (the new one shown once), then revoked.
+    await page.click("nav >> text=Keys")
+    old = (await admin_get(live, f"/api/v1/tenants/{acme}/keys"))["data"][0]
+    await page.click(f"button[aria-label='Rotate key {old['prefix']}']")
+    new_key = await page.locator(".once-key").text_content()
+    keys = {k["id"]: k for k in (await admin_get(live, f"/api/v1/tenants/{acme}/keys"))["data"]}
+    assert keys[old["id"]]["revoked_at"] is not None and keys[old["id"]]["replaced_by"] in keys
+    assert new_key.startswith(keys[keys[old["id"]]["replaced_by"]]["prefix"])
+    await page.click(f"button[aria-label='Revoke key {new_key[:12]}']")
+    await expect(page.locator("#keys-table")).not_to_contain_text("live")
+    assert all(k["revoked_at"] for k in (await admin_get(live, f"/api/v1/tenants/{acme}/keys"))["data"])
+
+    # Billing: each consumer's usage and an invoice, as the API answers them.
+    await page.click("nav >> text=Usage")
+    today = datetime.now(timezone.utc).date()
+    for consumer in (await admin_get(live, f"/api/v1/tenants/{acme}/consumers"))["data"]:
+        usage = await admin_get(live, f"/api/v1/tenants/{acme}/consumers/{consumer['id']}/usage",
+                                **{"from": today.replace(day=1).isoformat(), "to": today.isoformat()})
+        row = page.locator("#usage-table tbody tr").filter(has_text=consumer["name"])
+        await expect(row.locator("td").nth(1)).to_have_text(str(usage["requests"]))
+        await expect(row.locator("td").nth(4)).to_have_text(f"{usage['cost']} {usage['currency']}")
+    alice = next(c for c in (await admin_get(live, f"/api/v1/tenants/{acme}/consumers"))["data"] if c["name"] == "Alice")
+    invoice = await admin_get(live, f"/api/v1/tenants/{acme}/consumers/{alice['id']}/invoices/{today.isoformat()[:7]}")
+    await page.select_option("#invoice-form [name=consumer]", alice["id"])
+    await page.click("#invoice-form button[type=submit]")
+    await expect(page.locator("#invoice")).to_contain_text(f"total {invoice['total']} {invoice['currency']}")
+    await expect(page.locator("#invoice-lines tbody tr")).to_have_count(len(invoice["lines"]))
+    await page.click("nav >> text=Plans")
+    await expect(page.locator("#plans-table")).to_contain_text("pay_per_call")
+    assert problems == []

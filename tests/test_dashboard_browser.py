@@ -130,6 +130,11 @@ async def admin_get(live: LiveGateway, path: str, **params: Any) -> Any:
         return answer.json()
 
 
+#: Form controls no label names (a screen reader would read them as "edit text").
+UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
+  .filter((e) => !e.labels.length && !e.getAttribute('aria-label')).map((e) => e.name || e.id)"""
+
+
 async def new_page(browser: Any) -> tuple[Any, list[str]]:
     """A page, and the script errors and policy violations it reports (a test fails on any)."""
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
@@ -188,6 +193,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     description = await page.locator("#chart-requests-svg desc").text_content()
     assert "Alice" in description and "peak" in description
     assert await page.locator("#chart-latency-svg").get_attribute("role") == "img"
+    assert await page.evaluate(UNLABELLED) == []
     await page.screenshot(path=str(SCREENSHOTS / "dashboard-analytics.png"), full_page=True)
 
     # Targets' health: the rule's one target, as the API describes it.
@@ -197,6 +203,8 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
 
     # A consumer made from the page is in the API; an invalid one shows the API's own refusal.
     await page.click("nav >> text=Consumers")
+    await expect(page.locator("main h1")).to_be_focused()  # a new view takes the focus to its heading
+    assert await page.evaluate(UNLABELLED) == []
     await page.fill("#new-consumer [name=name]", "Carol")
     await page.click("#new-consumer button[type=submit]")
     await expect(page.locator("#consumers-table")).to_contain_text("Carol")
@@ -210,6 +218,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     await expect(box).to_contain_text(refusal["message"])
     await expect(box).to_contain_text(refusal["details"][0]["message"])
     assert await page.get_attribute("#new-consumer [name=name]", "aria-invalid") == "true"
+    await expect(page.locator("#new-consumer [name=name]")).to_be_focused()
     assert len((await admin_get(live, f"/api/v1/tenants/{acme}/consumers"))["data"]) == 3
 
     # A key made from the page: shown once, then only its prefix, as the API lists it.
@@ -222,6 +231,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     assert len(listed) == 1 and raw_key.startswith(listed[0]["prefix"])
     await page.reload()
     await expect(page.locator("#keys-table")).to_contain_text(listed[0]["prefix"])
+    assert await page.evaluate(UNLABELLED) == []
     assert raw_key not in await page.content()
 
     # A tenant key of another tenant: the API's 401.

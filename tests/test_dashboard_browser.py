@@ -157,6 +157,12 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     page, problems = await new_page(aiproxy_browser)
     await page.goto(live.admin_url + "/ui")
 
+    # A tenant key without its tenant id is refused before any call (it would count as a failed sign-in).
+    asked = len(aiproxy_browser.requested)
+    await sign_in(page, world.acme["api_key"])
+    await expect(page.locator("#signin-problem .problem-box")).to_contain_text("give the tenant id too")
+    assert [u for u in aiproxy_browser.requested[asked:] if "/api/" in u] == []
+
     # A wrong token: the API's 401, in its words.
     await sign_in(page, "not-the-admin-token")
     await expect(page.locator("#signin-problem .problem-box")).to_contain_text("401: the admin token is wrong")

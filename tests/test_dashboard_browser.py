@@ -4,13 +4,15 @@ the page shows is what the Admin API answers, what it changes it changes through
 API's refusals are shown in its words, a tenant key sees one tenant, and no request leaves
 loopback (the ``aiproxy_browser`` fixture fails the test otherwise).
 
-Also writes docs/screenshots/dashboard.png and dashboard-analytics.png.
+With ``AIPROXY_UPDATE_SCREENSHOTS=1`` it writes docs/screenshots/dashboard.png and
+dashboard-analytics.png (else into the test's temporary folder, so a test run changes no tracked file).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +33,7 @@ expect = playwright_api.expect
 
 ADMIN_TOKEN = "dashboard-browser-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CALLS = {"Alice": 5, "Bob": 3}
 #: The elements that stick out of the window on the right (what makes a phone scroll sideways).
 WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
@@ -151,7 +153,8 @@ async def sign_in(page: Any, token: str, tenant_id: str = "") -> None:
     await page.click("#main form button[type=submit]")
 
 
-async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aiproxy_browser, aiproxy_mock_upstream) -> None:  # type: ignore[no-untyped-def]
+async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aiproxy_browser, aiproxy_mock_upstream, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    screenshots = DOCS_SCREENSHOTS if os.environ.get("AIPROXY_UPDATE_SCREENSHOTS") == "1" else tmp_path
     world = await seed(live, aiproxy_mock_upstream)
     acme = world.acme["id"]
     page, problems = await new_page(aiproxy_browser)
@@ -182,7 +185,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     await expect(page.locator("[data-figure=plans]")).to_have_text("1")
     await expect(page.locator("[data-figure=billing-waiting]")).to_have_text("0")
     assert (len(tenants), len(consumers), requests_24h, billed) == (2, 2, 8, 8)
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    await page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
     # Analytics by consumer: the page's figures are the API's, charts carry a text alternative.
     await page.click("nav >> text=Analytics")
@@ -200,7 +203,7 @@ async def test_the_dashboard_shows_and_changes_what_the_admin_api_does(live, aip
     assert "Alice" in description and "peak" in description
     assert await page.locator("#chart-latency-svg").get_attribute("role") == "img"
     assert await page.evaluate(UNLABELLED) == []
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard-analytics.png"), full_page=True)
+    await page.screenshot(path=str(screenshots / "dashboard-analytics.png"), full_page=True)
 
     # Targets' health: the rule's one target, as the API describes it.
     await page.click("nav >> text=health")

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from ..dashboard import dashboard_routes
 from ..errors import GatewayError, ServiceUnavailable, error_body
 from ..plugins.hook_calls import call_now
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
@@ -113,6 +114,7 @@ def core_routes() -> list[BaseRoute]:
             Route(owner + "/keys/{key_id}", key_endpoints.revoke_key, methods=["DELETE"]),
             Route(owner + "/keys/{key_id}/rotate", key_endpoints.rotate_key, methods=["POST"]),
         ]
+    routes += dashboard_routes()
     return routes
 
 

@@ -32,6 +32,7 @@ IMPLEMENTATION_MODULES = {
     "cli": "the `aiproxy` command; run as a program, not imported",
     "config": "exported as GatewayConfig, load_config and the section classes",
     "context": "exported as ProxyRequest, ProxyResponse, RequestContext",
+    "dashboard": "the operator dashboard at /ui on the Admin listener (static page and assets)",
     "errors": "exported as the error classes",
     "gateway": "exported as Gateway",
     "hookspecs": "exported as hookimpl; the spec is documented in docs/plugin_hooks.md",

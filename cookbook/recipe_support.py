@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,8 +121,20 @@ def mock_upstream(**options: Any) -> Iterator[str]:
     from aiproxy_core import create_mock_upstream
     from aiproxy_sdk import ServerThread
 
-    with ServerThread(create_mock_upstream(**options)) as url:
-        yield url
+    quiet = _MockFaultsExpected()
+    logging.getLogger("uvicorn.error").addFilter(quiet)
+    try:
+        with ServerThread(create_mock_upstream(**options)) as url:
+            yield url
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
+
+
+class _MockFaultsExpected(logging.Filter):
+    """A stream the mock cuts on purpose (``X-Mock-Fault``) is no error of the recipe's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
 
 
 def start_gateway(work: Path, config: dict[str, Any], name: str = "gateway", timeout: float = 60) -> GatewayProcess:
@@ -151,11 +165,27 @@ def start_gateway(work: Path, config: dict[str, Any], name: str = "gateway", tim
 
 @contextlib.contextmanager
 def gateway(work: Path, config: dict[str, Any] | None = None, name: str = "gateway") -> Iterator[GatewayProcess]:
-    gw = start_gateway(work, config or {}, name)
-    try:
+    with gateways(work, (config or {}, name)) as (gw,):
         yield gw
+
+
+@contextlib.contextmanager
+def gateways(work: Path, *configs: tuple[dict[str, Any], str]) -> Iterator[list[GatewayProcess]]:
+    """Several gateways, (config, name) each, started side by side; all stopped at exit."""
+    started: dict[int, GatewayProcess] = {}
+
+    def start(index: int, config: dict[str, Any], name: str) -> None:
+        started[index] = start_gateway(work, config, name)
+
+    try:
+        with ThreadPoolExecutor(len(configs)) as pool:
+            futures = [pool.submit(start, index, config, name) for index, (config, name) in enumerate(configs)]
+        for future in futures:
+            future.result()  # a gateway that did not start stops the recipe (RecipeFailed)
+        yield [started[index] for index in range(len(configs))]
     finally:
-        gw.stop()
+        for gw in started.values():
+            gw.stop()
 
 
 # -- the Admin and Proxy APIs ------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def main() -> None:
         show("prompt tokens", answer.json()["usage"]["prompt_tokens"])
         seen = json.loads(expect(client.post("/inspect/chat/completions", json=chat_body(QUESTION))).json()["body"])
         for message in seen["messages"]:
-            show(f"the model got ({message['role']})", message["content"].replace("\n", " ")[:160])
+            show(f"the model got ({message['role']})", " ".join(message["content"].split()))
 
         step("A question the documents do not cover: no chunk scores high enough, nothing is added")
         other = expect(client.post("/v1/chat/completions", json=chat_body("Who painted the Mona Lisa?")))

@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+import pytest
+
 from recipe_support import lines_starting, run_script
 
 
+@pytest.mark.slow  # loads the harassment model (alt-profanity-check), like the plugin's own model tests
 def test_pii_is_redacted_and_abuse_and_injections_are_refused():
     done = run_script(Path(__file__).parent / "moderation_and_pii.py", timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr

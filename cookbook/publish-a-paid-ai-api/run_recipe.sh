@@ -28,8 +28,6 @@ if [ -z "${AIPROXY:-}" ]; then
 fi
 PYTHON="${PYTHON:-$(dirname "$AIPROXY")/python}"
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)" || die "no Python found: set PYTHON"
-"$AIPROXY" billing-usage --help >/dev/null 2>&1 \
-  || die "$AIPROXY has no billing commands: install the billing plugin (scripts/install.sh installs every plugin)"
 command -v curl >/dev/null || die "this recipe needs curl"
 echo "aiproxy: $AIPROXY"
 
@@ -73,7 +71,19 @@ export AIPROXY_STORAGE__PATH="$DATA_DIR/aiproxy.db"
 
 field() { "$PYTHON" -c "import json, sys; text = sys.stdin.read(); text or sys.exit(1); print(json.loads(text)$1)"; }
 
-# api METHOD URL [curl args...]: the answer's body on 2xx; otherwise the error envelope's message, and exit 1.
+# The error envelope's code and message ({"error": {"code", "message", ...}}), else the body's start.
+error_message() {
+  "$PYTHON" -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    error = json.loads(text)["error"]
+    print((error.get("code") or error.get("type")) + ": " + error["message"])
+except Exception:
+    print(text[:500])'
+}
+
+# api METHOD URL [curl args...]: the answer's body on 2xx; otherwise the API's error message, and exit 1.
 api() {
   local method="$1" url="$2" out status
   shift 2
@@ -81,16 +91,7 @@ api() {
     || die "$method $url: no answer"
   status="${out##*$'\n'}"
   out="${out%$'\n'*}"
-  if [ "${status:0:1}" != 2 ]; then
-    die "$method $url answered $status: $(printf '%s' "$out" | "$PYTHON" -c '
-import json, sys
-text = sys.stdin.read()
-try:
-    error = json.loads(text)["error"]
-    print(f"{error.get(\"code\") or error.get(\"type\")}: {error[\"message\"]}")
-except Exception:
-    print(text[:500])')"
-  fi
+  [ "${status:0:1}" = 2 ] || die "$method $url answered $status: $(printf '%s' "$out" | error_message)"
   printf '%s' "$out"
 }
 
@@ -158,10 +159,12 @@ echo "calls: 5 chat completions, 2 embeddings"
 # 7. Metering: each call queued a billing event; the gateway's worker moves them into the ledger.
 #    `aiproxy billing-worker --once` drains whatever is still queued; wait until all 7 are in.
 REQUESTS=0
-for _ in $(seq 1 50); do
-  "$AIPROXY" billing-worker --config "$CONFIG" --once >/dev/null || die "aiproxy billing-worker failed"
+for attempt in $(seq 1 50); do
   REQUESTS=$(api GET "$ADMIN/api/v1/tenants/$TID/consumers/$CID/usage" -H "$AUTH" | field '["requests"]')
   [ "$REQUESTS" = 7 ] && break
+  if [ $((attempt % 10)) = 1 ]; then
+    "$AIPROXY" billing-worker --config "$CONFIG" --once >/dev/null || die "aiproxy billing-worker failed"
+  fi
   sleep 0.2
 done
 [ "$REQUESTS" = 7 ] || die "the usage report counts $REQUESTS requests, not 7"

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from recipe_support import Admin, RecipeFailed, chat_body, error_text, expect, mock_upstream, gateway, proxy_client, scratch, show, step  # noqa: E402
+from recipe_support import Admin, RecipeFailed, chat_body, error_text, expect, gateways, mock_upstream, proxy_client, scratch, show, step  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -45,8 +45,7 @@ def main() -> None:
     config = {"redis": redis_section}
     try:
         step("Two gateway processes, one Redis")
-        with scratch() as work, mock_upstream() as upstream, gateway(work, config, "gateway-a") as a, \
-                gateway(work, config, "gateway-b") as b:
+        with scratch() as work, mock_upstream() as upstream, gateways(work, (config, "gateway-a"), (config, "gateway-b")) as (a, b):
             for name, gw in (("gateway A", a), ("gateway B", b)):
                 show(name, f"admin {gw.admin_url}, proxy {gw.proxy_url}")
 

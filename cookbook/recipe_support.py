@@ -103,17 +103,6 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on now (the OS's pick, checked)."""
-    for _ in range(20):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if not port_answers(port):
-            return port
-    raise RecipeFailed("found no free loopback port")
-
-
 @contextlib.contextmanager
 def mock_upstream(**options: Any) -> Iterator[str]:
     """aiproxy's mock upstream (OpenAI's and Anthropic's APIs, ``X-Mock-*`` faults), served from

@@ -7,7 +7,6 @@ import httpx
 import pytest
 
 import aiproxy_sdk.processes
-import recipe_support
 from recipe_support import RecipeFailed, expect, start_gateway
 
 
@@ -33,7 +32,3 @@ def test_an_unexpected_answer_stops_the_recipe_with_the_error_envelopes_message(
     assert capsys.readouterr().err.strip() == (
         "recipe failed: POST /api/v1/tenants answered 409 subdomain_taken: subdomain 'acme' is already used (expected 200, 201, 204)")
     assert expect(httpx.Response(201, request=request)).status_code == 201
-
-
-def test_free_ports_answer_nothing():
-    assert not recipe_support.port_answers(recipe_support.free_port())

@@ -36,6 +36,8 @@ DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/aiproxy-recipe-XXXXXX")"
 PIDS=()
 cleanup() {
   local status=$?
+  set +e
+  trap '' PIPE  # a closed output must not stop the cleanup halfway
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$status" != 0 ]; then
@@ -47,6 +49,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE   # e.g. piped into `head`: still clean up
 
 answers() {  # whether anything accepts connections on 127.0.0.1:$1
   "$PYTHON" -c 'import socket, sys; s = socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0)' "$1"

@@ -227,11 +227,12 @@ class Router:
         sent_headers = self.bridge.request_headers(headers, target, endpoint.translation)
         if span is not None and ctx.trace is not None:
             sent_headers = ctx.trace.attempt_headers(span, sent_headers)
+        first: bytes | None = None
+        rest: AsyncIterator[bytes] | None = None
         if ttft is None:
             upstream = await watch.upstream(self.upstream.send(request.method, endpoint.url, sent_headers, body, target.timeout))
-            first = None
         else:
-            upstream, first = await watch.upstream(
+            upstream, first, rest = await watch.upstream(
                 self._first_event(request.method, endpoint.url, sent_headers, body, target.timeout, ttft, wants_stream)
             )
         response_headers = downstream_headers(upstream.raw_headers)
@@ -244,7 +245,9 @@ class Router:
             routed.retry_after = retry_after
             self.bridge.finish_plain(ctx, target, endpoint.translation, routed)
             return routed
-        chunks: AsyncIterator[bytes] = upstream.iter_chunks() if first is None else _prepended(first, upstream.iter_chunks())
+        # After a first event the rest comes from the same iterator: a second iter_chunks() would
+        # leave the first one suspended, and its finalizer would close the connection mid-stream.
+        chunks: AsyncIterator[bytes] = upstream.iter_chunks() if first is None or rest is None else _prepended(first, rest)
         routed = RoutedResponse(upstream.status, response_headers, stream=chunks)
         routed.retry_after = retry_after
         self.bridge.finish_stream(ctx, target, endpoint.translation, routed, is_stream, stream_chunks)
@@ -252,9 +255,10 @@ class Router:
 
     async def _first_event(
         self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, timeout: float | None, ttft: float, wants_stream: bool
-    ) -> tuple[UpstreamResponse, bytes | None]:
+    ) -> tuple[UpstreamResponse, bytes | None, AsyncIterator[bytes] | None]:
         """Send, and for an event stream wait for its first bytes: all within ``ttft`` seconds
-        (the head too when the client asked for a stream), else a timeout that fails over."""
+        (the head too when the client asked for a stream), else a timeout that fails over.
+        Returns the response, its first bytes (None: not a stream) and the iterator of the rest."""
         deadline = time.monotonic() + ttft
         try:
             if wants_stream:
@@ -263,13 +267,13 @@ class Router:
             else:
                 upstream = await self.upstream.send(method, url, headers, body, timeout)
             if not upstream.content_type.startswith("text/event-stream"):
-                return upstream, None
+                return upstream, None, None
             chunks = upstream.iter_chunks()
             try:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     first = await chunks.__anext__()
             except StopAsyncIteration:
-                return upstream, b""
+                return upstream, b"", None
             except BaseException:
                 await close_stream(chunks)
                 raise
@@ -277,7 +281,7 @@ class Router:
             error = UpstreamTimeout("the upstream of this route sent nothing within the route's time to first token")
             error.log_detail = f"no first event within ttft_timeout {ttft} s"
             raise error from None
-        return upstream, first
+        return upstream, first, chunks
 
 
 class RoutedResponse(ProxyResponse):

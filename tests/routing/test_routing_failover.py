@@ -162,6 +162,28 @@ async def test_ttft_timeout_fails_a_silent_stream_over_before_any_byte_reached_t
     assert text.rstrip().endswith("data: [DONE]")
 
 
+async def test_a_stream_accepted_under_ttft_timeout_arrives_whole_when_its_events_come_apart(aiproxy_gateway_factory, aiproxy_mock_upstream):
+    """The events after the first one come later (50 ms apart): they must still reach the client.
+    (The first event's iterator was once left suspended and replaced by a second one; its
+    finalizer then closed the connection, and the stream ended at once as interrupted.)"""
+    gw = await routed_gateway(
+        aiproxy_gateway_factory,
+        aiproxy_mock_upstream,
+        [
+            target(aiproxy_mock_upstream, "slow", upstream_headers={"X-Mock-First-Event-Delay-Ms": "3000"}),
+            target(aiproxy_mock_upstream, "quick", upstream_headers={"X-Mock-Stream-Delay-Ms": "50"}),
+        ],
+        {"ttft_timeout": 0.5},
+    )
+    payload = {"model": "mock-model", "messages": [{"role": "user", "content": "one two three four"}], "stream": True}
+    async with gw.proxy.stream("POST", "/v1/chat/completions", json=payload) as response:
+        text = (await response.aread()).decode()
+    assert (response.headers["x-aiproxy-target"], response.headers["x-aiproxy-attempts"]) == ("quick", "2")
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ") and line != "data: [DONE]"]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == "You said: one two three four", text
+    assert text.rstrip().endswith("data: [DONE]"), text
+
+
 async def test_a_plain_request_is_not_cut_by_the_ttft_timeout(aiproxy_gateway_factory, aiproxy_mock_upstream):
     """A non-streamed answer arrives whole at the end: time to first token does not apply."""
     gw = await routed_gateway(

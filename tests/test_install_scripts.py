@@ -88,12 +88,13 @@ def install(root: Path, *args: str, **env: str) -> tuple[subprocess.CompletedPro
 def test_the_demo_install_leaves_torch_out_and_a_second_start_skips_pip(checkout):
     ran, calls = install(checkout)
     assert ran.returncode == 0, ran.stderr
-    assert "==> [1/1] aiproxy-core, aiproxy-sdk and the plugins without torch" in ran.stdout
-    assert len(calls) == 1 and calls[0].startswith("python -m pip install --disable-pip-version-check -e . -e ./sdk")
+    assert "==> [2/2] aiproxy-core, aiproxy-sdk and the plugins without torch" in ran.stdout
+    assert len(calls) == 2 and calls[0] == "python -m pip install --disable-pip-version-check setuptools>=70.1"
+    assert calls[1].startswith("python -m pip install --disable-pip-version-check --no-build-isolation -e . -e ./sdk")
     for plugin in ("rate_limiter", "billing", "analytics"):
-        assert f"-e aiproxy_plugins/{plugin}" in calls[0]
+        assert f"-e aiproxy_plugins/{plugin}" in calls[1]
     for plugin in TORCH_PLUGINS:
-        assert plugin not in calls[0]
+        assert plugin not in calls[1]
     assert "aiproxy install --bundle ai" in ran.stdout  # the way to the AI plugins is shown
 
     again, calls = install(checkout)
@@ -101,7 +102,7 @@ def test_the_demo_install_leaves_torch_out_and_a_second_start_skips_pip(checkout
     assert "up to date" in again.stdout
 
     forced, calls = install(checkout, AIPROXY_REINSTALL="1")
-    assert len(calls) == 1
+    assert len(calls) == 2
 
 
 def test_a_changed_pyproject_installs_again(checkout):
@@ -109,22 +110,22 @@ def test_a_changed_pyproject_installs_again(checkout):
     pyproject = checkout / "aiproxy_plugins" / "rate_limiter" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n# a new dependency, say\n")
     ran, calls = install(checkout)
-    assert ran.returncode == 0 and len(calls) == 1
+    assert ran.returncode == 0 and len(calls) == 2
 
 
 def test_the_test_install_adds_test_extras_and_the_ai_bundle_and_serves_the_demo_too(checkout):
     install(checkout)  # a demo install first: not enough for the tests
     ran, calls = install(checkout, "--test")
     assert ran.returncode == 0, ran.stderr
-    assert calls[0].startswith("python -m pip install --disable-pip-version-check -e .[test] -e ./sdk")
-    assert calls[1] == "aiproxy install --bundle ai --source repo"
-    assert "==> [2/2] the AI plugins" in ran.stdout
+    assert calls[1].startswith("python -m pip install --disable-pip-version-check --no-build-isolation -e .[test] -e ./sdk")
+    assert calls[2] == "aiproxy install --bundle ai --source repo"
+    assert "==> [3/3] the AI plugins" in ran.stdout
     assert install(checkout, "--test")[1] == []
     assert install(checkout)[1] == []  # everything the demo needs is there
 
 
 def test_a_failed_install_leaves_no_stamp(checkout):
     ran, calls = install(checkout, FAIL="1")
-    assert ran.returncode != 0 and len(calls) == 1
+    assert ran.returncode != 0 and len(calls) == 1  # stopped at the first failed step
     assert not list((checkout / ".venv").glob(".aiproxy-installed-*"))
-    assert len(install(checkout)[1]) == 1  # tried again
+    assert len(install(checkout)[1]) == 2  # tried again

@@ -3,13 +3,10 @@ are its own (no traceback of it reaches the demo's terminal)."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,7 +14,7 @@ import pytest
 
 from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
 from aiproxy_core.server.demo import seed_demo
-from aiproxy_sdk import free_port
+from aiproxy_sdk import GatewayProcess, free_port
 
 KEY = re.compile(r"Demo key\s*:\s*(aip_\S+)")
 
@@ -55,47 +52,30 @@ async def test_a_new_demo_key_revokes_the_ones_before(tmp_path, aiproxy_mock_ups
 
 
 class Demo:
-    """``aiproxy serve --demo`` in ``workdir`` on free ports, its terminal (stdout and stderr) kept."""
+    """``aiproxy serve --demo`` on free ports (the SDK's GatewayProcess), its mock upstream's too."""
 
-    def __init__(self, workdir: Path, **env: str) -> None:
-        self.admin_port, self.proxy_port, self.mock_port = free_port(), free_port(), free_port()
-        self.terminal = workdir / f"terminal-{self.proxy_port}.txt"
-        self.env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "AIPROXY_SERVER__ADMIN_PORT": str(self.admin_port),
-            "AIPROXY_SERVER__PROXY_PORT": str(self.proxy_port),
-            "AIPROXY_STORAGE__PATH": str(workdir / "aiproxy.db"),
-            **env,
-        }
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
+    def __init__(self, workdir: Path, **config: Any) -> None:
+        self.mock_port = free_port()
+        self.process = GatewayProcess(
+            {"storage": {"path": str(workdir / "aiproxy.db")}, **config},
+            workdir=workdir,
+            args=("--demo", "--mock-port", str(self.mock_port)),
+        )
+        self.proxy_port = self.process.proxy_port
 
     def __enter__(self) -> "Demo":
-        with self.terminal.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "aiproxy_core.cli.main", "serve", "--demo", "--mock-port", str(self.mock_port)],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=self.workdir,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.text()
-            if KEY.search(self.text()):
-                return self
+        self.process.start()
+        deadline = time.monotonic() + 30
+        while not KEY.search(self.text()):  # printed once the listeners are up and the demo seeded
+            assert time.monotonic() < deadline, f"the demo printed no key:\n{self.text()}"
             time.sleep(0.05)
-        raise AssertionError(f"the demo printed no key within 60 s:\n{self.text()}")
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.stop()
 
     def text(self) -> str:
-        return self.terminal.read_text(errors="replace")
+        return self.process.log.read_text(errors="replace")
 
     @property
     def key(self) -> str:
@@ -105,7 +85,7 @@ class Demo:
 
     def chat(self, key: str) -> httpx.Response:
         return httpx.post(
-            f"http://127.0.0.1:{self.proxy_port}/v1/chat/completions",
+            f"{self.process.proxy_url}/v1/chat/completions",
             headers={"Host": f"demo.localhost:{self.proxy_port}", "Authorization": f"Bearer {key}"},
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]},
             timeout=10,
@@ -123,7 +103,7 @@ def test_the_demo_revokes_the_key_of_its_last_start(tmp_path):
 
 
 def test_the_mock_upstreams_lines_are_its_own_and_never_a_traceback(tmp_path):
-    with Demo(tmp_path, AIPROXY_LOGGING__ACCESS_LOG="true") as demo:
+    with Demo(tmp_path, logging={"access_log": True}) as demo:
         mock = f"http://127.0.0.1:{demo.mock_port}"
         # Requests that made the mock trace back before: a header number int() refuses although
         # str.isdigit() passes it ("²"), and JSON nested deeper than the parser's recursion limit.

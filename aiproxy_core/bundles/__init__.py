@@ -1,6 +1,6 @@
 """Plugin bundles: named sets of plugins installed together."""
 
-from .catalog import BUNDLES, Bundle, distribution_name
-from .installing import install, pip_arguments
+from .catalog import BUNDLES, TORCH_PLUGINS, Bundle, distribution_name, with_requirements
+from .installing import install, pip_arguments, pip_commands
 
-__all__ = ["BUNDLES", "Bundle", "distribution_name", "install", "pip_arguments"]
+__all__ = ["BUNDLES", "TORCH_PLUGINS", "Bundle", "distribution_name", "install", "pip_arguments", "pip_commands", "with_requirements"]

@@ -1,4 +1,4 @@
-"""The ``aiproxy`` command: ``serve``, ``plugins``, ``install``, ``mock-upstream``."""
+"""The ``aiproxy`` command: ``serve``, ``plugins``, ``install``, ``config-reference``, ``mock-upstream``; ``--version``."""
 
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(config.logging)
     on_started = None
     if args.demo:
-        from ..server.demo import MOCK_PORT, demo_banner, seed_demo, start_mock_upstream
+        from ..server.demo import demo_banner, seed_demo, start_mock_upstream
 
         if args.workers > 1:
             raise ConfigError("--demo runs a single process; leave out --workers")
-        start_mock_upstream(MOCK_PORT)
+        mock_port = start_mock_upstream(args.mock_port, config.logging)
 
         async def on_started(gateway):  # type: ignore[no-untyped-def]
-            print(demo_banner(gateway, await seed_demo(gateway)), flush=True)
+            print(demo_banner(gateway, await seed_demo(gateway, mock_port), mock_port), flush=True)
 
     server = config.server
     print(
@@ -76,7 +76,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from ..bundles import BUNDLES, install, pip_arguments
+    from ..bundles import BUNDLES, install, pip_commands, with_requirements
 
     if args.list or (not args.bundle and not args.plugins):
         for bundle in BUNDLES.values():
@@ -87,18 +87,36 @@ def cmd_install(args: argparse.Namespace) -> int:
         if name not in BUNDLES:
             raise ConfigError(f"no bundle named {name!r}; bundles: {', '.join(BUNDLES)} (see: aiproxy install --list)")
         plugins += [p for p in BUNDLES[name].plugins if p not in plugins]
+    plugins = with_requirements(plugins)
     try:
-        command = pip_arguments(plugins, args.source)
+        commands = pip_commands(plugins, args.source, os.environ.get("TORCH_INDEX_URL") or None)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
-    print("$ " + " ".join(command), flush=True)
+    for command in commands:
+        print("$ " + " ".join(command), flush=True)
     if args.dry_run:
         return 0
     status = install(plugins, args.source)
     if status != 0:
-        print(f"aiproxy: pip failed (exit {status}); nothing else was changed", file=sys.stderr)
+        print(f"aiproxy: pip failed (exit {status}); the plugins are not installed", file=sys.stderr)
         return status
-    print(f"installed: {', '.join(plugins)}. Check with: aiproxy plugins")
+    print(f"installed: {', '.join(plugins)}. Check with: aiproxy plugins; a running gateway loads them when restarted")
+    return 0
+
+
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from ..config.reference import config_reference
+    from ..plugins import PluginRegistry
+
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    models = {name: model for name in registry.names() if (model := registry.config_model(name)) is not None}
+    text = config_reference(models)
+    if args.write is None:
+        print(text, end="")
+        return 0
+    Path(args.write).write_text(text)
+    print(f"wrote {args.write} (the core and {len(models)} installed plugins with options: {', '.join(sorted(models)) or 'none'})")
     return 0
 
 
@@ -109,14 +127,29 @@ def cmd_mock_upstream(args: argparse.Namespace) -> int:
     return 0
 
 
+class _PrintVersions(argparse.Action):
+    """``--version``: computed when asked, not each time the parser is built."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the installed versions of aiproxy-core, the SDK and the plugins")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: str | None = None) -> None:
+        from .versions import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aiproxy", description="aiproxy: a pluggable AI API gateway")
+    parser.add_argument("-V", "--version", action=_PrintVersions)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the Admin and Proxy listeners")
     serve.add_argument("--config", metavar="FILE", help="config file (default: $AIPROXY_CONFIG or ./config.yaml)")
     serve.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (needs Redis when N > 1)")
     serve.add_argument("--demo", action="store_true", help="also run the mock upstream and seed a 'demo' tenant")
+    serve.add_argument("--mock-port", type=int, default=9100, metavar="PORT", help="with --demo: the mock upstream's port (default 9100)")
     serve.set_defaults(func=cmd_serve)
 
     plugins = commands.add_parser("plugins", help="list installed plugins, their hooks and settings")
@@ -135,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument("--dry-run", action="store_true", help="print the pip command without running it")
     install.set_defaults(func=cmd_install)
+
+    reference = commands.add_parser(
+        "config-reference", help="print every config key with its type, default and meaning (Markdown; installed plugins included)"
+    )
+    reference.add_argument("--write", metavar="FILE", help="write it to FILE instead (docs/configuration.md in the repository)")
+    reference.set_defaults(func=cmd_config_reference)
 
     mock = commands.add_parser("mock-upstream", help="run a local OpenAI-compatible upstream for demos and tests")
     mock.add_argument("--host", default="127.0.0.1")
@@ -159,6 +198,13 @@ def _plugin_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        # Before build_parser, which loads every installed plugin (the AI ones import torch).
+        from .versions import version_text
+
+        print(version_text())
+        return 0
     args = build_parser().parse_args(argv)
     try:
         status: int = args.func(args)

@@ -88,7 +88,7 @@ async def messages(request: Request, stream_delay_ms: float) -> Response:
     """POST /v1/messages."""
     try:
         body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         return anthropic_error(400, "the request body is not valid JSON")
     try:
         model, max_tokens, conversation, tools = _checked(body)

@@ -32,6 +32,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import math
 import random
 import re
@@ -49,8 +50,12 @@ from starlette.routing import Route
 
 from .anthropic_messages import anthropic_error, messages
 from .openai_tool_calls import ToolCall, tool_call_chunks, tool_call_for, tool_call_message
+from .own_logs import mock_logger
 
 __all__ = ["create_mock_upstream", "MOCK_MODEL", "EMBEDDING_DIMENSIONS"]
+
+#: The mock's own logger (see :mod:`.own_logs`): its errors are never mistaken for the gateway's.
+logger = mock_logger()
 
 MOCK_MODEL = "mock-model"
 EMBEDDING_DIMENSIONS = 16
@@ -137,6 +142,14 @@ def header_milliseconds(request: Request, name: str, default: float) -> float:
     return value
 
 
+def header_whole_number(raw: str, name: str) -> int:
+    """A header's whole number: ASCII digits only (``str.isdigit`` passes "²", which ``int``
+    refuses), and few enough of them for ``int`` (it refuses over 4,300 digits)."""
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise MockRequestError(f"{name} must be a whole number (at most 18 digits)", "invalid_mock_header")
+    return int(raw)
+
+
 def forced_status(request: Request) -> int | None:
     """The status demanded by X-Mock-Status, if any."""
     raw = request.headers.get("x-mock-status")
@@ -163,13 +176,12 @@ class FailureBudget:
         raw = request.headers.get("x-mock-fail-times")
         if raw is None:
             return True
-        if not raw.isdigit():
-            raise MockRequestError("X-Mock-Fail-Times must be a whole number", "invalid_mock_header")
+        times = header_whole_number(raw, "X-Mock-Fail-Times")
         key = request.headers.get("x-mock-fail-key", "")[:200]
         if key not in self.seen and len(self.seen) >= 10_000:
             self.seen.clear()
         count = self.seen[key] = self.seen.get(key, 0) + 1
-        return count <= int(raw)
+        return count <= times
 
 
 def with_injection(
@@ -200,6 +212,17 @@ def with_injection(
             if anthropic:
                 return anthropic_error(400, exc.message)
             return error_response(400, "invalid_request_error", exc.code, exc.message)
+        except Exception as exc:
+            # A bug of the mock's own, not the subject of the demo or test that met it: one line on
+            # the mock's logger (the traceback only at DEBUG) and a 500 the gateway can pass on,
+            # instead of uvicorn's traceback in the terminal of whoever runs the mock.
+            logger.error(
+                "%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
+            if anthropic:
+                return anthropic_error(500, "the mock upstream failed")
+            return error_response(500, "server_error", "mock_internal_error", "the mock upstream failed")
 
     return wrapped
 
@@ -209,8 +232,7 @@ async def over_context_window(request: Request) -> tuple[int, int] | None:
     raw = request.headers.get("x-mock-context-window")
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise MockRequestError("X-Mock-Context-Window must be a whole number of tokens", "invalid_mock_header")
+    window = header_whole_number(raw, "X-Mock-Context-Window")
     body = await json_object(request)
     messages = body.get("messages")
     words = 0
@@ -218,7 +240,7 @@ async def over_context_window(request: Request) -> tuple[int, int] | None:
         if isinstance(message, dict):
             words += word_count(content_text(message.get("content")))
     words += word_count(content_text(body.get("system")))
-    return (words, int(raw)) if words > int(raw) else None
+    return (words, window) if words > window else None
 
 
 def context_window_error(too_long: tuple[int, int], *, anthropic: bool) -> JSONResponse:
@@ -235,7 +257,7 @@ async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         raise MockRequestError("request body is not valid JSON", "invalid_json") from None
     if not isinstance(body, dict):
         raise MockRequestError("request body must be a JSON object", "invalid_json")

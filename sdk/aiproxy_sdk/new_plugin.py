@@ -2,7 +2,8 @@
 
 It writes ``aiproxy-<name>/`` with a pyproject (entry point in the ``aiproxy`` group), a plugin
 module with a settings model and a ``pre_request`` hook, a README and tests that use this SDK's
-fixtures. Then: ``pip install -e aiproxy-<name>`` and ``pytest aiproxy-<name>``.
+fixtures. Then: ``pip install -e aiproxy-<name>`` (into the gateway's environment) and ``pytest
+aiproxy-<name>``; a running gateway loads the plugin when restarted.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileExistsError) as exc:
         print(f"aiproxy-new-plugin: {exc}", file=sys.stderr)
         return 2
-    print(f"created {root}\nnext:\n  pip install -e {root}\n  pytest {root}\n  aiproxy plugins   # lists {args.name}")
+    print(
+        f"created {root}\nnext, with the pip of the gateway's own environment (./scripts/run.sh's: .venv/bin/pip):\n"
+        f"  pip install -e {root}\n  pytest {root}\n  aiproxy plugins   # lists {args.name}\n"
+        "then restart the gateway: plugins are found when `aiproxy serve` starts"
+    )
     return 0
 
 

@@ -14,36 +14,51 @@ class Retention(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    minute: int = Field(default=2 * 86400, ge=60)
-    hour: int = Field(default=35 * 86400, ge=3600)
-    day: int = Field(default=400 * 86400, ge=86400)
+    minute: int = Field(default=2 * 86400, ge=60, description="Seconds per-minute buckets are kept (2 days).")
+    hour: int = Field(default=35 * 86400, ge=3600, description="Seconds per-hour buckets are kept (35 days).")
+    day: int = Field(default=400 * 86400, ge=86400, description="Seconds per-day buckets are kept (400 days).")
 
 
 class AnalyticsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    #: DDSketch's relative accuracy: every reported percentile is within this fraction of the
-    #: exact value at its rank. Every process of a deployment must use the same (sketches of
-    #: different accuracies do not merge: the reader skips them and logs it).
-    relative_accuracy: float = Field(default=DEFAULT_ACCURACY, gt=0.0001, lt=0.5)
-    #: How often a process writes its buckets to the state store (seconds).
-    flush_seconds: float = Field(default=1.0, gt=0, le=60)
-    retention: Retention = Field(default_factory=Retention)
-    #: Distinct values per bucket, dimension and process (consumers, models, ...); the rest
-    #: count under ``other``, so a flood of made-up model names cannot grow the store.
-    max_groups: int = Field(default=1000, ge=1, le=100_000)
-    #: The IP -> country database: a file name inside the geoip2fast package, or a path.
-    country_database: str = "geoip2fast-ipv6.dat.gz"
-    #: A header naming the client's country set by the proxy in front (``CF-IPCountry`` behind
-    #: Cloudflare): believed only on connections from ``server.trusted_proxies``, and only when
-    #: set here (off by default: a proxy that passes a client's own header on would let the
-    #: client choose its country).
-    country_header: str | None = None
-    #: Keep each request's record (``records("requests")`` of the state API: the SQLite state
-    #: file embedded, PostgreSQL when ``records.postgresql`` is set, none on Redis without it).
-    #: Off by default: writing every record costs about a tenth of a request's throughput, and
-    #: the aggregates (what the analytics API answers) do not need them.
-    keep_records: bool = False
+    relative_accuracy: float = Field(
+        default=DEFAULT_ACCURACY, gt=0.0001, lt=0.5,
+        description=(
+            "DDSketch's relative accuracy: every reported percentile is within this fraction of the exact value at its rank. "
+            "Every process of a deployment must use the same (sketches of different accuracies do not merge: the reader skips "
+            "them and logs it)."
+        ),
+    )
+    flush_seconds: float = Field(default=1.0, gt=0, le=60, description="How often a process writes its buckets to the state store (seconds).")
+    retention: Retention = Field(default_factory=Retention, description="Seconds each interval's buckets are kept.")
+    max_groups: int = Field(
+        default=1000, ge=1, le=100_000,
+        description=(
+            "Distinct values per bucket, dimension and process (consumers, models, ...); the rest count under `other`, so a "
+            "flood of made-up model names cannot grow the store."
+        ),
+    )
+    country_database: str = Field(
+        default="geoip2fast-ipv6.dat.gz",
+        description="The IP -> country database: a file name inside the geoip2fast package, or a path.",
+    )
+    country_header: str | None = Field(
+        default=None,
+        description=(
+            "A header naming the client's country set by the proxy in front (`CF-IPCountry` behind Cloudflare): believed only "
+            "on connections from `server.trusted_proxies`, and only when set here (off by default: a proxy that passes a "
+            "client's own header on would let the client choose its country)."
+        ),
+    )
+    keep_records: bool = Field(
+        default=False,
+        description=(
+            "Keep each request's record (`records(\"requests\")` of the state API: the SQLite state file embedded, PostgreSQL "
+            "when `records.postgresql` is set, none on Redis without it). Off by default: writing every record cost about a "
+            "tenth of the throughput, and the aggregates the analytics API answers from do not need them."
+        ),
+    )
 
 
 class AnalyticsSettings(BaseModel):

@@ -45,17 +45,27 @@ class BillingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: Run the ledger worker and the webhook exporter inside each ``aiproxy serve`` process.
-    #: ``false`` leaves them to ``aiproxy billing-worker`` processes: the serving processes then
-    #: only queue events (~10 % more requests/s per serving process in bench/run.sh), and the worker can
-    #: run on another core or host. With ``false`` and no worker running, events wait in the queue.
-    run_worker: bool = True
-    #: Seconds a worker that died may hold a batch before another takes it over (and replays it).
-    claim_idle: float = Field(default=30.0, gt=0, le=3600)
-    #: Seconds the ledger remembers the request ids it counted, so a replayed batch counts
-    #: nothing twice. Must be well above ``claim_idle``; Redis holds about 80 bytes per billed
-    #: request for this long (at 1,000 requests/s and 600 s: ~50 MB), then frees them.
-    dedupe_seconds: float = Field(default=600.0, gt=0, le=7 * 86400)
+    run_worker: bool = Field(
+        default=True,
+        description=(
+            "Run the ledger worker and the webhook exporter inside each `aiproxy serve` process. `false` leaves them to "
+            "`aiproxy billing-worker` processes: the serving processes then only queue events (~10 % more requests/s per "
+            "serving process in bench/run.sh), and the worker can run on another core or host. With `false` and no worker "
+            "running, events wait in the queue."
+        ),
+    )
+    claim_idle: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Seconds a worker that died may hold a batch before another takes it over (and replays it).",
+    )
+    dedupe_seconds: float = Field(
+        default=600.0, gt=0, le=7 * 86400,
+        description=(
+            "Seconds the ledger remembers the request ids it counted, so a replayed batch counts nothing twice. Must be well "
+            "above `claim_idle`; Redis holds about 80 bytes per billed request for this long (at 1,000 requests/s and 600 s: "
+            "~50 MB), then frees them."
+        ),
+    )
 
     @model_validator(mode="after")
     def _dedupe_outlasts_a_claim(self) -> "BillingConfig":

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ..errors import GatewayError, error_body
+from ..openapi import tenant_openapi_routes
 from ..request_ids import new_request_id
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ async def index(request: Request) -> Response:
 
 
 def tenant_page_routes() -> list[BaseRoute]:
-    return [Route("/-/", index, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/-/", index, methods=["GET"])]
+    routes += tenant_openapi_routes()
+    return routes
 
 
 def _envelope(status: int, type: str, code: str, message: str, request: Request, headers: Any = None) -> Response:

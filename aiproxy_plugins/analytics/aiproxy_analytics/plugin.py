@@ -16,12 +16,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from starlette.routing import BaseRoute
 
 from aiproxy_core import GatewayError, GatewayServices, RequestContext, hookimpl, openai_shapes
 
 from .admin_routes import analytics_routes
+from .openapi import analytics_openapi
 from .cli import add_analytics_command
 from .country import CountryLookup, database_path
 from .record import RequestRecord, record_of
@@ -121,6 +123,10 @@ class Analytics:
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return analytics_routes(services)
+
+    @hookimpl
+    def admin_openapi(self) -> dict[str, Any]:
+        return analytics_openapi()
 
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -8,6 +8,7 @@ code and the config, so it is built once per process and kept.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Iterable
@@ -141,7 +142,14 @@ def _plugin_descriptions(gateway: Gateway) -> dict[str, dict[str, Any]]:
         except Exception as exc:
             logger.warning("openapi: the plugin %r could not describe its admin routes: %s: %s", impl.plugin_name, type(exc).__name__, exc)
             continue
-        described[impl.plugin_name] = {_openapi_path(path): item for path, item in items.items() if isinstance(item, dict)}
+        items = {_openapi_path(str(path)): item for path, item in items.items() if isinstance(item, dict)}
+        try:  # alone first, so one plugin's unusable model or value cannot break the whole document
+            json.dumps(resolve_models({"paths": items}))
+        except Exception as exc:
+            logger.warning("openapi: the plugin %r described its admin routes with something that is not a schema: %s: %s",
+                           impl.plugin_name, type(exc).__name__, exc)  # fmt: skip
+            continue
+        described[impl.plugin_name] = items
     return described
 
 

@@ -6,6 +6,7 @@ tenant's leaves out every value a rule holds (see :mod:`.tenant_document`)."""
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,13 +18,14 @@ from .tenant_document import tenant_document
 
 __all__ = ["ROUTE_PLUGINS", "admin_doc_routes", "admin_explorer", "admin_openapi", "tenant_openapi_routes"]
 
+#: Seconds a tenant's built document is served again before it is rebuilt.
+TENANT_DOCUMENT_SECONDS = 5.0
+_TENANT_CACHE = "tenant_openapi_documents"
+_TENANT_CACHE_SIZE = 1024
+
 #: ``app.state`` attribute: route id -> the name of the plugin that added it (core routes absent).
 ROUTE_PLUGINS = "route_plugins"
 _CACHED = "openapi_document"
-
-
-def _json(document: object) -> Response:
-    return Response(json.dumps(document, ensure_ascii=False).encode(), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
 async def admin_openapi(request: Request) -> Response:
@@ -44,10 +46,27 @@ async def admin_explorer(request: Request) -> Response:
 
 
 async def tenant_openapi(request: Request) -> Response:
+    """A tenant's document, kept for :data:`TENANT_DOCUMENT_SECONDS` per tenant: anyone may ask
+    for it, so a flood of requests costs one build (plugins' hooks, billing's plan read) per
+    tenant and period, not one each. A change of the tenant's rules (a new view) rebuilds it at
+    once; plans a plugin reads show within the period."""
     from ..tenant_pages.app import gateway_of, view_of
 
-    # Built per request: billing's plans may change without a change of the tenant's rules.
-    return _json(await tenant_document(gateway_of(request), view_of(request)))
+    view = view_of(request)
+    cache: dict[str, tuple[object, float, bytes]] | None = getattr(request.app.state, _TENANT_CACHE, None)
+    if cache is None:
+        cache = {}
+        setattr(request.app.state, _TENANT_CACHE, cache)
+    now = time.monotonic()
+    kept = cache.get(view.tenant.id)
+    if kept is not None and kept[0] is view and now < kept[1]:
+        body = kept[2]
+    else:
+        body = json.dumps(await tenant_document(gateway_of(request), view), ensure_ascii=False).encode()
+        if len(cache) >= _TENANT_CACHE_SIZE:
+            cache.clear()  # bounded: a burst over many tenants rebuilds, it never grows without end
+        cache[view.tenant.id] = (view, now + TENANT_DOCUMENT_SECONDS, body)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
 async def tenant_explorer(request: Request) -> Response:

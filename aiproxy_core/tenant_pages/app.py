@@ -51,7 +51,7 @@ def gateway_of(request: Request) -> Gateway:
 async def index(request: Request) -> Response:
     """What lives under ``/-/`` for this tenant."""
     tenant = tenant_of(request)
-    pages = sorted({route.path for route in request.app.routes if isinstance(route, Route) and route.path != "/-/"})
+    pages = sorted({r.path for r in request.app.routes if isinstance(r, Route) and r.include_in_schema and r.path != "/-/"})
     return JSONResponse({"tenant": {"name": tenant.name, "subdomain": tenant.subdomain}, "pages": pages})
 
 

@@ -122,7 +122,8 @@ def _plugin_operation(method: str, path: str, plugin: str, given: dict[str, Any]
     tenant_route = path.startswith(TENANT_PREFIX)
     operation.setdefault("security", _SECURITY["tenant" if tenant_route else "admin"])
     responses = dict(operation.get("responses") or {"default": {"description": "See the plugin's documentation."}})
-    errors = [*_ALWAYS, *(_WITH_CREDENTIALS if operation["security"] else ()), *((403, 404) if tenant_route else ())]
+    # A plugin's parameters are its own to check (a period, a date): 400 may come from any of them.
+    errors = [*_ALWAYS, 400, *(_WITH_CREDENTIALS if operation["security"] else ()), *((403, 404) if tenant_route else ())]
     if "requestBody" in operation:
         errors += _WITH_BODY
     for status, ref in _error_refs(errors).items():

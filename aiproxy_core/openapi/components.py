@@ -10,7 +10,7 @@ plugins describe their routes with their own models without handling references.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -75,7 +75,7 @@ def _walk(value: Any, mode: JsonSchemaMode, found: dict[_Key, dict[str, Any] | N
             _walk(item, mode, found)
 
 
-def _swap(value: Any, mode: JsonSchemaMode, refs: dict[_Key, dict[str, Any] | None]) -> Any:
+def _swap(value: Any, mode: JsonSchemaMode, refs: Mapping[Any, Any]) -> Any:
     if _is_model(value):
         return dict(refs[(value, mode)] or {})
     if isinstance(value, dict):
@@ -93,7 +93,7 @@ def resolve_models(document: dict[str, Any]) -> dict[str, Any]:
     if not found:
         return document
     refs, definitions = models_json_schema(list(found), ref_template=REF_PREFIX + "{model}")
-    resolved: dict[str, Any] = _swap(document, "serialization", dict(refs))
+    resolved: dict[str, Any] = _swap(document, "serialization", refs)
     schemas = resolved.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in definitions.get("$defs", {}).items():
         schemas.setdefault(name, schema)

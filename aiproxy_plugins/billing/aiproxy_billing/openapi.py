@@ -9,32 +9,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel, create_model
 
 from .admin_routes import TENANT, PlanBody, TopUpBody
 from .backend import BillingBackend
 from .export import ExportTargetInput
+from .plans import FreePlan, PayPerCallPlan, SubscriptionPlan, TieredPlan, UsagePlan
 
 __all__ = ["billing_admin_openapi", "billing_tenant_openapi"]
 
 _CONSUMER = TENANT + "/consumers/{consumer_id}"
 _OBJECT = {"type": "object", "additionalProperties": True}
 _MONEY = {"type": "string", "description": "A decimal amount, e.g. \"10.00\"."}
-_PLAN = {
-    "allOf": [
-        PlanBody,
-        {
-            "type": "object",
-            "required": ["id", "tenant_id", "created_at", "updated_at"],
-            "properties": {
-                "id": {"type": "string"},
-                "tenant_id": {"type": "string"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "updated_at": {"type": "string", "format": "date-time"},
-            },
-        },
-    ]
-}
+
+
+def _shown(plan_type: type[BaseModel]) -> type[BaseModel]:
+    """A plan type as the Admin API answers it: its fields beside the stored plan's id and times."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        plan_type.__name__ + "Shown", __base__=plan_type, id=(str, ...), tenant_id=(str, ...), created_at=(datetime, ...), updated_at=(datetime, ...)
+    )
+
+
+_PLAN = {"oneOf": [_shown(kind) for kind in (FreePlan, PayPerCallPlan, SubscriptionPlan, TieredPlan, UsagePlan)]}
 _EXPORT = {
     "type": "object",
     "required": ["url", "signed"],

@@ -225,3 +225,16 @@ async def test_a_tenant_document_never_shows_targets_headers_settings_or_other_t
         theirs = (await stranger.get("/-/openapi.json")).json()
     assert set(theirs["paths"]) == {"/other-tenants-path/chat/completions", "/other-tenants-path/embeddings", "/other-tenants-path/models"}
     assert "x-aiproxy-plans" not in theirs and "Starter" not in json.dumps(theirs)
+
+
+async def test_a_rules_change_shows_at_once_and_the_index_lists_the_pages(aiproxy_gateway_factory, aiproxy_mock_upstream):
+    gw = await aiproxy_gateway_factory()
+    anonymous = gw.proxy_client()
+    first = await anonymous.get("/-/openapi.json")
+    assert (await anonymous.get("/-/openapi.json")).content == first.content  # kept, not rebuilt
+    rule = {"path": "/claude", "target": aiproxy_mock_upstream, "client_format": "anthropic"}
+    made = await gw.admin.post(f"/api/v1/tenants/{gw.tenant['id']}/rules", headers=gw.tenant_auth, json=rule)
+    assert made.status_code == 201, made.text
+    assert "/claude/v1/messages" in (await anonymous.get("/-/openapi.json")).json()["paths"]
+    pages = (await anonymous.get("/-/")).json()["pages"]
+    assert {"/-/openapi.json", "/-/docs"} <= set(pages) and not any("assets" in page for page in pages)

@@ -37,7 +37,12 @@ _TOOL_CALL = {
 }
 _USAGE = {
     "type": "object",
-    "properties": {"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT, "cost": {"type": "number", "description": "USD, added by the gateway to a stream's final usage."}},
+    "properties": {
+        "prompt_tokens": _INT,
+        "completion_tokens": _INT,
+        "total_tokens": _INT,
+        "cost": {"type": "number", "description": "USD, added by the gateway to a stream's final usage."},
+    },
     "additionalProperties": True,
 }
 
@@ -60,7 +65,11 @@ SHAPES: dict[str, dict[str, Any]] = {
         "properties": {
             "model": {"type": "string", "examples": ["gpt-4o-mini"]},
             "messages": {"type": "array", "minItems": 1, "items": _ref("ChatMessage")},
-            "stream": {"type": "boolean", "default": False, "description": "true: the answer is a text/event-stream of chat.completion.chunk events, ending with `data: [DONE]`."},
+            "stream": {
+                "type": "boolean",
+                "default": False,
+                "description": "true: the answer is a text/event-stream of chat.completion.chunk events, ending with `data: [DONE]`.",
+            },
             "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "top_p": _NUM,
@@ -121,7 +130,9 @@ SHAPES: dict[str, dict[str, Any]] = {
         "required": ["model", "input"],
         "properties": {
             "model": {"type": "string", "examples": ["text-embedding-3-small"]},
-            "input": {"oneOf": [_STR, {"type": "array", "items": _STR}, {"type": "array", "items": _INT}, {"type": "array", "items": {"type": "array", "items": _INT}}]},
+            "input": {
+                "oneOf": [_STR, {"type": "array", "items": _STR}, {"type": "array", "items": _INT}, {"type": "array", "items": {"type": "array", "items": _INT}}]
+            },
             "encoding_format": {"type": "string", "enum": ["float", "base64"]},
             "dimensions": _INT,
             "user": _STR,

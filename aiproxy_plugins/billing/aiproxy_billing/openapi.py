@@ -109,7 +109,9 @@ def billing_admin_openapi() -> dict[str, Any]:
         },
         _CONSUMER + "/invoices/{period}/close": {
             "post": {"summary": "Close a month's invoice (it no longer changes)", "tags": ["billing"],
-                     "parameters": _with_path(_PERIOD, consumer=True), "responses": {"200": _json(_OBJECT)}},
+                     "parameters": _with_path(_PERIOD, consumer=True),
+                     "responses": {"200": _json(_OBJECT), "409": {"$ref": "#/components/responses/Conflict"}},
+                     "description": "409 `period_not_over` before the month's last day (UTC) has passed, `invoice_closed` when it is closed already."},
         },
     }
 

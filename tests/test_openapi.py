@@ -108,6 +108,9 @@ async def test_the_explorer_page_and_its_assets_come_from_the_gateway(aiproxy_ga
     assert tenant_page.status_code == 200 and 'data-spec-url="/-/openapi.json"' in tenant_page.text
     assert tenant_page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert (await gw.proxy_client().get("/-/docs/assets/swagger-ui.css")).status_code == 200
+    for client, path in ((gw.admin, "/api/v1/openapi.json"), (gw.proxy_client(), "/-/openapi.json"), (gw.proxy_client(), "/-/docs")):
+        refused = await client.post(path, json={})
+        assert refused.status_code == 405 and refused.json()["error"]["code"] == "method_not_allowed", path
     stranger = httpx.AsyncClient(transport=httpx.ASGITransport(app=gw.gateway.proxy_app), base_url="http://nobody.gateway.test")
     async with stranger:
         for path in ("/-/docs", "/-/openapi.json"):

@@ -7,8 +7,9 @@ Two kinds:
   entries' ``priority`` order, by the gateway's own chain executor (pluggy's call loop knows
   neither per-rule order nor asyncio). They may be ``def`` or ``async def``.
 * **Registration hooks** (``settings_model``, ``config_model``, ``startup``, ``shutdown``, ``tenant_deleted``,
-  ``check_references``, ``metric_readings``, ``admin_routes``, ``portal_routes``, ``cli_commands``) are called once per plugin (per saved
-  entry for ``check_references``), as described below.
+  ``check_references``, ``metric_readings``, ``admin_routes``, ``portal_routes``, ``admin_openapi``, ``tenant_openapi``,
+  ``cli_commands``) are called once per plugin (per saved entry for ``check_references``, per chain entry of a rule for
+  ``tenant_openapi``), as described below.
 
 Hooks take keyword arguments; an implementation names only those it needs, so a hook can grow an
 argument later without breaking old plugins. Every stage hook gets ``ctx`` (the request),
@@ -17,9 +18,10 @@ argument later without breaking old plugins. Every stage hook gets ``ctx`` (the 
 entry by ``entry.index``, since one plugin may appear several times in a chain).
 
 Registration hooks are called through one argument filler (``plugins/hook_calls.py``):
-``startup``, ``shutdown``, ``tenant_deleted`` and ``check_references`` may be ``def`` or
-``async def``; ``settings_model``, ``config_model``, ``admin_routes``, ``portal_routes`` and ``cli_commands`` must be
-plain ``def`` (an ``async def`` one is refused at load, naming the plugin).
+``startup``, ``shutdown``, ``tenant_deleted``, ``check_references``, ``metric_readings`` and
+``tenant_openapi`` may be ``def`` or ``async def``; ``settings_model``, ``config_model``,
+``admin_routes``, ``portal_routes``, ``admin_openapi`` and ``cli_commands`` must be plain ``def`` (an ``async def`` one
+is refused when called, naming the plugin).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
     from .chain.entry_ref import EntryRef
     from .context import ProxyResponse, RequestContext
+    from .models import Rule, Tenant
     from .services import GatewayServices
 
 PROJECT = "aiproxy"
@@ -173,6 +176,31 @@ def portal_routes(services: "GatewayServices") -> "list[BaseRoute] | None":
     Return :class:`aiproxy_core.PortalSection` routes for sections the page shows (a heading and
     the endpoint's JSON) and plain ``Route``s for other endpoints. Authenticate the consumer with
     ``await aiproxy_core.portal_consumer(request)``; read only that consumer's data of that tenant.
+    """
+
+
+@hookspec
+def admin_openapi(services: "GatewayServices") -> "dict[str, Any] | None":
+    """OpenAPI path items for the routes this plugin's ``admin_routes`` added: ``{path: {method: operation}}``.
+
+    Merged into ``GET /api/v1/openapi.json`` for those routes only. A pydantic model class may
+    stand wherever a schema goes (``{"schema": MyBody}``); the core puts its JSON Schema in
+    ``components.schemas``. The core fills in ``operationId``, path parameters, security and its
+    standard error responses where the item leaves them out; a route left undescribed still
+    appears with its path and methods. Plain ``def``.
+    """
+
+
+@hookspec
+def tenant_openapi(tenant: "Tenant", rule: "Rule", settings: Any, services: "GatewayServices") -> Any:
+    """What this plugin adds to a tenant's ``GET /-/openapi.json`` for a rule whose chain has it.
+
+    Called once per chain entry (``settings`` validated) each time the document is built; ``def``
+    or ``async def``. Return ``{"responses": {"429": response object}, "headers": {name: header
+    object}, "extensions": {"x-...": value}}`` (each part optional): the responses are added to
+    each operation of the rule, the headers to every response of those operations, the extensions
+    to the document's root. The document is public: never put a setting's value, a target or a
+    secret in it. A hook that raises or takes over 5 s is logged and left out.
     """
 
 

@@ -27,7 +27,7 @@ def make_plugin(name: str, log: list[str], **hooks: Any) -> object:
 
 
 def _logged(name: str, hook: str, function: Any, log: list[str]) -> Any:
-    if hook in ("settings_model", "config_model", "startup", "shutdown", "tenant_deleted", "admin_routes"):
+    if hook in ("settings_model", "config_model", "startup", "shutdown", "tenant_deleted", "admin_routes", "admin_openapi", "tenant_openapi"):
         return function
     if inspect.iscoroutinefunction(function):
 

@@ -39,6 +39,7 @@ IMPLEMENTATION_MODULES = {
     "json_text": "strict JSON parsing of the Proxy API",
     "mock_upstream": "exported as create_mock_upstream",
     "models": "exported as the model classes",
+    "openapi": "the OpenAPI documents of both APIs and their explorer (docs/openapi.md); plugins add to them through hooks",
     "plugins": "exported as PluginRegistry, PluginInfo",
     "portal": "the developer portal at /-/portal; exported as PORTAL_API, PortalCaller, PortalSection, portal_consumer, portal_tenant",
     "pricing": "the dated model price table behind X-AIProxy-Cost (plugins read the cost in ctx.annotations)",

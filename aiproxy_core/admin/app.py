@@ -15,6 +15,8 @@ from starlette.types import ASGIApp
 
 from ..dashboard import dashboard_routes
 from ..errors import GatewayError, ServiceUnavailable, error_body
+from ..openapi import admin_doc_routes
+from ..openapi.endpoints import ROUTE_PLUGINS
 from ..plugins.hook_calls import call_now
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from . import consumers, key_endpoints, rules, tenants
@@ -115,15 +117,18 @@ def core_routes() -> list[BaseRoute]:
             Route(owner + "/keys/{key_id}/rotate", key_endpoints.rotate_key, methods=["POST"]),
         ]
     routes += dashboard_routes()
-    return routes
+    return routes + admin_doc_routes()
 
 
 def build_admin_app(gateway: "Gateway") -> ASGIApp:
     """The Starlette app of every route, inside :class:`~.guard.AdminGuard` (hosts, CORS, body types,
     throttling, request ids)."""
     routes = core_routes()
+    owners: dict[int, str] = {}  # for the OpenAPI document: which plugin added which route
     for impl in reversed(gateway.registry.manager.hook.admin_routes.get_hookimpls()):  # in registration order
-        routes.extend(call_now(impl, {"services": gateway.services}) or [])
+        added = call_now(impl, {"services": gateway.services}) or []
+        owners.update((id(route), impl.plugin_name) for route in added)
+        routes.extend(added)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -139,4 +144,5 @@ def build_admin_app(gateway: "Gateway") -> ASGIApp:
     handlers[Exception] = _unexpected_error
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.gateway = gateway
+    setattr(app.state, ROUTE_PLUGINS, owners)
     return AdminGuard(app, gateway.config.server, routes)

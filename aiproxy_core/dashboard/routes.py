@@ -44,6 +44,7 @@ async def dashboard_asset(request: Request) -> Response:
 
 def dashboard_routes() -> list[BaseRoute]:
     return [
-        Route(DASHBOARD_PATH, dashboard_page, methods=["GET"]),
-        Route(STATIC_PATH + "/{name}", dashboard_asset, methods=["GET"]),
+        # Web pages, not API operations: left out of the OpenAPI document.
+        Route(DASHBOARD_PATH, dashboard_page, methods=["GET"], include_in_schema=False),
+        Route(STATIC_PATH + "/{name}", dashboard_asset, methods=["GET"], include_in_schema=False),
     ]

@@ -4,9 +4,9 @@ A hook implementation names only the keyword arguments it wants (``def startup(s
 fine), so each call passes exactly those of the ones the gateway has (``HookImpl.argnames``, a
 public pluggy attribute). How a hook may answer is part of its contract (docs/plugin_hooks.md):
 
-* :func:`call_and_await` - ``startup``, ``shutdown``, ``tenant_deleted``, ``check_references``, ``metric_readings``: a
+* :func:`call_and_await` - ``startup``, ``shutdown``, ``tenant_deleted``, ``check_references``, ``metric_readings``, ``tenant_openapi``: a
   ``def`` or an ``async def`` (an awaitable returned is awaited);
-* :func:`call_now` - ``settings_model``, ``config_model``, ``admin_routes``, ``portal_routes``, ``cli_commands``: plain
+* :func:`call_now` - ``settings_model``, ``config_model``, ``admin_routes``, ``portal_routes``, ``admin_openapi``, ``cli_commands``: plain
   ``def`` only, since they are asked where nothing can be awaited (building the app, parsing the
   command line); an ``async def`` is refused with a :class:`~aiproxy_core.errors.PluginLoadError`
   naming the plugin and hook instead of silently doing nothing.

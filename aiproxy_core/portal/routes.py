@@ -17,7 +17,7 @@ __all__ = ["portal_routes"]
 def portal_routes() -> list[BaseRoute]:
     return [
         Route("/-/portal", portal_page, methods=["GET"]),
-        Route("/-/portal/assets/{name}", asset, methods=["GET"]),
+        Route("/-/portal/assets/{name}", asset, methods=["GET"], include_in_schema=False),
         Route(PORTAL_API + "/sections", sections, methods=["GET"]),
         Route(PORTAL_API + "/me", me, methods=["GET"]),
         Route(PORTAL_API + "/key/rotate", rotate_own_key, methods=["POST"]),

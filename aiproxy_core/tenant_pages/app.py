@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ..errors import GatewayError, error_body
+from ..openapi import tenant_openapi_routes
 from ..request_ids import new_request_id
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def gateway_of(request: Request) -> Gateway:
 async def index(request: Request) -> Response:
     """What lives under ``/-/`` for this tenant."""
     tenant = tenant_of(request)
-    pages = sorted({route.path for route in request.app.routes if isinstance(route, Route) and route.path != "/-/"})
+    pages = sorted({r.path for r in request.app.routes if isinstance(r, Route) and r.include_in_schema and r.path != "/-/"})
     return JSONResponse({"tenant": {"name": tenant.name, "subdomain": tenant.subdomain}, "pages": pages})
 
 
@@ -59,6 +60,7 @@ def tenant_page_routes() -> list[BaseRoute]:
 
     routes: list[BaseRoute] = [Route("/-/", index, methods=["GET"])]
     routes += portal_routes()
+    routes += tenant_openapi_routes()
     return routes
 
 

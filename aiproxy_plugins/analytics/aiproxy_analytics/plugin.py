@@ -18,12 +18,14 @@ import contextlib
 import dataclasses
 import gc
 import logging
+from typing import Any
 
 from starlette.routing import BaseRoute
 
 from aiproxy_core import GatewayError, GatewayServices, RequestContext, hookimpl, openai_shapes
 
 from .admin_routes import analytics_routes
+from .openapi import analytics_openapi
 from .cli import add_analytics_command
 from .portal_routes import analytics_portal_routes
 from .country import CountryLookup, database_path
@@ -156,6 +158,10 @@ class Analytics:
     @hookimpl
     def portal_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return analytics_portal_routes(services)
+
+    @hookimpl
+    def admin_openapi(self) -> dict[str, Any]:
+        return analytics_openapi()
 
     @hookimpl
     def cli_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -29,11 +29,12 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from aiproxy_core import BadRequest, GatewayError, GatewayServices, MetricReading, PaymentRequired, RateLimited, RequestContext, hookimpl, openai_shapes
+from aiproxy_core import BadRequest, GatewayError, GatewayServices, MetricReading, PaymentRequired, RateLimited, RequestContext, Tenant, hookimpl, openai_shapes
 from aiproxy_core.openai_shapes import TokenUsage
 from aiproxy_core.state_keys import INTERRUPTED, PLAN_RATE_LIMITS, PLAN_RATE_LIMITS_READ
 
 from .admin_routes import billing_routes
+from .openapi import billing_admin_openapi, billing_tenant_openapi
 from .backend import BillingBackend, open_backend
 from .cli import add_report_commands, add_worker_command
 from .consumer_plans import request_plan_id
@@ -142,6 +143,15 @@ class Billing:
     @hookimpl
     def portal_routes(self, services: GatewayServices) -> list[BaseRoute]:
         return billing_portal_routes(services, self.backend, lambda: self.credits)
+
+    @hookimpl
+    def admin_openapi(self) -> dict[str, Any]:
+        return billing_admin_openapi()
+
+    @hookimpl
+    async def tenant_openapi(self, tenant: Tenant) -> dict[str, Any]:
+        """The 402/429 billing may answer, and the tenant's plans (``x-aiproxy-plans``): never this entry's settings."""
+        return await billing_tenant_openapi(self.backend(), tenant.id)
 
     @hookimpl
     async def metric_readings(self) -> list[MetricReading]:

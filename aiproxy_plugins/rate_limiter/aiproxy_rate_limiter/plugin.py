@@ -24,6 +24,7 @@ from aiproxy_core import BadRequest, EntryRef, GatewayServices, RateLimited, Req
 from aiproxy_core.state import CounterVerdict, PluginState
 
 from .counting import CounterUnavailable, acquire, seconds_up, settle
+from .openapi import RATE_LIMIT_OPENAPI
 from .headers import UNAVAILABLE_HEADER, PolicyStatus, limit_headers
 from .keys import counter_slots, subject_of
 from .outage import Outage
@@ -54,6 +55,10 @@ class RateLimiter:
     @hookimpl
     def shutdown(self, services: GatewayServices) -> None:
         self._state = None  # the state service is the gateway's: it closes it
+
+    @hookimpl
+    def tenant_openapi(self) -> dict[str, Any]:
+        return RATE_LIMIT_OPENAPI
 
     # -- stages ----------------------------------------------------------------------------------
 

@@ -20,8 +20,14 @@ def settings_model():
 
 @hookimpl
 def pre_request(ctx, settings):
-    messages = (ctx.request.json or {}).get("messages", [])
-    text = "".join(m.get("content") or "" for m in messages if isinstance(m.get("content"), str))
+    body = ctx.request.json
+    # The body is the client's: a list, or messages that are not objects, is a 400, not a crash.
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object", code="invalid_request")
+    messages = body.get("messages", [])
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise BadRequest("messages must be a list of objects", code="invalid_request")
+    text = "".join(m["content"] for m in messages if isinstance(m.get("content"), str))
     if len(text) > settings.max_chars:
         raise BadRequest(
             f"the prompt has {len(text)} characters; the limit is {settings.max_chars}",

@@ -44,8 +44,7 @@ _FINAL_FLUSH_SECONDS = 5.0
 
 def _loaded_table(path: str) -> CountryLookup:
     """The country table, then ``gc.freeze()``: its lists hold millions of entries, and every full
-    garbage collection walked them (44 ms each here), which cost the whole gateway a tenth of its
-    throughput. Frozen objects are never scanned again; the table lives as long as the process."""
+    garbage collection walked them (44 ms each here). Frozen objects are never scanned again; the table lives as long as the process."""
     table = CountryLookup(path)
     gc.freeze()
     return table

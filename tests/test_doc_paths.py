@@ -37,7 +37,7 @@ def test_no_markdown_names_a_path_of_a_developers_machine():
 
 
 def test_the_pattern_catches_what_it_should():
-    for path in ("/home/ann/aiproxy/x.py", "/Users/bob/src", "/work/main/README.md", "/tmp/w2/memory.py", "/root/notes"):
+    for path in ("/home/ann/aiproxy/x.py", "/Users/bob/src", "/work/ann-checkout/README.md", "/tmp/scratch/notes.md", "/root/notes"):
         assert MACHINE_PATH.search(f"see {path} for it"), path
     for text in ("https://example.com/home/page", "docs/tmp/x", "`/v1/chat/completions`", "~/tmp/x"):
         assert not MACHINE_PATH.search(text), text

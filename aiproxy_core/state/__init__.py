@@ -22,6 +22,7 @@ from .api import (
     Values,
     WindowKind,
 )
+from .opened import opened_state
 from .service import StateService
 from .turn_batch import TurnBatch
 
@@ -48,4 +49,5 @@ __all__ = [
     "TurnBatch",
     "Values",
     "WindowKind",
+    "opened_state",
 ]

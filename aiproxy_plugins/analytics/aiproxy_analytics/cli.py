@@ -8,8 +8,8 @@ import asyncio
 import json
 from typing import Any
 
-from aiproxy_core import ConfigError, GatewayError, load_config, store_for
-from aiproxy_core.state import StateService
+from aiproxy_core import ConfigError, GatewayError, load_config
+from aiproxy_core.state import opened_state
 
 from .query import parse_query, run_query
 from .table import analytics_table
@@ -44,20 +44,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _read(config_path: str | None, tenant_id: str, consumer_id: str | None, params: dict[str, str]) -> dict[str, Any]:
-    config = load_config(config_path)
-    store = store_for(config)
-    await store.open()
-    state = StateService.for_config(config, store.redis)
-    state.open()
-    try:
-        await state.start()
+    async with opened_state(load_config(config_path)) as (state, store):
         if await store.get_tenant(tenant_id) is None:
             raise ConfigError(f"no tenant with the id {tenant_id!r}")
         if consumer_id is not None and await store.get_consumer(tenant_id, consumer_id) is None:
             raise ConfigError(f"tenant {tenant_id} has no consumer {consumer_id!r}")
         query = parse_query(params, only_consumer=consumer_id)
         return await run_query(state.for_plugin("analytics").values(tenant_id), query)
-    finally:
-        await state.stop()
-        state.close()
-        await store.close()

@@ -22,8 +22,8 @@ import sys
 from datetime import date
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from aiproxy_core import ConfigError, GatewayConfig, GatewayError, Store, load_config, store_for
-from aiproxy_core.state import StateService
+from aiproxy_core import ConfigError, GatewayConfig, GatewayError, Store, load_config
+from aiproxy_core.state import opened_state
 
 from .backend import BillingBackend, open_backend
 from .export import Exporter
@@ -67,17 +67,8 @@ async def opened_backend(config: GatewayConfig) -> AsyncIterator[tuple[BillingBa
     """The billing state ``aiproxy serve`` uses for ``config``, and the core's store beside it
     (which tells which plan a consumer is on, and whether it exists, as in the Admin API)."""
     options = BillingConfig.model_validate(config.plugins.get("billing") or {})
-    store = store_for(config)
-    await store.open()
-    state = StateService.for_config(config, store.redis)
-    state.open()
-    try:
-        await state.start()
+    async with opened_state(config) as (state, store):
         yield open_backend(state.for_plugin("billing"), remember=options.dedupe_seconds), store
-    finally:
-        await state.stop()
-        state.close()
-        await store.close()
 
 
 async def _work(config: GatewayConfig, once: bool, batch_size: int, claim_idle_ms: int) -> int:

@@ -9,6 +9,7 @@ from starlette.datastructures import MutableHeaders
 
 from .errors import BadRequest
 from .json_text import UnfitJSON, loads, strict_loads
+from .proxy.request_model import body_model
 
 if TYPE_CHECKING:
     from .models import ApiKey, Consumer, Rule, Tenant
@@ -35,7 +36,7 @@ class ProxyRequest:
     hook called :meth:`set_json`, so a chain that never looks at the body never parses it.
     """
 
-    __slots__ = ("method", "path", "query_string", "headers", "client_ip", "via_trusted_proxy", "_body", "_json")
+    __slots__ = ("method", "path", "query_string", "headers", "client_ip", "via_trusted_proxy", "_body", "_json", "_model")
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class ProxyRequest:
         self.via_trusted_proxy = via_trusted_proxy
         self._body: bytes | None = body
         self._json: Any = _NOT_PARSED
+        self._model: str | None | object = _NOT_PARSED
 
     @property
     def body(self) -> bytes:
@@ -71,6 +73,7 @@ class ProxyRequest:
     def body(self, value: bytes) -> None:
         self._body = value
         self._json = _NOT_PARSED
+        self._model = _NOT_PARSED
 
     @property
     def json(self) -> Any:
@@ -85,10 +88,20 @@ class ProxyRequest:
         reading it never parses (for a reader, like the access log, that must not pay for it)."""
         return None if self._json is _NOT_PARSED else self._json
 
+    @property
+    def model(self) -> str | None:
+        """The ``model`` the body names, or None (no JSON body, no model, or a body over 64 KiB
+        that no hook parsed). Read once and kept: metrics, the access log, traces and metering
+        plugins all ask for it, and each reading its own would parse the body again."""
+        if self._model is _NOT_PARSED:
+            self._model = body_model(self.parsed_json, self._body)
+        return self._model  # type: ignore[return-value]  # the sentinel is replaced above
+
     def set_json(self, value: Any) -> None:
         """Replace the body with ``value``; it is serialized once, when the request is sent."""
         self._json = value
         self._body = None
+        self._model = _NOT_PARSED
 
 
 class ProxyResponse:

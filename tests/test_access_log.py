@@ -159,10 +159,10 @@ def test_an_unknown_format_is_a_clear_config_error(tmp_path):
 async def test_a_failing_log_line_never_breaks_the_request(aiproxy_gateway_factory, access_lines, monkeypatch):
     import aiproxy_core.proxy.access_log as access_log
 
-    def broken(request: Any) -> str:
+    def broken(milliseconds: Any) -> float:
         raise RuntimeError("the log broke")
 
-    monkeypatch.setattr(access_log, "request_model", broken)
+    monkeypatch.setattr(access_log, "_rounded", broken)
     gw = await aiproxy_gateway_factory(config=JSON_LOG)
     response = await gw.chat()
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "You said: Hello!"

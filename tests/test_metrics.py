@@ -237,10 +237,10 @@ def test_workers_on_redis_report_every_workers_requests(tmp_path, aiproxy_mock_u
 async def test_a_failing_metrics_record_never_breaks_the_request(aiproxy_gateway_factory, monkeypatch):
     import aiproxy_core.metrics.model_label as model_label
 
-    def broken(request: Any) -> str:
+    def broken(self: Any, ctx: Any) -> str:
         raise RuntimeError("the metrics broke")
 
-    monkeypatch.setattr(model_label, "request_model", broken)
+    monkeypatch.setattr(model_label.ModelLabels, "of", broken)
     gw = await aiproxy_gateway_factory()
     response = await gw.chat()
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "You said: Hello!"

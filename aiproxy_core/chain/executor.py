@@ -17,6 +17,7 @@ logger = logging.getLogger("aiproxy.chain")
 _UNREACHABLE: tuple[type[Exception], ...] = (*STORE_UNREACHABLE, OSError)
 
 _CTX_SETTINGS = ("ctx", "settings")
+_CTX = ("ctx",)
 
 #: How a runner calls one step: :func:`call_step`, or tracing's wrapper of it (a span per step),
 #: chosen once per stage so that with tracing off the loop pays nothing for it.
@@ -25,10 +26,13 @@ StepCall = Callable[[Step, RequestContext, bytes | None], Awaitable[Any]]
 
 def _called(step: Step, ctx: RequestContext, chunk: bytes | None) -> Any:
     """The hook called with the arguments it names (awaitable if it is an ``async def``)."""
-    if step.argnames == _CTX_SETTINGS:  # the common signature, without building a dict
+    argnames = step.argnames
+    if argnames == _CTX_SETTINGS:  # the common signatures, without building a dict
         return step.function(ctx=ctx, settings=step.settings)
+    if argnames == _CTX:
+        return step.function(ctx=ctx)
     available = {"ctx": ctx, "settings": step.settings, "chunk": chunk, "entry": step.entry}
-    return step.function(**{name: available[name] for name in step.argnames})
+    return step.function(**{name: available[name] for name in argnames})
 
 
 async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None) -> Any:

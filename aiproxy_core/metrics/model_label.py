@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..proxy.request_model import request_model
 
 if TYPE_CHECKING:
     from ..context import RequestContext
@@ -32,7 +31,7 @@ class ModelLabels:
         self._rule_models: dict[str, tuple[Rule, frozenset[str]]] = {}
 
     def of(self, ctx: RequestContext) -> str:
-        model = request_model(ctx.request)
+        model = ctx.request.model
         if model is None:
             return ""
         priced = self._cost.table(ctx.tenant).priced_name(model)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..routing.cost import COST_ANNOTATION
 from ..state_keys import INTERRUPTED, UPSTREAM_MS, USAGE
-from .request_model import request_model
 
 if TYPE_CHECKING:
     from ..context import ProxyResponse, RequestContext
@@ -71,7 +70,7 @@ class AccessLog:
                 "upstream_ms": _rounded(annotations.get(UPSTREAM_MS)),
                 "target": annotations.get("target"),
                 "attempts": int(attempts) if attempts is not None else None,
-                "model": request_model(ctx.request) if ctx is not None else None,
+                "model": ctx.request.model if ctx is not None else None,
                 "input_tokens": usage.get("input_tokens"),
                 "output_tokens": usage.get("output_tokens"),
                 "cost": annotations.get(COST_ANNOTATION),

@@ -1,24 +1,17 @@
-"""The ``model`` a request's body names, read cheaply enough for every request's log line and metrics."""
+"""The ``model`` a body names, read cheaply enough for every request's log line and metrics
+(:attr:`aiproxy_core.ProxyRequest.model` keeps it for the request)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from ..context import ProxyRequest
-
-__all__ = ["MODEL_BODY_LIMIT", "body_model", "request_model"]
+__all__ = ["MODEL_BODY_LIMIT", "body_model"]
 
 #: A body is parsed for its ``model`` only up to this size (parsing a big prompt for a log line
 #: would cost more than the line is worth); one a hook already parsed is read at any size.
 MODEL_BODY_LIMIT = 64 * 1024
-
-
-def request_model(request: ProxyRequest) -> str | None:
-    """The body's ``model``: from a body a hook already parsed, or a small JSON one; else None."""
-    return body_model(request.parsed_json, request.body)
 
 
 def body_model(parsed: Any, body: bytes | None) -> str | None:

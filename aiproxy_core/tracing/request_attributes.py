@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GatewayError
-from ..proxy.request_model import body_model, request_model
+from ..proxy.request_model import body_model
 from ..routing.cost import COST_ANNOTATION
 from ..state_keys import INTERRUPTED, TTFT_MS, UPSTREAM_MS, USAGE
 
@@ -70,7 +70,7 @@ def request_attributes(
 
 def _add_model_and_usage(attributes: dict[str, Any], ctx: RequestContext, response: ProxyResponse | None) -> None:
     # The access log's rule: a body a hook already parsed, or a JSON one of at most 64 KiB.
-    model = request_model(ctx.request)
+    model = ctx.request.model
     if model is not None:
         attributes["gen_ai.request.model"] = model
     if response is not None and response.stream is None and response.status < 400 and response.body:

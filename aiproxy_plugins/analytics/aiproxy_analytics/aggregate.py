@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .record import RequestRecord
 from .sketch import DEFAULT_ACCURACY, LatencySketch
 
 __all__ = ["Aggregate", "COUNT_FIELDS"]
@@ -26,23 +25,6 @@ class Aggregate:
         self.counts = dict.fromkeys(COUNT_FIELDS, 0)
         self.latency = LatencySketch(accuracy)
         self.ttft = LatencySketch(accuracy)
-
-    def add(self, record: RequestRecord) -> None:
-        counts = self.counts
-        counts["requests"] += 1
-        # An error is what the client saw as one: a 4xx/5xx answer, or a stream cut short.
-        counts["errors"] += record.status >= 400 or record.interrupted is not None
-        counts["input_tokens"] += record.input_tokens
-        counts["output_tokens"] += record.output_tokens
-        counts["cost_micros"] += record.cost_micros
-        counts["request_bytes"] += record.request_bytes
-        counts["response_bytes"] += record.response_bytes
-        counts["interrupted"] += record.interrupted is not None
-        counts["cache_hits"] += record.cache == "hit"
-        counts["flagged"] += bool(record.moderation_flags)
-        self.latency.add(record.latency_ms)
-        if record.ttft_ms is not None:
-            self.ttft.add(record.ttft_ms)
 
     def merge(self, other: "Aggregate") -> None:
         for name, value in other.counts.items():

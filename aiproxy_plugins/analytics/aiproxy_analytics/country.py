@@ -13,10 +13,14 @@ import ipaddress
 import logging
 import re
 from pathlib import Path
+from typing import Callable
 
-__all__ = ["CountryLookup", "UNKNOWN", "database_path"]
+__all__ = ["CountryLookup", "CountryOf", "UNKNOWN", "database_path"]
 
 logger = logging.getLogger("aiproxy.analytics")
+
+#: ``(client address, a trusted proxy's country header) -> country code``: :meth:`CountryLookup.country_of`.
+CountryOf = Callable[[str | None, str | None], str]
 
 #: What a private, reserved, unlisted or missing address counts as.
 UNKNOWN = "unknown"

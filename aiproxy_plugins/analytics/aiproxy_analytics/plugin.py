@@ -1,11 +1,12 @@
 """The ``analytics`` plugin: a record per request, aggregated off the request path.
 
 * ``response_chunk``: a streamed answer's usage event is noted (the stream's tokens).
-* ``post_response`` (after the client has its answer): the request's :class:`RequestRecord`
-  (latency, TTFT, tokens, cost, country, ...) goes into this process's in-memory buckets.
-* A task started in ``startup`` writes changed buckets every ``flush_seconds`` (and the records,
-  batched); ``shutdown`` writes the last ones. See :mod:`.recorder` for why processes never
-  contend, and :mod:`.query` for how readers add them up.
+* ``post_response`` (after the client has its answer): the request leaves a row (:mod:`.row`:
+  what its context holds, read later) in this process's memory.
+* A task started in ``startup`` adds the rows up (:mod:`.batch`: latency, TTFT, tokens, cost,
+  country, ...) and writes changed buckets every ``flush_seconds`` (and the records, batched);
+  ``shutdown`` writes the last ones. See :mod:`.recorder` for why processes never contend, and
+  :mod:`.query` for how readers add them up.
 
 The entry point names the class; the gateway makes one instance per process.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
 from typing import Any
@@ -28,9 +28,9 @@ from .admin_routes import analytics_routes
 from .openapi import analytics_openapi
 from .cli import add_analytics_command
 from .portal_routes import analytics_portal_routes
-from .country import CountryLookup, database_path
-from .record import RequestRecord, record_of
+from .country import CountryLookup, CountryOf, database_path
 from .recorder import Recorder
+from .row import row_of
 from .settings import AnalyticsConfig, AnalyticsSettings
 
 __all__ = ["Analytics"]
@@ -61,10 +61,6 @@ class Analytics:
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._country_header: str | None = None
-        #: Records waiting for the country table to load (only the first requests of a chain saved after the start).
-        self._waiting: set[asyncio.Future[None]] = set()
-        #: Tenants deleted while this process ran (ids are never reused), so a waiting record of one is dropped.
-        self._deleted: set[str] = set()
 
     @hookimpl
     def settings_model(self) -> type[AnalyticsSettings]:
@@ -78,12 +74,12 @@ class Analytics:
     async def startup(self, services: GatewayServices, config: AnalyticsConfig | None) -> None:
         config = self._given_config or config or AnalyticsConfig()
         # The table costs ~0.3 s of CPU and ~40 MB: loaded (off the event loop's thread) at start
-        # only when a saved chain uses analytics, else by the first request that does, so a
-        # gateway with the plugin installed but unused starts as quickly and stays as small.
+        # only when a saved chain uses analytics, else by the first flush with rows to count, so
+        # a gateway with the plugin installed but unused starts as quickly and stays as small.
         self._database = str(database_path(config.country_database))
         if await services.chain_entries("analytics"):
             self._countries = await asyncio.to_thread(_loaded_table, self._database)
-        self.recorder = Recorder(services.state("analytics"), config)
+        self.recorder = Recorder(services.state("analytics"), config, self._country_table)
         self._country_header = config.country_header
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.recorder.run(self._stop))
@@ -96,10 +92,8 @@ class Analytics:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, _FINAL_FLUSH_SECONDS)
             self._task = None
-        if self._waiting:
-            await asyncio.gather(*self._waiting, return_exceptions=True)
         if self.recorder is not None:
-            # post_response hooks have finished by now: their records are in memory.
+            # post_response hooks have finished by now: their rows are in memory.
             try:
                 await asyncio.wait_for(self.recorder.flush(), _FINAL_FLUSH_SECONDS)
             except Exception:
@@ -108,8 +102,6 @@ class Analytics:
     @hookimpl
     def tenant_deleted(self, tenant_id: str) -> None:
         # The core dropped the stored aggregates; this process must not write its buckets back.
-        if len(self._deleted) < 100_000:
-            self._deleted.add(tenant_id)
         if self.recorder is not None:
             self.recorder.forget_tenant(tenant_id)
 
@@ -123,32 +115,21 @@ class Analytics:
     @hookimpl
     def post_response(self, ctx: RequestContext) -> None:
         # A plain ``def``: the core runs it inline after the answer, with no task per request.
-        if self.recorder is None:
-            return
-        ip, header = self._client_of(ctx)
-        if self._countries is None:  # the first requests of a chain saved after the start
-            record = record_of(ctx, country="", stream_usage=ctx.state.get(_STREAM_USAGE))
-            waiting = asyncio.ensure_future(self._record_once_loaded(record, ip, header))
-            self._waiting.add(waiting)
-            waiting.add_done_callback(self._waiting.discard)
-            return
-        country = self._countries.country_of(ip, header)
-        self.recorder.add(record_of(ctx, country=country, stream_usage=ctx.state.get(_STREAM_USAGE)))
+        recorder = self.recorder
+        if recorder is not None:
+            header = None
+            if self._country_header is not None and ctx.request.via_trusted_proxy:
+                header = ctx.request.headers.get(self._country_header)
+            recorder.add(row_of(ctx, ctx.state.get(_STREAM_USAGE), header))
 
-    def _client_of(self, ctx: RequestContext) -> tuple[str | None, str | None]:
-        request = ctx.request
-        header = None
-        if self._country_header is not None and request.via_trusted_proxy:
-            header = request.headers.get(self._country_header)
-        return request.client_ip, header
-
-    async def _record_once_loaded(self, record: RequestRecord, ip: str | None, header: str | None) -> None:
-        """Load the country table (once, off the event loop) and add a record made before it was."""
-        if self._loading is None:
-            self._loading = asyncio.ensure_future(asyncio.to_thread(_loaded_table, self._database))
-        self._countries = await asyncio.shield(self._loading)
-        if self.recorder is not None and record.tenant_id not in self._deleted:  # deleted while the table loaded
-            self.recorder.add(dataclasses.replace(record, country=self._countries.country_of(ip, header)))
+    async def _country_table(self) -> CountryOf:
+        """The country lookup, its table loaded once, off the event loop (at the first flush
+        with rows, when no saved chain used analytics at the start)."""
+        if self._countries is None:
+            if self._loading is None:
+                self._loading = asyncio.ensure_future(asyncio.to_thread(_loaded_table, self._database))
+            self._countries = await asyncio.shield(self._loading)
+        return self._countries.country_of
 
     @hookimpl
     def admin_routes(self, services: GatewayServices) -> list[BaseRoute]:
@@ -172,9 +153,4 @@ class Analytics:
         if recorder is None:
             raise GatewayError("analytics is not running on this gateway (its startup did not run)", status=503, code="analytics_unavailable")
 
-        async def flushed() -> int:
-            if self._waiting:
-                await asyncio.gather(*self._waiting)
-            return await recorder.flush()
-
-        return asyncio.ensure_future(flushed())
+        return asyncio.ensure_future(recorder.flush())

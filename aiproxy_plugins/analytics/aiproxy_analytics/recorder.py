@@ -1,5 +1,5 @@
-"""Per-process aggregation, off the request path: records go into in-memory buckets, and a task
-writes what changed every ``flush_seconds``.
+"""Per-process aggregation, off the request path: each request leaves a row, and a task adds the
+rows up and writes what changed every ``flush_seconds``.
 
 A process writes its whole aggregate of a bucket and group under its own key (overwriting its
 previous write), so no two processes ever write one key: there is no contention, no lost update,
@@ -13,14 +13,20 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from aiproxy_core.state import PluginState, Record
 
 from .aggregate import Aggregate
 from .buckets import INTERVALS, Interval, bucket_start, interval_seconds
-from .keys import DIMENSIONS, NO_VALUE, OTHER, Dimension, aggregate_key
-from .record import RequestRecord, status_class
+from .keys import OTHER, Dimension, aggregate_key
+from .record import RequestRecord
+from .row import TENANT, Row
 from .settings import AnalyticsConfig
+
+if TYPE_CHECKING:
+    from .batch import Combination
+    from .country import CountryOf
 
 __all__ = ["Recorder"]
 
@@ -36,51 +42,50 @@ _MAX_PENDING_RECORDS = 50_000
 _GIVE_UP_SECONDS = 600
 
 _Slot = tuple[str, Interval, int, Dimension, str]  # tenant, interval, bucket, dimension, group
-#: A request's every group at once: tenant, minute, consumer, rule, model, status class, country.
-_Combination = tuple[str, int, str, str, str, str, str]
 
 
-def _groups(combination: _Combination) -> tuple[tuple[Dimension, str], ...]:
+def _groups(combination: Combination) -> tuple[tuple[Dimension, str], ...]:
     _, _, consumer, rule, model, status, country = combination
     return (("all", ""), ("consumer", consumer), ("rule", rule), ("model", model), ("status", status), ("country", country))
 
 
 class Recorder:
-    def __init__(self, state: PluginState, config: AnalyticsConfig, process_id: str | None = None) -> None:
+    def __init__(
+        self, state: PluginState, config: AnalyticsConfig, countries: Callable[[], Awaitable[CountryOf]], process_id: str | None = None,
+    ) -> None:
         self._state = state
         self._config = config
+        #: The country lookup, loaded (once) when the first flush needs it.
+        self._countries = countries
         #: This process's part of every key it writes.
         self.process_id = process_id or uuid.uuid4().hex[:12]
-        #: Requests since the last flush, one aggregate per combination of their groups: a request
-        #: adds to one aggregate, and the flush spreads each into its 3 intervals x 6 dimensions
-        #: (18 merges per combination per flush instead of 18 additions per request).
-        self._pending: dict[_Combination, Aggregate] = {}
+        #: Requests since the last flush, as they left them (:mod:`.row`).
+        self._rows: list[Row] = []
         self._live: dict[_Slot, Aggregate] = {}
         self._dirty: set[_Slot] = set()
         self._seen: dict[tuple[str, Interval, int, Dimension], set[str]] = {}
         self._records: list[RequestRecord] = []
         self._records_store = state.records("requests")
 
-    def add(self, record: RequestRecord) -> None:
-        combination = (
-            record.tenant_id,
-            bucket_start("minute", record.time),
-            record.consumer_id or NO_VALUE,
-            record.rule_id,
-            record.model or NO_VALUE,
-            status_class(record.status),
-            record.country,
-        )
-        aggregate = self._pending.get(combination)
-        if aggregate is None:
-            aggregate = self._pending[combination] = Aggregate(self._config.relative_accuracy)
-        aggregate.add(record)
-        if self._config.keep_records:
-            self._records.append(record)
+    def add(self, row: Row) -> None:
+        """A finished request's row (the request path's whole cost: one append)."""
+        self._rows.append(row)
 
-    def _spread(self) -> None:
-        """Add the requests since the last flush to every bucket and group they belong to."""
-        pending, self._pending = self._pending, {}
+    async def _take_rows(self) -> None:
+        """Add the rows since the last flush up (one aggregate per combination of their groups)
+        and spread each aggregate into its 3 intervals x 6 dimensions."""
+        country_of = await self._countries()  # awaited first: rows that arrive meanwhile wait for the next flush
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        # Imported here: numpy costs the gateway's start ~70 ms, worth paying only once rows arrive.
+        from .batch import aggregates_of, records_of
+
+        if self._config.keep_records:
+            self._records = (self._records + records_of(rows, country_of))[-_MAX_PENDING_RECORDS:]
+        self._spread(aggregates_of(rows, country_of, self._config.relative_accuracy))
+
+    def _spread(self, pending: dict[Combination, Aggregate]) -> None:
         accuracy = self._config.relative_accuracy
         for combination, aggregate in pending.items():
             tenant, minute = combination[0], combination[1]
@@ -105,13 +110,14 @@ class Recorder:
         return value
 
     @property
-    def held(self) -> tuple[int, int]:
-        """(buckets, records) held in memory, waiting to be written or for their bucket to end."""
-        return len(self._live) + len(self._pending), len(self._records)
+    def held(self) -> tuple[int, int, int]:
+        """(rows, buckets, records) held in memory: rows waiting for the next flush, buckets and
+        records waiting to be written or for their bucket to end."""
+        return len(self._rows), len(self._live), len(self._records)
 
     def forget_tenant(self, tenant_id: str) -> None:
-        """Drop a deleted tenant's buckets, so the next flush does not write them back."""
-        self._pending = {combination: aggregate for combination, aggregate in self._pending.items() if combination[0] != tenant_id}
+        """Drop a deleted tenant's rows and buckets, so the next flush does not write them back."""
+        self._rows = [row for row in self._rows if row[TENANT] != tenant_id]
         for slot in [slot for slot in self._live if slot[0] == tenant_id]:
             del self._live[slot]
             self._dirty.discard(slot)
@@ -122,7 +128,7 @@ class Recorder:
     async def flush(self, now: float | None = None) -> int:
         """Write what changed since the last flush; how many aggregates were written."""
         now = time.time() if now is None else now
-        self._spread()
+        await self._take_rows()
         dirty, self._dirty = self._dirty, set()
         records, self._records = self._records, []
         # Serialized now: a record added while the writes await lands in the next flush.

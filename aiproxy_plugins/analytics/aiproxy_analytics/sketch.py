@@ -11,11 +11,15 @@ package's public classes (``LogarithmicMapping``, ``DenseStore``, ``BaseDDSketch
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ddsketch.ddsketch import BaseDDSketch
 from ddsketch.mapping import LogarithmicMapping
 from ddsketch.store import DenseStore
+
+if TYPE_CHECKING:
+    import numpy
 
 __all__ = ["DEFAULT_ACCURACY", "LatencySketch", "QUANTILES"]
 
@@ -47,6 +51,13 @@ class LatencySketch:
         else:
             self._zeros += 1
 
+    def add_bins(self, keys: "Iterable[int]", counts: "Iterable[int]", zeros: int = 0) -> None:
+        """Add ``counts[i]`` values to bin ``keys[i]`` (keys from :func:`bin_keys`), and ``zeros``."""
+        store = self._store
+        for key, count in zip(keys, counts):
+            store.add(int(key), int(count))
+        self._zeros += zeros
+
     def merge(self, other: "LatencySketch") -> None:
         if other.accuracy != self.accuracy:
             # Bins of different widths do not add: the bound would be lost silently.
@@ -76,3 +87,20 @@ class LatencySketch:
         for key, count in data["b"].items():
             sketch._store.add(int(key), int(count))
         return sketch
+
+
+def bin_keys(milliseconds: "numpy.ndarray", accuracy: float) -> "tuple[numpy.ndarray, numpy.ndarray]":
+    """``(keys, binned)``: each value's bin, as ``LogarithmicMapping(accuracy).key`` gives it (the
+    same formula, on a whole batch at once), and which values have one (the rest count as zeros).
+
+    ``key(v) = ceil(log(v) / log(gamma))`` with ``gamma = 1 + 2a / (1 - a)``. A value on a bin's
+    edge may land in the neighbouring bin where the package's scalar arithmetic rounds the other
+    way; both bins' values are within ``a`` of it, so the bound holds either way.
+    """
+    import numpy
+
+    mapping = LogarithmicMapping(accuracy)
+    binned = milliseconds > mapping.min_possible
+    with numpy.errstate(divide="ignore", invalid="ignore"):  # zeros are masked out by ``binned``
+        keys = numpy.ceil(numpy.log(milliseconds) / math.log1p(mapping.gamma - 1))
+    return numpy.where(binned, keys, 0).astype(numpy.int64), binned

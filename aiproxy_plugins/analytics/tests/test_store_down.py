@@ -9,17 +9,22 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from aiproxy_analytics.country import CountryOf
 from aiproxy_analytics.buckets import bucket_start
-from aiproxy_analytics.record import RequestRecord
 from aiproxy_analytics.recorder import Recorder
+from aiproxy_analytics.row import Row
 from aiproxy_analytics.settings import AnalyticsConfig
 from aiproxy_core.state import StateService
 from aiproxy_sdk.processes import free_port
 
 
-def _record(number: int, at: float) -> RequestRecord:
-    return RequestRecord(f"r{number}", at, "tenant-a", "rule-1", "c1", "k1", "m", 200, None, 1, 2, 0, 12.5, None, None, None,
-                         10, 20, "US", None, [], None)
+def _row(number: int, at: float) -> Row:
+    annotations = {"usage": {"input_tokens": 1, "output_tokens": 2}}
+    return (at, 12.5, "tenant-a", "rule-1", "c1", "m", 200, annotations, 10, 20, "8.8.8.8", None, None, f"r{number}", "k1")
+
+
+async def _countries() -> CountryOf:
+    return lambda address, header: "US"
 
 
 async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
@@ -28,17 +33,18 @@ async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
     service.open()
     await service.start()
     try:
-        recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig(keep_records=True))
+        recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig(keep_records=True), _countries)
         then = time.time() - 7200
         for number in range(10):
-            recorder.add(_record(number, then))
-        assert recorder.held == (1, 10)  # one combination of groups, spread over 3 intervals x 6 dimensions when flushed
+            recorder.add(_row(number, then))
+        assert recorder.held == (10, 0, 0)  # rows, added up at the flush
         with pytest.raises((ConnectionError, OSError, TimeoutError)):
             await recorder.flush()
-        # The minute and hour buckets of two hours ago are given up; the day's is still retried
-        # (unless that day ended over 10 minutes ago too).
+        # One combination of groups, spread over 3 intervals x 6 dimensions: the minute and hour
+        # buckets of two hours ago are given up; the day's is still retried (unless that day
+        # ended over 10 minutes ago too). The records wait to be written again.
         day_open = bucket_start("day", then) + 86400 + 600 > time.time()
-        assert recorder.held == (6 if day_open else 0, 10)
+        assert recorder.held == (0, 6 if day_open else 0, 10)
     finally:
         await service.stop()
         service.close()

@@ -6,7 +6,8 @@
 #   VARIANT: "name | gateway | rule-json | chain-json", gateway "a" or "b": two gateway processes
 #   (SQLite), b with CONFIG_B's YAML lines added (e.g. CONFIG_B='metrics: {enabled: false}').
 #   Each variant is a tenant with one rule (bench/seed_route.py: RULE fields, CHAIN).
-# Prints per round each variant's requests/s, its ratio to the floor, and to the first variant.
+# Prints per round each variant's requests/s, its ratio to the floor, and to the first variant;
+# even rounds measure the variants in reverse order.
 # Env: DURATION (per measurement, default 5s), CONNS (32), PYTHON, COMPARE, CONFIG_B.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,11 +57,17 @@ header="round floor"
 for name in "${names[@]}"; do header+=" $name $name/floor"; done
 for name in "${names[@]:1}"; do header+=" $name/$first"; done
 echo "$header" | awk '{ for (i = 1; i <= NF; i++) printf "%16s", $i; print "" }'
+declare -A rps
 for round in $(seq "$rounds"); do
   line="$round $(measure http://127.0.0.1:9103/v1/chat/completions)"
-  for name in "${names[@]}"; do
-    line+=" $(measure "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}")"
+  # Even rounds measure the variants in reverse order: the one measured first after the floor
+  # was seen to lose a few percent, which a fixed order would charge to one variant every round.
+  order=("${names[@]}")
+  if (( round % 2 == 0 )); then order=(); for (( i=${#names[@]}-1; i>=0; i-- )); do order+=("${names[$i]}"); done; fi
+  for name in "${order[@]}"; do
+    rps[$name]=$(measure "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}")
   done
+  for name in "${names[@]}"; do line+=" ${rps[$name]}"; done
   echo "$line" | awk '{
     printf "%16s%16.0f", $1, $2
     for (i = 3; i <= NF; i++) printf "%16.0f%16.3f", $i, $i / $2

@@ -51,3 +51,39 @@ async def test_a_hook_sees_the_scheme_and_host_the_client_used(
 def test_a_request_context_is_built_by_keywords_only() -> None:
     with pytest.raises(TypeError):
         RequestContext("req", None, None, None, None, "", 0.0)  # type: ignore[misc, arg-type]
+
+
+class ModelSwap:
+    """Reads the model a request names, and swaps it, as a routing or policy plugin might."""
+
+    def __init__(self) -> None:
+        self.seen: list[str | None] = []
+
+    @hookimpl
+    def pre_request(self, ctx: RequestContext) -> None:
+        self.seen.append(ctx.request.model)
+        ctx.request.set_json({**ctx.request.json, "model": "swapped-model"})
+        self.seen.append(ctx.request.model)
+
+    @hookimpl
+    def post_response(self, ctx: RequestContext) -> None:
+        self.seen.append(ctx.request.model)
+
+
+async def test_a_hook_reads_the_model_the_body_names_as_it_is_now(aiproxy_gateway_factory: Any) -> None:
+    swap = ModelSwap()
+    gw = await aiproxy_gateway_factory(plugins={"swap": swap}, chain=[{"name": "swap"}])
+    answer = await gw.proxy.post("/v1/chat/completions", json={"model": "asked-model", "messages": [{"role": "user", "content": "hi"}]})
+    assert answer.status_code == 200, answer.text
+    await gw.settle()
+    assert swap.seen == ["asked-model", "swapped-model", "swapped-model"]
+
+
+def test_a_body_that_names_no_model_has_none() -> None:
+    from starlette.datastructures import MutableHeaders
+
+    from aiproxy_core import ProxyRequest
+
+    for body in (b"", b"not json", b'{"messages": []}', b'{"model": 5}', b'["model"]'):
+        assert ProxyRequest("POST", "/", "", MutableHeaders(), body, None).model is None
+    assert ProxyRequest("POST", "/", "", MutableHeaders(), b'{"model": "m"}', None).model == "m"

@@ -22,6 +22,7 @@ HOP_BY_HOP = frozenset(
 )
 #: Set by the gateway itself, or secrets of the client that the upstream must not see.
 _NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "authorization", "x-api-key"}
+_NOT_FORWARDED_UP_IDENTITY = _NOT_FORWARDED_UP | {"accept-encoding"}
 _NOT_PASSED_DOWN = HOP_BY_HOP | {"content-length"}
 
 
@@ -61,7 +62,9 @@ def upstream_request_headers(
     this deployment's ``Via`` entry, which marks the request as having passed this gateway.
     """
     items = headers.items()
-    dropped = _NOT_FORWARDED_UP | _connection_tokens(items) | {k.lower() for k in extra}
+    # The client's Accept-Encoding is dropped with the rest when a hook reads the answer, so the
+    # list is walked once.
+    dropped = (_NOT_FORWARDED_UP_IDENTITY if identity_encoding else _NOT_FORWARDED_UP) | _connection_tokens(items) | {k.lower() for k in extra}
     out: list[tuple[str, str]] = []
     forwarded_for = None
     kept_forwarding: set[str] = set()
@@ -93,7 +96,6 @@ def upstream_request_headers(
     out.append(("via", f"{previous_via}, {via}" if previous_via else via))
     out.append(("x-request-id", request_id))
     if identity_encoding:
-        out = [(n, v) for n, v in out if n != "accept-encoding"]
         out.append(("accept-encoding", "identity"))
     out.extend(extra.items())
     return out

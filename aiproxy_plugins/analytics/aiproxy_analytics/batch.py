@@ -1,27 +1,30 @@
 """A flush's rows, added up: one :class:`Aggregate` per combination of groups (tenant, minute,
 consumer, rule, model, status class, country), and the kept records when they are on.
 
-One pass in Python reads each row's annotations into columns and finds its combination; the
-sums and the sketches' bins are then numpy's work (``bincount`` per column, one ``unique`` for
-every combination's latency bins at once), so a row costs a few dict reads, not a dozen
-additions and a logarithm in the interpreter.
+One pass in Python finds each row's group (a slice of the row: its minute is worked out only when
+the rows cross into the next), a transpose in C takes the columns out; the sums and the sketches' bins are then numpy's work (``bincount`` per column, one
+``unique`` for every combination's latency bins at once), so a row costs a few reads, not a
+dozen additions and a logarithm in the interpreter. numpy also checks the values: the row holds
+them as the request's annotations had them, and a plugin may annotate anything.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import operator
+from itertools import repeat
+from typing import Any, Sequence
 
 import numpy
-
-from aiproxy_core.state_keys import INTERRUPTED, TTFT_MS, UPSTREAM_MS, USAGE
 
 from .aggregate import COUNT_FIELDS, Aggregate
 from .country import CountryOf
 from .keys import NO_VALUE
 from .record import RequestRecord, status_class
-from .row import ANNOTATIONS, CLIENT_IP, CONSUMER, COUNTRY_HEADER, LATENCY, MODEL, REQUEST_BYTES, RESPONSE_BYTES, RULE, STATUS, TENANT, TIME, \
-    USAGE_SEEN, Row
+from .row import (
+    CACHE, CLIENT_IP, CONSUMER, COST, COUNTRY_HEADER, FLAGS, GROUPED, INPUT_TOKENS, INTERRUPTED_BY, KEY_ID, LATENCY, MODEL, OUTPUT_TOKENS,
+    REQUEST_BYTES, REQUEST_ID, RESPONSE_BYTES, RULE, STATUS, TARGET, TENANT, TIME, TTFT, UPSTREAM, Row,
+)
 from .sketch import LatencySketch, bin_keys
 
 __all__ = ["Combination", "aggregates_of", "records_of"]
@@ -33,67 +36,77 @@ _STATUS_CLASSES = {status: status_class(status) for status in range(0, 600)}
 
 
 def aggregates_of(rows: list[Row], country_of: CountryOf, accuracy: float) -> dict[Combination, Aggregate]:
+    raw_groups, raw_keys = _raw_groups(rows)
+    # Each raw group's combination: status class and country once per group, not once per row;
+    # groups that differ only in address or status but share a country and class become one.
     index: dict[Combination, int] = {}
-    groups: list[int] = []
-    classes = _STATUS_CLASSES
-    for row in rows:
-        status = row[STATUS]
+    final = []
+    for (minute, (tenant, rule, consumer, model, status, address, header)) in raw_keys:
         combination = (
-            row[TENANT], int(row[TIME] // 60) * 60, row[CONSUMER] or NO_VALUE, row[RULE], row[MODEL] or NO_VALUE,
-            classes.get(status) or status_class(status), country_of(row[CLIENT_IP], row[COUNTRY_HEADER]),
+            tenant, minute, consumer or NO_VALUE, rule, model or NO_VALUE, _STATUS_CLASSES.get(status) or status_class(status),
+            country_of(address, header),
         )
-        group = index.get(combination)
-        if group is None:
-            group = index[combination] = len(index)
-        groups.append(group)
-    # Each column in one comprehension (no appends): the row's annotations are read here, once.
-    annotations = [row[ANNOTATIONS] for row in rows]
-    usages = [notes.get(USAGE) for notes in annotations]
-    inputs = _numbers([usage.get("input_tokens") if usage.__class__ is dict else _seen(row, "input_tokens") for usage, row in zip(usages, rows)])
-    outputs = _numbers([usage.get("output_tokens") if usage.__class__ is dict else _seen(row, "output_tokens") for usage, row in zip(usages, rows)])
-    # Cost is summed in integer micro-dollars, each request's rounded first (as one request's is).
-    micros = numpy.rint(_numbers([notes.get("cost") for notes in annotations]) * 1_000_000)
-    statuses = numpy.array([row[STATUS] for row in rows])
-    interrupted = numpy.array([bool(notes.get(INTERRUPTED)) for notes in annotations])
-    # An error is what the client saw as one: a 4xx/5xx answer, or a stream cut short.
-    errors = (statuses >= 400) | interrupted
-    cache_hits = [notes.get("cache") == "hit" for notes in annotations]
-    flagged = ["moderation" in notes and bool(_flags(notes)) for notes in annotations]
-    sent = [row[REQUEST_BYTES] for row in rows]
-    answered = [row[RESPONSE_BYTES] for row in rows]
+        final.append(index.setdefault(combination, len(index)))
+    group_array = numpy.array(final, dtype=numpy.int64)[numpy.array(raw_groups, dtype=numpy.int64)]
     size = len(index)
-    group_array = numpy.array(groups, dtype=numpy.int64)
-    columns = [errors, inputs, outputs, micros, sent, answered, interrupted, cache_hits, flagged]
+    # One transpose in C instead of a comprehension per column; numpy checks the values.
+    columns = list(zip(*rows))
+    interrupted = numpy.fromiter(map(bool, columns[INTERRUPTED_BY]), dtype=bool, count=len(rows))
+    # An error is what the client saw as one: a 4xx/5xx answer, or a stream cut short.
+    errors = (numpy.array(columns[STATUS], dtype=numpy.float64) >= 400) | interrupted
+    # Cost is summed in integer micro-dollars, each request's rounded first (as one request's is).
+    micros = numpy.rint(_numbers(columns[COST]) * 1_000_000)
+    counted = [
+        errors, _numbers(columns[INPUT_TOKENS]), _numbers(columns[OUTPUT_TOKENS]), micros, _numbers(columns[REQUEST_BYTES]),
+        _numbers(columns[RESPONSE_BYTES]), interrupted, numpy.fromiter(map(operator.eq, columns[CACHE], repeat("hit")), dtype=bool, count=len(rows)),
+        numpy.fromiter(map(bool, columns[FLAGS]), dtype=bool, count=len(rows)),
+    ]
     sums = [numpy.bincount(group_array, minlength=size)]
-    sums += [numpy.bincount(group_array, weights=numpy.asarray(column, dtype=numpy.float64), minlength=size) for column in columns]
+    sums += [numpy.bincount(group_array, weights=column, minlength=size) for column in counted]
     aggregates = [Aggregate(accuracy) for _ in range(size)]
     for position, name in enumerate(COUNT_FIELDS):
         for group, total in enumerate(sums[position].tolist()):
             aggregates[group].counts[name] = int(total)
-    _add_bins([aggregate.latency for aggregate in aggregates], group_array, numpy.array([row[LATENCY] for row in rows]), accuracy)
-    ttfts = _numbers([notes.get(TTFT_MS) for notes in annotations], missing=numpy.nan)
+    _add_bins([aggregate.latency for aggregate in aggregates], group_array, _numbers(columns[LATENCY]), accuracy)
+    ttfts = _numbers(columns[TTFT], missing=numpy.nan)
     timed = ~numpy.isnan(ttfts)
     if timed.any():
         _add_bins([aggregate.ttft for aggregate in aggregates], group_array[timed], ttfts[timed], accuracy)
     return dict(zip(index, aggregates))
 
 
-def _seen(row: Row, name: str) -> int:
-    """Tokens the row's own usage reported (a stream's events, an answer no upstream gave)."""
-    usage = row[USAGE_SEEN]
-    return 0 if usage is None else getattr(usage, name)
+def _raw_groups(rows: list[Row]) -> tuple[list[int], list[tuple[int, tuple[Any, ...]]]]:
+    """Each row's raw group (its minute and the fields it is grouped by, taken with one slice),
+    and every raw group's key. Rows come in time order, so the minute is worked out only when a
+    row crosses into the next one."""
+    groups: list[int] = []
+    keys: list[tuple[int, tuple[Any, ...]]] = []
+    index: dict[tuple[Any, ...], int] = {}
+    minute, ends = 0, -math.inf
+    for row in rows:
+        at = row[TIME]
+        if not minute <= at < ends:
+            minute = int(at // 60) * 60
+            ends = minute + 60
+            index = {}  # a new minute (or a row out of order): its own groups
+        grouped = row[GROUPED]
+        group = index.get(grouped)
+        if group is None:
+            group = index[grouped] = len(keys)
+            keys.append((minute, grouped))
+        groups.append(group)
+    return groups, keys
 
 
-def _numbers(values: list[Any], missing: float = 0.0) -> numpy.ndarray:
+def _numbers(values: Sequence[Any], missing: float = 0.0) -> numpy.ndarray:
     """``values`` as floats, None as ``missing``; anything not a number (a plugin's mistake in an
-    annotation) counts as ``missing`` too, as do negative counts, so one bad value cannot break
-    or skew a whole flush."""
+    annotation) counts as ``missing`` too, as do negative and infinite ones, so one bad value
+    cannot break or skew a whole flush."""
     try:
         array = numpy.array(values, dtype=numpy.float64)
     except (TypeError, ValueError):
         array = numpy.array([value if _number(value) is not None else None for value in values], dtype=numpy.float64)
-    array[~(array >= 0)] = missing  # negative, NaN (None) or infinite below
-    array[numpy.isinf(array)] = missing
+    array[~((array >= 0) & (array < numpy.inf))] = missing  # NaN (from None) compares false
     return array
 
 
@@ -118,51 +131,44 @@ def _add_bins(sketches: list[LatencySketch], groups: numpy.ndarray, milliseconds
 def records_of(rows: list[Row], country_of: CountryOf) -> list[RequestRecord]:
     """Each row as the record kept in ``records("requests")`` (``keep_records``)."""
     records = []
-    for at, latency, tenant, rule, consumer, model, status, annotations, sent, answered, ip, header, seen, request_id, key_id in rows:
-        usage = annotations.get(USAGE)
-        upstream_ms = _number(annotations.get(UPSTREAM_MS))
-        cost = _number(annotations.get("cost"))
-        target = annotations.get("target")
-        cache = annotations.get("cache")
+    for row in rows:
+        latency, upstream_ms, cost, target, cache, interrupted = (
+            row[LATENCY], _number(row[UPSTREAM]), _number(row[COST]), row[TARGET], row[CACHE], row[INTERRUPTED_BY],
+        )
         records.append(RequestRecord(
-            request_id=request_id,
-            time=at,
-            tenant_id=tenant,
-            rule_id=rule,
-            consumer_id=consumer,
-            key_id=key_id,
-            model=model,
-            status=status,
+            request_id=row[REQUEST_ID],
+            time=row[TIME],
+            tenant_id=row[TENANT],
+            rule_id=row[RULE],
+            consumer_id=row[CONSUMER],
+            key_id=row[KEY_ID],
+            model=row[MODEL],
+            status=row[STATUS],
             target=None if target is None else str(target),
-            input_tokens=_count(usage.get("input_tokens")) if isinstance(usage, dict) else seen.input_tokens if seen else 0,
-            output_tokens=_count(usage.get("output_tokens")) if isinstance(usage, dict) else seen.output_tokens if seen else 0,
+            input_tokens=_count(row[INPUT_TOKENS]),
+            output_tokens=_count(row[OUTPUT_TOKENS]),
             cost_micros=round(cost * 1_000_000) if cost is not None else 0,
             latency_ms=latency,
             upstream_ms=upstream_ms,
             overhead_ms=latency - upstream_ms if upstream_ms is not None else None,
-            ttft_ms=_number(annotations.get(TTFT_MS)),
-            request_bytes=sent,
-            response_bytes=answered,
-            country=country_of(ip, header),
+            ttft_ms=_number(row[TTFT]),
+            request_bytes=row[REQUEST_BYTES],
+            response_bytes=row[RESPONSE_BYTES],
+            country=country_of(row[CLIENT_IP], row[COUNTRY_HEADER]),
             cache=cache if isinstance(cache, str) else None,
-            moderation_flags=[str(flag) for flag in _flags(annotations)],
-            interrupted=str(annotations[INTERRUPTED]) if annotations.get(INTERRUPTED) else None,
+            moderation_flags=list(row[FLAGS]),
+            interrupted=str(interrupted) if interrupted else None,
         ))
     return records
 
 
-def _flags(annotations: dict[str, Any]) -> list[Any]:
-    moderation = annotations.get("moderation")
-    flags = moderation.get("flagged") if isinstance(moderation, dict) else None
-    return flags if isinstance(flags, list) else []
-
-
 def _count(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
+    number = _number(value)
+    return int(number) if number is not None else 0
 
 
 def _number(value: Any) -> float | None:
-    """A time or an amount: a finite number >= 0, else None."""
+    """A time, an amount or a count: a finite number >= 0, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         return None
     return float(value)

@@ -1,10 +1,13 @@
 """What a request leaves for analytics: a plain tuple of what its context holds, taken when the
-client has its answer and read only when the process flushes.
+client has its answer and added up only when the process flushes (:mod:`.batch`).
 
-The request path pays for the tuple alone (a few attribute reads): the annotations dict is kept
-as it is, so its usage, cost, TTFT and flags are read at the flush, in a batch (:mod:`.batch`),
-and the country is looked up there once per address. Only answers no upstream gave (a cache's,
-a plugin's) or requests that named no model have their body read here, while it is at hand.
+The tuple holds plain values only (strings, numbers, None; the flags a tuple of strings), never
+the annotations dict or the usage dict inside it: the garbage collector stops tracking such a
+tuple the first time it sees it, so a second's worth of rows waiting for the flush is not walked
+again by every collection (holding the dicts cost more in collections than reading them here).
+Values are taken as they are; the flush checks them (a plugin may annotate anything), so the
+request path pays for reads and one tuple. Only answers no upstream gave (a cache's, a plugin's)
+or requests that named no model have their body read here, while it is at hand.
 """
 
 from __future__ import annotations
@@ -14,20 +17,19 @@ from typing import Any
 
 from aiproxy_core import RequestContext, openai_shapes
 from aiproxy_core.openai_shapes import TokenUsage
-from aiproxy_core.state_keys import UPSTREAM_MS, USAGE
+from aiproxy_core.state_keys import INTERRUPTED, TTFT_MS, UPSTREAM_MS, USAGE
 
-__all__ = ["Row", "row_of"]
+__all__ = ["GROUPED", "Row", "row_of"]
 
-#: ``(time, latency_ms, tenant_id, rule_id, consumer_id, model, status, annotations,
-#: request_bytes, response_bytes, client_ip, country_header, usage, request_id, key_id)``;
-#: ``usage`` is what the annotations do not say: a stream's events, or a body no upstream gave.
-Row = tuple[
-    float, float, str, str, "str | None", "str | None", int, dict[str, Any], int, int, "str | None", "str | None",
-    "TokenUsage | None", str, str,
-]
+#: One request, positionally (the names below index it).
+Row = tuple[Any, ...]
 
-TIME, LATENCY, TENANT, RULE, CONSUMER, MODEL, STATUS, ANNOTATIONS, REQUEST_BYTES, RESPONSE_BYTES, CLIENT_IP, \
-    COUNTRY_HEADER, USAGE_SEEN, REQUEST_ID, KEY_ID = range(15)
+(TIME, LATENCY, TENANT, RULE, CONSUMER, MODEL, STATUS, CLIENT_IP, COUNTRY_HEADER, INPUT_TOKENS, OUTPUT_TOKENS, COST, TTFT, UPSTREAM,
+ TARGET, CACHE, FLAGS, INTERRUPTED_BY, REQUEST_BYTES, RESPONSE_BYTES, REQUEST_ID, KEY_ID) = range(22)
+#: What a row is grouped by, side by side so that one slice takes it: tenant, rule, consumer,
+#: model, status, client address and country header (the last three become the status class and
+#: the country once per group, not once per row).
+GROUPED = slice(TENANT, COUNTRY_HEADER + 1)
 
 
 def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header: str | None) -> Row:
@@ -37,7 +39,7 @@ def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header:
     response = ctx.response
     annotations = ctx.annotations
     model = request.model or None
-    usage = stream_usage
+    usage: Any = annotations.get(USAGE)
     if response is not None:
         status = response.status
         body = response.body
@@ -45,15 +47,31 @@ def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header:
             response_bytes = response.streamed_bytes
         else:
             response_bytes = len(body)
-            if model is None or (usage is None and USAGE not in annotations and UPSTREAM_MS not in annotations):
-                model, usage = _from_answer(response, model, usage)
+            if model is None or (usage is None and stream_usage is None and UPSTREAM_MS not in annotations):
+                model, stream_usage = _from_answer(response, model, stream_usage)
     else:
         status, response_bytes = 0, 0
+    if usage.__class__ is dict:
+        input_tokens, output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
+    elif stream_usage is not None:
+        input_tokens, output_tokens = stream_usage.input_tokens, stream_usage.output_tokens
+    else:
+        input_tokens = output_tokens = None
+    moderation = annotations.get("moderation")
+    flags = _flags(moderation) if moderation is not None else ()
     api_key = ctx.api_key
     return (
-        time.time(), (now - ctx.started_at) * 1000, ctx.tenant.id, ctx.rule.id, api_key.consumer_id, model, status, annotations,
-        len(request.body), response_bytes, request.client_ip, country_header, usage, ctx.request_id, api_key.id,
+        time.time(), (now - ctx.started_at) * 1000, ctx.tenant.id, ctx.rule.id, api_key.consumer_id, model, status, request.client_ip,
+        country_header, input_tokens, output_tokens, annotations.get("cost"), annotations.get(TTFT_MS), annotations.get(UPSTREAM_MS),
+        annotations.get("target"), annotations.get("cache"), flags, annotations.get(INTERRUPTED), len(request.body), response_bytes,
+        ctx.request_id, api_key.id,
     )
+
+
+def _flags(moderation: Any) -> tuple[str, ...]:
+    """The moderation plugin's flagged categories, as strings."""
+    flags = moderation.get("flagged") if isinstance(moderation, dict) else None
+    return tuple(str(flag) for flag in flags) if isinstance(flags, list) else ()
 
 
 def _from_answer(response: Any, model: str | None, usage: TokenUsage | None) -> tuple[str | None, TokenUsage | None]:

@@ -7,17 +7,46 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any, Awaitable, Callable
+from unittest import mock
 
 import pytest
+from starlette.datastructures import MutableHeaders
 
 from aiproxy_analytics import Analytics
+from aiproxy_analytics.row import Row, row_of
 from aiproxy_analytics.settings import AnalyticsConfig
+from aiproxy_core import ProxyRequest, ProxyResponse, RequestContext
+from aiproxy_core.models import ApiKey, Rule, Tenant
 from aiproxy_sdk import GatewayHarness
 
 #: The harness's client address is 203.0.113.7: trusting its network lets tests name the client
 #: with X-Forwarded-For, as a load balancer in front of the gateway would.
 BEHIND_A_PROXY = {"server": {"trusted_proxies": ["203.0.113.0/24"]}}
+
+
+@pytest.fixture
+def request_row() -> Callable[..., Row]:
+    """``request_row(latency_ms, annotations, consumer=, status=, at=, ip=)``: the row
+    ``post_response`` takes of a chat request (a 72-byte body, a 400-byte answer) of tenant ``t1``
+    and rule ``r1`` that lasted ``latency_ms`` and was annotated so, finished at ``at``."""
+
+    def row(latency: float, annotations: dict[str, Any], *, consumer: str | None = "c1", status: int = 200, at: float | None = None,
+            ip: str = "8.8.8.8") -> Row:
+        body = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello!"}]}'
+        ctx = RequestContext(
+            request_id="req", tenant=Tenant.model_construct(id="t1"), rule=Rule.model_construct(id="r1"),
+            api_key=ApiKey.model_construct(id="key", consumer_id=consumer),
+            request=ProxyRequest("POST", "/v1/chat/completions", "", MutableHeaders(), body, ip),
+            upstream_url="http://upstream", started_at=time.perf_counter() - latency / 1000,
+        )
+        ctx.response = ProxyResponse(status, MutableHeaders(), b"x" * 400)
+        ctx.annotations.update({"upstream_ms": 1.0, **annotations})
+        with mock.patch("time.time", return_value=time.time() if at is None else at):
+            return row_of(ctx, None, None)
+
+    return row
 
 
 @pytest.fixture

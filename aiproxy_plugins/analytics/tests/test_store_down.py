@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -18,16 +19,11 @@ from aiproxy_core.state import StateService
 from aiproxy_sdk.processes import free_port
 
 
-def _row(number: int, at: float) -> Row:
-    annotations = {"usage": {"input_tokens": 1, "output_tokens": 2}}
-    return (at, 12.5, "tenant-a", "rule-1", "c1", "m", 200, annotations, 10, 20, "8.8.8.8", None, None, f"r{number}", "k1")
-
-
 async def _countries() -> CountryOf:
     return lambda address, header: "US"
 
 
-async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
+async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path, request_row: Callable[..., Row]) -> None:
     nobody = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
     service = StateService(tmp_path, redis=nobody, prefix="analytics-down")
     service.open()
@@ -35,8 +31,8 @@ async def test_an_unwritable_store_keeps_memory_bounded(tmp_path: Path) -> None:
     try:
         recorder = Recorder(service.for_plugin("analytics"), AnalyticsConfig(keep_records=True), _countries)
         then = time.time() - 7200
-        for number in range(10):
-            recorder.add(_row(number, then))
+        for _ in range(10):
+            recorder.add(request_row(12.5, {"usage": {"input_tokens": 1, "output_tokens": 2}}, at=then))
         assert recorder.held == (10, 0, 0)  # rows, added up at the flush
         with pytest.raises((ConnectionError, OSError, TimeoutError)):
             await recorder.flush()

@@ -61,6 +61,7 @@ class Analytics:
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._country_header: str | None = None
+        self._keep_records = False
 
     @hookimpl
     def settings_model(self) -> type[AnalyticsSettings]:
@@ -81,6 +82,7 @@ class Analytics:
             self._countries = await asyncio.to_thread(_loaded_table, self._database)
         self.recorder = Recorder(services.state("analytics"), config, self._country_table)
         self._country_header = config.country_header
+        self._keep_records = config.keep_records
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.recorder.run(self._stop))
 
@@ -120,7 +122,7 @@ class Analytics:
             header = None
             if self._country_header is not None and ctx.request.via_trusted_proxy:
                 header = ctx.request.headers.get(self._country_header)
-            recorder.add(row_of(ctx, ctx.state.get(_STREAM_USAGE), header))
+            recorder.add(row_of(ctx, ctx.state.get(_STREAM_USAGE), header, self._keep_records))
 
     async def _country_table(self) -> CountryOf:
         """The country lookup, its table loaded once, off the event loop (at the first flush

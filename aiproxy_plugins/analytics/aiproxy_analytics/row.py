@@ -32,8 +32,10 @@ Row = tuple[Any, ...]
 GROUPED = slice(TENANT, COUNTRY_HEADER + 1)
 
 
-def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header: str | None) -> Row:
-    """The row of a finished request (``ctx.response`` None: the client left before any answer)."""
+def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header: str | None, for_records: bool) -> Row:
+    """The row of a finished request (``ctx.response`` None: the client left before any answer).
+    What only a kept record shows (request and key ids, target, upstream time) is read only
+    ``for_records``; the aggregates do not need it."""
     now = time.perf_counter()
     request = ctx.request
     response = ctx.response
@@ -60,11 +62,14 @@ def row_of(ctx: RequestContext, stream_usage: TokenUsage | None, country_header:
     moderation = annotations.get("moderation")
     flags = _flags(moderation) if moderation is not None else ()
     api_key = ctx.api_key
+    if for_records:
+        upstream_ms, target, request_id, key_id = annotations.get(UPSTREAM_MS), annotations.get("target"), ctx.request_id, api_key.id
+    else:
+        upstream_ms = target = request_id = key_id = None
     return (
         time.time(), (now - ctx.started_at) * 1000, ctx.tenant.id, ctx.rule.id, api_key.consumer_id, model, status, request.client_ip,
-        country_header, input_tokens, output_tokens, annotations.get("cost"), annotations.get(TTFT_MS), annotations.get(UPSTREAM_MS),
-        annotations.get("target"), annotations.get("cache"), flags, annotations.get(INTERRUPTED), len(request.body), response_bytes,
-        ctx.request_id, api_key.id,
+        country_header, input_tokens, output_tokens, annotations.get("cost"), annotations.get(TTFT_MS), upstream_ms, target,
+        annotations.get("cache"), flags, annotations.get(INTERRUPTED), len(request.body), response_bytes, request_id, key_id,
     )
 
 

@@ -44,7 +44,7 @@ def request_row() -> Callable[..., Row]:
         ctx.response = ProxyResponse(status, MutableHeaders(), b"x" * 400)
         ctx.annotations.update({"upstream_ms": 1.0, **annotations})
         with mock.patch("time.time", return_value=time.time() if at is None else at):
-            return row_of(ctx, None, None)
+            return row_of(ctx, None, None, True)
 
     return row
 

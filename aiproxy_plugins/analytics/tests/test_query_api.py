@@ -80,3 +80,18 @@ async def test_a_deleted_tenants_buckets_are_not_written_back(analytics_gateway,
     assert deleted.status_code in (200, 204), deleted.text
     await flush(gw)
     assert await gw.gateway.services.state("analytics").values(gw.tenant["id"]).keys() == []
+
+
+async def test_with_records_off_the_aggregates_still_answer(analytics_gateway, consumer, flush) -> None:
+    """The default (``keep_records: false``): the request path reads less, the API answers the same."""
+    gw: GatewayHarness = await analytics_gateway(keep_records=False)
+    consumer_id, key = await consumer(gw)
+    client = gw.proxy_client(api_key=key)
+    for _ in range(7):
+        assert (await client.post("/v1/chat/completions", json={"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]})).status_code == 200
+    await flush(gw)
+    answer = await gw.admin.get(f"/api/v1/tenants/{gw.tenant['id']}/consumers/{consumer_id}/analytics", headers=gw.tenant_auth)
+    assert answer.status_code == 200, answer.text
+    (group,) = answer.json()["groups"]
+    assert group["requests"] == 7 and group["errors"] == 0 and group["input_tokens"] > 0
+    assert group["latency_ms"]["p50"] is not None and group["latency_ms"]["p50"] > 0

@@ -32,9 +32,6 @@ __all__ = ["Combination", "aggregates_of", "records_of"]
 #: A request's every group at once: tenant, minute, consumer, rule, model, status class, country.
 Combination = tuple[str, int, str, str, str, str, str]
 
-_STATUS_CLASSES = {status: status_class(status) for status in range(0, 600)}
-
-
 def aggregates_of(rows: list[Row], country_of: CountryOf, accuracy: float) -> dict[Combination, Aggregate]:
     raw_groups, raw_keys = _raw_groups(rows)
     # Each raw group's combination: status class and country once per group, not once per row;
@@ -43,7 +40,7 @@ def aggregates_of(rows: list[Row], country_of: CountryOf, accuracy: float) -> di
     final = []
     for (minute, (tenant, rule, consumer, model, status, address, header)) in raw_keys:
         combination = (
-            tenant, minute, consumer or NO_VALUE, rule, model or NO_VALUE, _STATUS_CLASSES.get(status) or status_class(status),
+            tenant, minute, consumer or NO_VALUE, rule, model or NO_VALUE, status_class(status),
             country_of(address, header),
         )
         final.append(index.setdefault(combination, len(index)))

@@ -83,9 +83,8 @@ class LatencySketch:
         if not isinstance(data, dict) or not isinstance(data.get("b"), dict):
             raise ValueError("not a latency sketch")
         sketch = cls(float(data["a"]))
-        sketch._zeros = int(data.get("z", 0))
-        for key, count in data["b"].items():
-            sketch._store.add(int(key), int(count))
+        bins = data["b"]
+        sketch.add_bins(bins.keys(), bins.values(), int(data.get("z", 0)))
         return sketch
 
 

@@ -26,6 +26,9 @@ from aiproxy_sdk import GatewayHarness
 BEHIND_A_PROXY = {"server": {"trusted_proxies": ["203.0.113.0/24"]}}
 
 
+_STARTED = 1000.0
+
+
 @pytest.fixture
 def request_row() -> Callable[..., Row]:
     """``request_row(latency_ms, annotations, consumer=, status=, at=, ip=)``: the row
@@ -39,11 +42,14 @@ def request_row() -> Callable[..., Row]:
             request_id="req", tenant=Tenant.model_construct(id="t1"), rule=Rule.model_construct(id="r1"),
             api_key=ApiKey.model_construct(id="key", consumer_id=consumer),
             request=ProxyRequest("POST", "/v1/chat/completions", "", MutableHeaders(), body, ip),
-            upstream_url="http://upstream", started_at=time.perf_counter() - latency / 1000,
+            upstream_url="http://upstream", started_at=_STARTED,
         )
         ctx.response = ProxyResponse(status, MutableHeaders(), b"x" * 400)
         ctx.annotations.update({"upstream_ms": 1.0, **annotations})
-        with mock.patch("time.time", return_value=time.time() if at is None else at):
+        # The clock read when the row is taken says exactly ``latency`` has passed: a loaded
+        # machine cannot add its own delay to the figures a test compares.
+        with mock.patch("time.time", return_value=time.time() if at is None else at), \
+                mock.patch("time.perf_counter", return_value=_STARTED + latency / 1000):
             return row_of(ctx, None, None, True)
 
     return row

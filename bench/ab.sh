@@ -4,11 +4,14 @@
 # absolute numbers move between runs, the ratios within a round move less.
 # Usage: bench/ab.sh ROUNDS VARIANT...
 #   VARIANT: "name | gateway | rule-json | chain-json", gateway "a" or "b": two gateway processes
-#   (SQLite), b with CONFIG_B's YAML lines added (e.g. CONFIG_B='metrics: {enabled: false}').
+#   (SQLite), b with CONFIG_B's YAML lines added (e.g. CONFIG_B='metrics: {enabled: false}') and
+#   ENV_B's variables set (e.g. ENV_B='AIPROXY_SERVER__PROXY_SERVER=uvicorn').
 #   Each variant is a tenant with one rule (bench/seed_route.py: RULE fields, CHAIN).
 # Prints per round each variant's requests/s, its ratio to the floor, and to the first variant;
-# even rounds measure the variants in reverse order.
-# Env: DURATION (per measurement, default 5s), CONNS (32), PYTHON, COMPARE, CONFIG_B.
+# then per round the CPU time each process (floor included) spent per request, in µs, from
+# /proc (user + system, every thread): less noisy than requests/s when the host is shared.
+# Even rounds measure the variants in reverse order.
+# Env: DURATION (per measurement, default 5s), CONNS (32), PYTHON, COMPARE, CONFIG_B, ENV_B.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=$1; shift
@@ -25,7 +28,8 @@ venv=/tmp/aiproxy-bench-floor
 [[ -x $venv/bin/uvicorn ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q starlette 'uvicorn[standard]' aiohttp >/dev/null 2>&1; }
 (cd "$shared" && exec "$venv/bin/uvicorn" floor_proxy_aiohttp:app --port 9103 --no-access-log --loop uvloop --http httptools --log-level warning) > /dev/null 2>&1 &
 pids+=($!)
-declare -A admin proxy
+floor_pid=$!
+declare -A admin proxy gateway_pid
 for gw in a b; do
   case $gw in a) admin[$gw]=18080; proxy[$gw]=18081 ;; b) admin[$gw]=18082; proxy[$gw]=18083 ;; esac
   mkdir -p "$work/$gw"
@@ -35,42 +39,76 @@ storage: {path: "$work/$gw/aiproxy.db"}
 upstream: {allowed_networks: ["127.0.0.1/32"]}
 YAML
   [[ $gw == b ]] && printf '%s\n' "${CONFIG_B:-}" >> "$work/$gw/config.yaml"
-  (cd "$work/$gw" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/$gw/config.yaml") > "$work/$gw/gateway.log" 2>&1 &
+  environment=(); [[ $gw == b ]] && read -ra environment <<< "${ENV_B:-}"
+  (cd "$work/$gw" && exec env "${environment[@]}" "$python" -m aiproxy_core.cli.main serve --config "$work/$gw/config.yaml") > "$work/$gw/gateway.log" 2>&1 &
   pids+=($!)
+  gateway_pid[$gw]=$!
 done
 for gw in a b; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:${admin[$gw]}/healthz" >/dev/null && break; sleep 0.1; done
 done
-names=(); declare -A hosts keys ports
+names=(); declare -A hosts keys ports gateways
 for variant in "$@"; do
   IFS='|' read -r name gw rule chain <<< "$variant"
   name=$(echo $name); gw=$(echo $gw)
   read -r sub key _ < <(RULE=$rule "$python" "$here/seed_route.py" "http://127.0.0.1:${admin[$gw]}" "$chain")
-  names+=("$name"); hosts[$name]="$sub.bench.local"; keys[$name]=$key; ports[$name]=${proxy[$gw]}
+  names+=("$name"); hosts[$name]="$sub.bench.local"; keys[$name]=$key; ports[$name]=${proxy[$gw]}; gateways[$name]=${gateway_pid[$gw]}
 done
-measure() { # url [headers...] -> requests/s
-  local u=$1; shift
-  wrk -t1 -c"$conns" -d"$dur" -s "$shared/post.lua" "$@" "$u" 2>&1 | awk '/Requests\/sec/ {print $2}'
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system CPU of a process, in clock ticks
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+measure() { # pid url [headers...] -> "requests/s cpu-µs-per-request" (the CPU of process pid)
+  local pid=$1 u=$2; shift 2
+  local before out
+  before=$(ticks "$pid")
+  out=$(wrk -t1 -c"$conns" -d"$dur" -s "$shared/post.lua" "$@" "$u" 2>&1)
+  echo "$out" | awk -v spent=$(( ($(ticks "$pid") - before) * tick_us )) '
+    / requests in / {requests = $1} /Requests\/sec/ {rps = $2}
+    END {printf "%s %.1f\n", rps, requests ? spent / requests : 0}'
 }
 first=${names[0]}
 header="round floor"
 for name in "${names[@]}"; do header+=" $name $name/floor"; done
 for name in "${names[@]:1}"; do header+=" $name/$first"; done
 echo "$header" | awk '{ for (i = 1; i <= NF; i++) printf "%16s", $i; print "" }'
-declare -A rps
+declare -A rps cpu
+cpu_lines=()
+# A warm-up of each, not counted: first requests pay one-time costs (imports, tables, caches).
+dur_measured=$dur; dur=2s
+measure "$floor_pid" http://127.0.0.1:9103/v1/chat/completions > /dev/null
+for name in "${names[@]}"; do
+  measure "${gateways[$name]}" "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}" > /dev/null
+done
+dur=$dur_measured
 for round in $(seq "$rounds"); do
-  line="$round $(measure http://127.0.0.1:9103/v1/chat/completions)"
+  read -r floor_rps floor_cpu < <(measure "$floor_pid" http://127.0.0.1:9103/v1/chat/completions)
+  line="$round $floor_rps"
+  cpu_line="$round $floor_cpu"
   # Even rounds measure the variants in reverse order: the one measured first after the floor
   # was seen to lose a few percent, which a fixed order would charge to one variant every round.
   order=("${names[@]}")
   if (( round % 2 == 0 )); then order=(); for (( i=${#names[@]}-1; i>=0; i-- )); do order+=("${names[$i]}"); done; fi
   for name in "${order[@]}"; do
-    rps[$name]=$(measure "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}")
+    read -r "rps[$name]" "cpu[$name]" < <(measure "${gateways[$name]}" "http://127.0.0.1:${ports[$name]}/v1/chat/completions" -H "Host: ${hosts[$name]}" -H "Authorization: Bearer ${keys[$name]}")
   done
-  for name in "${names[@]}"; do line+=" ${rps[$name]}"; done
+  for name in "${names[@]}"; do line+=" ${rps[$name]}"; cpu_line+=" ${cpu[$name]}"; done
+  cpu_lines+=("$cpu_line")
   echo "$line" | awk '{
     printf "%16s%16.0f", $1, $2
     for (i = 3; i <= NF; i++) printf "%16.0f%16.3f", $i, $i / $2
+    for (i = 4; i <= NF; i++) printf "%16.3f", $i / $3
+    print ""
+  }'
+done
+echo
+echo "CPU per request (µs, user + system)"
+header="round floor"
+for name in "${names[@]}"; do header+=" $name"; done
+for name in "${names[@]:1}"; do header+=" $name/$first"; done
+echo "$header" | awk '{ for (i = 1; i <= NF; i++) printf "%16s", $i; print "" }'
+for cpu_line in "${cpu_lines[@]}"; do
+  echo "$cpu_line" | awk '{
+    printf "%16s", $1
+    for (i = 2; i <= NF; i++) printf "%16.1f", $i
     for (i = 4; i <= NF; i++) printf "%16.3f", $i / $3
     print ""
   }'

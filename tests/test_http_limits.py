@@ -105,9 +105,14 @@ class Listeners:
 
 
 @pytest.fixture
-def live(tmp_path, upstream) -> Iterator[Listeners]:
+def live(request, tmp_path, upstream) -> Iterator[Listeners]:
     recorder, url = upstream
-    with LiveGateway(GatewayConfig.model_validate(limits_config(tmp_path))) as gateway:
+    # "proxy-on-uvicorn": the Proxy listener on uvicorn's protocol (server.proxy_server), which
+    # must keep the same limits as the gateway's own.
+    params = getattr(request.node, "callspec", None)
+    on_uvicorn = params is not None and params.params.get("which") == "proxy-on-uvicorn"
+    config = limits_config(tmp_path, **({"proxy_server": "uvicorn"} if on_uvicorn else {}))
+    with LiveGateway(GatewayConfig.model_validate(config)) as gateway:
         listeners = Listeners(gateway.proxy_url, gateway.admin_url, seed(gateway.admin_url, url))
         recorder.seen.clear()
         yield listeners
@@ -210,12 +215,12 @@ def request(host: str, *extra_headers: str, method: str = "GET", path: str = "/v
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-LISTENERS = ["proxy", "admin"]
+LISTENERS = ["proxy", "proxy-on-uvicorn", "admin"]
 
 
 def listener(live: Listeners, which: str) -> tuple[str, Callable[..., bytes]]:
     """The listener's URL, and how to build a request it serves with 200 (more headers optional)."""
-    if which == "proxy":
+    if which.startswith("proxy"):
         return live.proxy_url, functools.partial(request, TENANT_HOST, f"Authorization: Bearer {live.key}")
     return live.admin_url, functools.partial(request, "127.0.0.1", path="/healthz")
 
@@ -313,7 +318,7 @@ def test_a_50_mib_header_is_answered_431_while_it_is_still_being_sent(live, upst
 def test_101_header_fields_are_refused_431(live, upstream, which):
     recorder, _ = upstream
     url, build = listener(live, which)
-    fixed = 2 if which == "proxy" else 1  # Host (and Authorization)
+    fixed = 2 if which != "admin" else 1  # Host (and Authorization)
     fields = [f"X-Field-{i}: v" for i in range(MAX_HEADER_COUNT + 1 - fixed)]
     with connect(url) as sock:
         send_all(sock, build(*fields))
@@ -327,7 +332,7 @@ def test_101_header_fields_are_refused_431(live, upstream, which):
 def test_exactly_at_the_limits_passes(live, upstream, which):
     recorder, _ = upstream
     url, build = listener(live, which)
-    fixed = 2 if which == "proxy" else 1
+    fixed = 2 if which != "admin" else 1
     fields = [f"X-Field-{i}: v" for i in range(MAX_HEADER_COUNT - fixed - 1)]  # the pad is the 100th
 
     def block(pad: str) -> bytes:
@@ -342,7 +347,7 @@ def test_exactly_at_the_limits_passes(live, upstream, which):
     with connect(url) as sock:
         send_all(sock, over)
         assert read_response(sock)[0] == 431
-    if which == "proxy":
+    if which != "admin":
         assert len(recorder.seen) == 1 and recorder.seen[0]["header_count"] >= MAX_HEADER_COUNT - 2
 
 
@@ -366,7 +371,7 @@ def test_a_websocket_upgrade_is_refused_with_the_envelope(live, upstream, which)
     recorder, _ = upstream
     url, build = listener(live, which)
     with connect(url) as sock:
-        send_all(sock, build(*WEBSOCKET, path="/v1/realtime" if which == "proxy" else "/healthz"))
+        send_all(sock, build(*WEBSOCKET, path="/v1/realtime" if which != "admin" else "/healthz"))
         status, headers, body = read_response(sock)
         assert_envelope(status, headers, body, 400, "websocket_not_supported")
         assert headers["connection"] == "close"
@@ -423,7 +428,7 @@ def test_a_malformed_header_gets_the_envelope(live, which):
 def test_a_malformed_chunked_body_gets_the_envelope_and_is_never_forwarded(live, upstream, which, caplog):
     recorder, _ = upstream
     url, build = listener(live, which)
-    path = "/v1/chat" if which == "proxy" else "/api/v1/tenants"
+    path = "/v1/chat" if which != "admin" else "/api/v1/tenants"
     with connect(url) as sock:
         send_all(sock, build("Transfer-Encoding: chunked", method="POST", path=path) + b"5\r\n{}{}{\r\nzz\r\n")
         status, headers, body = read_response(sock)
@@ -450,7 +455,7 @@ def test_a_chunked_body_over_the_limit_is_refused_413(live, upstream, which, chu
     recorder, _ = upstream
     payload = json.dumps({"name": "x" * 64 * 1024, "subdomain": "big"}).encode()
     url, build = listener(live, which)
-    path = "/v1/chat" if which == "proxy" else "/api/v1/tenants"
+    path = "/v1/chat" if which != "admin" else "/api/v1/tenants"
     head = build("Transfer-Encoding: chunked", "Content-Type: application/json", method="POST", path=path)
     with connect(url) as sock:
         send_all(sock, head + chunked(payload, chunk_size))

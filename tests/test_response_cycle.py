@@ -1,5 +1,6 @@
-"""The listeners' leaner answer path (server/response_cycle.py), over real sockets on the
-gateway's own protocol class: what a client receives must be what uvicorn's cycle sent.
+"""The listeners' leaner answer paths, over real sockets: uvicorn's protocol with the gateway's
+cycle (server/response_cycle.py) and the Proxy listener's own protocol (server/proxy_protocol.py).
+What a client receives from either must be what uvicorn's own cycle sent.
 
 A small ASGI app sends each kind of answer; the client reads raw bytes, so framing, the header
 block and the order of arrival are seen as they are on the wire.
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from aiproxy_core.server.http_protocol import HttpLimits, limited_protocol
+from aiproxy_core.server.proxy_protocol import proxy_protocol
 from aiproxy_sdk import ServerThread
 
 PROCEED = threading.Event()
@@ -60,9 +62,10 @@ async def _wait_for(event: threading.Event) -> None:
         await asyncio.sleep(0.005)
 
 
-@pytest.fixture(scope="module")
-def server() -> Any:
-    protocol = limited_protocol(HttpLimits(header_timeout=5.0, max_header_bytes=16384, max_header_count=100))
+@pytest.fixture(scope="module", params=["uvicorn", "aiproxy"])
+def server(request: pytest.FixtureRequest) -> Any:
+    limits = HttpLimits(header_timeout=5.0, max_header_bytes=16384, max_header_count=100)
+    protocol = limited_protocol(limits) if request.param == "uvicorn" else proxy_protocol(limits)
     with ServerThread(app, http=protocol) as url:
         yield int(url.rsplit(":", 1)[1])
 

@@ -53,6 +53,14 @@ class ServerConfig(_Section):
     max_header_count: int = Field(default=100, ge=8, description="Most header fields in one request (431 above).")
     keepalive_timeout: float = Field(default=5.0, gt=0, description="Seconds an idle keep-alive connection stays open between requests.")
     shutdown_grace: float = Field(default=30.0, ge=0, description="Seconds in-flight requests (streams included) may take to finish after SIGTERM.")
+    proxy_server: Literal["aiproxy", "uvicorn"] = Field(
+        default="aiproxy",
+        description=(
+            "The Proxy listener's HTTP/1.1: `aiproxy`, the gateway's own protocol (less work per request), or `uvicorn`, "
+            "uvicorn's httptools protocol. Both apply the header limits above and behave the same on the wire; the Admin "
+            "listener always runs on uvicorn's."
+        ),
+    )
     trusted_proxies: list[Network] = Field(
         default_factory=list,
         description="Peers (CIDRs) whose `X-Forwarded-For`/`-Host`/`-Proto` and `Forwarded` are believed.",

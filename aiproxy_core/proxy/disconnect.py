@@ -5,10 +5,11 @@ When it comes, the request's task is cancelled, but only while it waits on the u
 response's head or its next chunk): cancelling it anywhere else could cut a plugin's store write
 in half, so elsewhere the flag is just set and checked.
 
-How the disconnect is heard: on the gateway's own listener (``server/http_protocol.py``) the
-request cycle's event is a :class:`DisconnectSignal`, which calls the watch when the connection
-drops; on any other ASGI server one task per request waits on ``receive()`` (that task and its
-callback were ~3 % of the gateway's CPU under load).
+How the disconnect is heard: the gateway's own listeners give ``receive`` an ``on_disconnect``
+on the object it is a method of (``server/proxy_protocol.py``'s exchange; on uvicorn's protocol,
+``server/response_cycle.py``'s cycle, through a :class:`DisconnectSignal`), which calls the watch
+when the connection drops; on any other ASGI server one task per request waits on ``receive()``
+(that task and its callback were ~3 % of the gateway's CPU under load).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class ClientDisconnected(Exception):
 
 
 class DisconnectWatch:
-    __slots__ = ("gone", "waiting", "_task", "_future", "_cycle", "_signal")
+    __slots__ = ("gone", "waiting", "_task", "_future", "_on_disconnect")
 
     def __init__(self, receive: Receive) -> None:
         self.gone = False
@@ -51,20 +52,15 @@ class DisconnectWatch:
         self.waiting = False
         self._task = asyncio.current_task()
         self._future: asyncio.Future[MutableMapping[str, Any]] | None = None
-        cycle = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle.receive
-        signal = getattr(cycle, "message_event", None)
-        self._cycle = cycle
-        self._signal = signal if isinstance(signal, DisconnectSignal) else None
-        if self._signal is not None:
-            self._signal.listener = self._on_signal
-            self._on_signal()  # it may have left while the body was read
+        # The gateway's listeners: receive is a method of an object that calls back on a disconnect
+        # (at once if the client left while the body was read).
+        on_disconnect: Callable[[Callable[[], None] | None], None] | None = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+        self._on_disconnect = on_disconnect
+        if on_disconnect is not None:
+            on_disconnect(self._client_left)
         else:
             self._future = asyncio.ensure_future(receive())
             self._future.add_done_callback(self._on_message)
-
-    def _on_signal(self) -> None:
-        if getattr(self._cycle, "disconnected", False):
-            self._client_left()
 
     def _on_message(self, future: "asyncio.Future[MutableMapping[str, Any]]") -> None:
         if future.cancelled() or future.exception() is not None:
@@ -99,5 +95,5 @@ class DisconnectWatch:
     def close(self) -> None:
         if self._future is not None:
             self._future.cancel()
-        if self._signal is not None:
-            self._signal.listener = None
+        if self._on_disconnect is not None:
+            self._on_disconnect(None)

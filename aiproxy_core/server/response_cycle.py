@@ -17,17 +17,14 @@ and writes the head and the body in two ``transport.write`` calls (two syscalls 
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any
+from typing import Any, Callable
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-__all__ = ["ProxyResponseCycle"]
+from .answer_head import answer_head, check_body_message, framed_body
 
-# uvicorn's HEADER_RE and HEADER_VALUE_RE: what a header name or value must not hold.
-_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+__all__ = ["ProxyResponseCycle"]
 
 
 class ProxyResponseCycle(RequestResponseCycle):
@@ -38,6 +35,22 @@ class ProxyResponseCycle(RequestResponseCycle):
     #: The head of an answer waiting for its body (see the module's docstring).
     _held_head: bytes | None = None
 
+    def on_disconnect(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener`` when the client leaves (at once if it has); None stops it. The
+        protocol set this cycle's event to a DisconnectSignal, which uvicorn sets on every change
+        (more body, the answer's end, the connection's loss): the listener is called on a loss."""
+        signal = self.message_event
+        if listener is None:
+            signal.listener = None  # type: ignore[attr-defined]
+            return
+
+        def on_signal() -> None:
+            if self.disconnected:
+                listener()
+
+        signal.listener = on_signal  # type: ignore[attr-defined]
+        on_signal()
+
     async def send(self, message: Any) -> None:
         if self.flow.write_paused and not self.disconnected:
             await self.flow.drain()
@@ -46,31 +59,16 @@ class ProxyResponseCycle(RequestResponseCycle):
         if not self.response_started:
             self._start(message)
             return
-        if self.response_complete:
-            raise RuntimeError(f"Unexpected ASGI message '{message['type']}' sent, after response already completed.")
-        if message["type"] != "http.response.body":
-            raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{message['type']}'.")
-        body = message.get("body", b"")
+        check_body_message(message, self.response_complete)
         more_body = message.get("more_body", False)
         held, self._held_head = self._held_head, None
-        if self.scope["method"] == "HEAD":
-            self.expected_content_length = 0
-        elif self.chunked_encoding:
-            content = [b"%x\r\n" % len(body), body, b"\r\n"] if body else []
-            if not more_body:
-                content.append(b"0\r\n\r\n")
-            self.transport.write(b"".join(content))
-        else:
-            if len(body) > self.expected_content_length:
-                raise RuntimeError("Response content longer than Content-Length")
-            self.expected_content_length -= len(body)
-            self.transport.write(held + body if held is not None else body)
-            held = None
-        if held is not None:
-            self.transport.write(held)
+        head_request = self.scope["method"] == "HEAD"
+        data, self.expected_content_length = framed_body(
+            message.get("body", b""), more_body, self.chunked_encoding, head_request, self.expected_content_length, held,
+        )
+        if data:
+            self.transport.write(data)
         if not more_body:
-            if self.expected_content_length != 0:
-                raise RuntimeError("Response content shorter than Content-Length")
             self.response_complete = True
             self.message_event.set()
             if not self.keep_alive:
@@ -83,7 +81,6 @@ class ProxyResponseCycle(RequestResponseCycle):
         self.response_started = True
         self.waiting_for_100_continue = False
         status_code = message["status"]
-        headers = message.get("headers", [])
         if self.access_log:
             self.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
@@ -93,38 +90,11 @@ class ProxyResponseCycle(RequestResponseCycle):
                 self.scope["http_version"],
                 status_code,
             )
-        if _BAD_NAME.search(b"".join([name for name, _ in headers])):
-            raise RuntimeError("Invalid HTTP header name.")
-        if _BAD_VALUE.search(b"".join([value for _, value in headers])):
-            raise RuntimeError("Invalid HTTP header value.")
-        content = [STATUS_LINE[status_code]]
-        for name, value in self.default_headers:  # the server's own (Server, Date): already valid
-            content += (name, b": ", value, b"\r\n")
-        has_connection_close = False
-        for name, value in headers:
-            name = name.lower()
-            if name == b"content-length":
-                if self.chunked_encoding is None:
-                    self.expected_content_length = int(value.decode())
-                    self.chunked_encoding = False
-            elif name == b"transfer-encoding":
-                if value.lower() == b"chunked":
-                    self.expected_content_length = 0
-                    self.chunked_encoding = True
-            elif name == b"connection":
-                if b"close" in [token.lower().strip() for token in value.split(b",")]:
-                    self.keep_alive = False
-                    has_connection_close = True
-            content += (name, b": ", value, b"\r\n")
-        if not self.keep_alive and not has_connection_close:
-            content.append(b"connection: close\r\n")
-        head_only = self.scope["method"] == "HEAD" or status_code in (204, 304)
-        if self.chunked_encoding is None and not head_only:
-            self.chunked_encoding = True  # neither Content-Length nor Transfer-Encoding given
-            content.append(b"transfer-encoding: chunked\r\n")
-        content.append(b"\r\n")
-        head = b"".join(content)
-        if self.chunked_encoding or head_only:
+        head_request = self.scope["method"] == "HEAD"
+        head, self.chunked_encoding, self.expected_content_length, self.keep_alive = answer_head(
+            status_code, message.get("headers", []), self.default_headers, self.keep_alive, head_request,
+        )
+        if self.chunked_encoding is not False or head_request:  # a stream, HEAD, 204/304: the head goes at once
             self.transport.write(head)
             return
         self._held_head = head

@@ -20,13 +20,15 @@ def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> t
     import uvicorn
 
     from .http_protocol import HttpLimits, limited_protocol
+    from .proxy_protocol import proxy_protocol
 
     server = gateway.config.server
+    limits = HttpLimits.from_server_config(server)
     common: dict[str, Any] = dict(
         lifespan="off",
         log_level=log_level,
         access_log=access_log,
-        http=limited_protocol(HttpLimits.from_server_config(server)),
+        http=limited_protocol(limits),
         ws="none",  # refused by the protocol (501 websocket_not_supported) until supported
         timeout_keep_alive=server.keepalive_timeout,
         timeout_graceful_shutdown=server.shutdown_grace,
@@ -38,5 +40,7 @@ def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> t
     # The JSON access log replaces uvicorn's line on the Proxy listener (one line per request, not two).
     if gateway.config.logging.access_log_format == "json":
         common["access_log"] = False
+    if server.proxy_server == "aiproxy":  # its own protocol writes no uvicorn access line: the JSON log is the proxy's
+        common["http"] = proxy_protocol(limits)
     proxy = uvicorn.Config(gateway.proxy_app, server_header=False, date_header=False, **common)
     return admin, proxy

@@ -44,13 +44,13 @@ def aggregates_of(rows: list[Row], country_of: CountryOf, accuracy: float) -> di
             country_of(address, header),
         )
         final.append(index.setdefault(combination, len(index)))
-    group_array = numpy.array(final, dtype=numpy.int64)[numpy.array(raw_groups, dtype=numpy.int64)]
+    group_array = numpy.array(final, dtype=numpy.int64)[numpy.fromiter(raw_groups, dtype=numpy.int64, count=len(raw_groups))]
     size = len(index)
     # One transpose in C instead of a comprehension per column; numpy checks the values.
     columns = list(zip(*rows))
     interrupted = numpy.fromiter(map(bool, columns[INTERRUPTED_BY]), dtype=bool, count=len(rows))
     # An error is what the client saw as one: a 4xx/5xx answer, or a stream cut short.
-    errors = (numpy.array(columns[STATUS], dtype=numpy.float64) >= 400) | interrupted
+    errors = (numpy.fromiter(columns[STATUS], dtype=numpy.float64, count=len(rows)) >= 400) | interrupted
     # Cost is summed in integer micro-dollars, each request's rounded first (as one request's is).
     micros = numpy.rint(_numbers(columns[COST]) * 1_000_000)
     counted = [
@@ -99,8 +99,8 @@ def _numbers(values: Sequence[Any], missing: float = 0.0) -> numpy.ndarray:
     """``values`` as floats, None as ``missing``; anything not a number (a plugin's mistake in an
     annotation) counts as ``missing`` too, as do negative and infinite ones, so one bad value
     cannot break or skew a whole flush."""
-    try:
-        array = numpy.array(values, dtype=numpy.float64)
+    try:  # fromiter: none of numpy.array's discovery of each value's shape and type
+        array = numpy.fromiter(values, dtype=numpy.float64, count=len(values))
     except (TypeError, ValueError):
         array = numpy.array([value if _number(value) is not None else None for value in values], dtype=numpy.float64)
     array[~((array >= 0) & (array < numpy.inf))] = missing  # NaN (from None) compares false

@@ -425,6 +425,18 @@ def test_a_malformed_header_gets_the_envelope(live, which):
 
 
 @pytest.mark.parametrize("which", LISTENERS)
+def test_a_malformed_request_pipelined_behind_a_good_one_does_not_take_its_answer(live, which):
+    # HTTP/1.1 answers in order: the good request is answered (not cancelled, not replaced by the
+    # refusal), then the connection closes.
+    url, build = listener(live, which)
+    with connect(url) as sock:
+        sock.sendall(build() + b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        status, _, _ = read_response(sock)
+        assert status == 200
+        assert closed_within(sock, 3.0)
+
+
+@pytest.mark.parametrize("which", LISTENERS)
 def test_a_malformed_chunked_body_gets_the_envelope_and_is_never_forwarded(live, upstream, which, caplog):
     recorder, _ = upstream
     url, build = listener(live, which)

@@ -110,6 +110,17 @@ def test_pipelined_requests_are_answered_in_order(port: int) -> None:
     assert answers[2]["query"] == "c=d" and all(answer["bytes"] == 3 for answer in answers)
 
 
+def test_a_bad_request_pipelined_behind_a_good_one_lets_the_good_one_be_answered(port: int) -> None:
+    # HTTP/1.1 answers in order: the refusal of the second cannot take the place of the first's
+    # answer, nor cancel it. The first is answered, then the connection closes.
+    with connect(port) as sock:
+        sock.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + b"NOT HTTP AT ALL\r\n\r\n")
+        buffered = bytearray()
+        head, answer = read_answer(sock, buffered)
+        assert head.startswith(b"HTTP/1.1 200") and answer["path"] == "/slow"
+        assert closed_within(sock, 2.0)
+
+
 def expecting_continue(sock: socket.socket, path: str) -> tuple[bytes, bytearray]:
     """Send a 5-byte POST to ``path`` with ``Expect: 100-continue`` but not its body; the first
     head the server sends, and what followed it."""

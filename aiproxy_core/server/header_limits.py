@@ -149,13 +149,20 @@ class HeaderLimits:
 
     # --- what the protocol says of its own request state ------------------------------------------
 
-    def _answering(self) -> tuple[bool, bool]:
-        """``(in_flight, busy)``: a request's app is running; an answer cannot be written now
-        (another is being written, or a pipelined request waits)."""
+    def _answering(self) -> str:
+        """What the connection is doing when a refusal comes: ``"idle"`` (no request in
+        flight), ``"reading"`` (a request's app runs and its body is still arriving: the refusal
+        is about that body), ``"answering"`` (the request in flight was read whole or its answer
+        has begun: the refusal is about a later, pipelined request)."""
         raise NotImplementedError
 
     def _abandon(self) -> None:
         """The in-flight request's app must see a disconnect and write nothing."""
+        raise NotImplementedError
+
+    def _finish_then_close(self) -> None:
+        """The in-flight request is answered, then the connection closes (requests queued behind
+        it are dropped: they came before the one refused)."""
         raise NotImplementedError
 
     # --- refusing -------------------------------------------------------------------------------------
@@ -167,12 +174,14 @@ class HeaderLimits:
         self._cancel_header_timer()
         if self.transport.is_closing():
             return
-        in_flight, busy = self._answering()
-        if busy:
-            # A parse error while another request is answered (in its body, or a pipelined one):
-            # an answer cannot go in the middle of another; the connection is cut.
-            self.transport.close()
+        state = self._answering()
+        if state == "answering":
+            # A later request is bad: HTTP/1.1 answers in order, so its refusal cannot go before
+            # the answer in flight. That one is sent, then the connection closes.
+            logger.info("closing the connection from %s after its answer in flight: %s %s in a pipelined request", self._peer(), error.status, error.code)
+            self._finish_then_close()
             return
+        in_flight = state == "reading"
         if in_flight:  # its app is reading the body: it sees a disconnect, and writes nothing
             self._abandon()
         request_id = new_request_id()

@@ -107,13 +107,20 @@ class LimitedHttpToolsProtocol(HeaderLimits, HttpToolsProtocol):
 
     # --- what HeaderLimits asks -------------------------------------------------------------------
 
-    def _answering(self) -> tuple[bool, bool]:
-        in_flight = self.cycle is not None and not self.cycle.response_complete
-        return in_flight, bool(self.pipeline) or (in_flight and self.cycle.response_started)
+    def _answering(self) -> str:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return "idle"
+        return "answering" if self.pipeline or cycle.response_started or not cycle.more_body else "reading"
 
     def _abandon(self) -> None:
         self.cycle.disconnected = True
         self.cycle.message_event.set()
+
+    def _finish_then_close(self) -> None:
+        self.pipeline.clear()
+        self.cycle.keep_alive = False
+        self._deaf = True
 
 
 def limited_protocol(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:

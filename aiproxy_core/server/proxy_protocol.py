@@ -423,14 +423,20 @@ class ProxyHttpProtocol(HeaderLimits, asyncio.Protocol):
 
     # --- what HeaderLimits asks -------------------------------------------------------------------
 
-    def _answering(self) -> tuple[bool, bool]:
+    def _answering(self) -> str:
         exchange = self._exchange
-        in_flight = exchange is not None and not exchange.response_complete
-        return in_flight, bool(self._pipeline) or (exchange is not None and in_flight and exchange.response_started)
+        if exchange is None or exchange.response_complete:
+            return "idle"
+        return "answering" if self._pipeline or exchange.response_started or not exchange.more_body else "reading"
 
     def _abandon(self) -> None:
         if self._exchange is not None:
             self._exchange.lost()
+
+    def _finish_then_close(self) -> None:
+        self._pipeline.clear()
+        if self._exchange is not None:
+            self._exchange.keep_alive = False
 
     # --- timers -------------------------------------------------------------------------------------
 

@@ -163,14 +163,18 @@ class Http1Connection(asyncio.Protocol):
         return body
 
     async def next_chunk(self) -> bytes:
-        """The body's next bytes as they arrived; ``b""`` once it is complete."""
-        while not self._chunks:
+        """The body's bytes that arrived since the last call (all of them: an upstream that sent
+        events in a burst, one HTTP chunk each, is passed on in one write, not one per event);
+        ``b""`` once it is complete."""
+        chunks = self._chunks
+        while not chunks:
             if self.complete:
                 if self._error is not None:
                     raise self._error
                 return b""
             await self._wait()
-        chunk = self._chunks.popleft()
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
         self._buffered -= len(chunk)
         return chunk
 

@@ -14,7 +14,7 @@
 # descendants (/proc/<pid>/stat fields 14 + 15), in µs, over the requests wrk completed.
 # Usage: bench/competitors.sh
 # Env: DURATION (per measurement, default 8s), CONNS (32), PYTHON (aiproxy's python, default
-#   /work/main/.venv/bin/python), ROUNDS (1; each round measures every target once, floor first).
+#   the repository's .venv/bin/python), ROUNDS (1; each round measures every target once, floor first).
 # Prints per round one line per target: name rps cpu_us_per_request rps/floor.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +23,7 @@ shared=$(cd "$root/../shared/bench" && pwd)
 dur=${DURATION:-8s}
 conns=${CONNS:-32}
 rounds=${ROUNDS:-1}
-python=${PYTHON:-/work/main/.venv/bin/python}
+python=${PYTHON:-$root/.venv/bin/python}
 [[ $python == */* ]] && python=$(realpath -s "$python")
 portkey_dir=/tmp/bench-portkey
 litellm_venv=/tmp/bench-litellm

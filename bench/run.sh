@@ -5,6 +5,7 @@
 #   redis: state in the Redis on 127.0.0.1:6379 (prefix aiproxy-bench).
 #   cluster: state on a private 3-master Redis Cluster (bench/private_cluster.py, the SDK's).
 # Env: DURATION, CONNS (passed to compare.sh); COMPARE (path to compare.sh); PYTHON (the venv's python);
+#   WORKERS: aiproxy serve --workers N (N > 1 needs redis or cluster);
 #   RULE: JSON of rule fields to add or replace (bench/seed_route.py), e.g. targets and routing;
 #   BILLING_WORKER=separate: the gateway does not run the billing worker (plugins.billing.run_worker
 #   false); an `aiproxy billing-worker` process beside it does.
@@ -43,14 +44,15 @@ if [[ ${BILLING_WORKER:-} == separate ]]; then
   (cd "$work" && exec "$python" -m aiproxy_core.cli.main billing-worker --config "$work/config.yaml") > "$work/worker.log" 2>&1 &
   pids+=($!)
 fi
-(cd "$work" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml") > "$work/gateway.log" 2>&1 &
+(cd "$work" && exec "$python" -m aiproxy_core.cli.main serve --config "$work/config.yaml" --workers "${WORKERS:-1}") > "$work/gateway.log" 2>&1 &
 pids=($! "${pids[@]}")
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 read -r sub key tenant < <("$python" "$here/seed_route.py" http://127.0.0.1:18080 "$chain")
-echo "gateway: $mode store, chain $chain${RULE:+, rule $RULE}, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}"
+echo "gateway: $mode store, chain $chain${RULE:+, rule $RULE}, tenant $sub${BILLING_WORKER:+, billing worker $BILLING_WORKER}, ${WORKERS:-1} worker(s)"
 # The gateway's own CPU time across the run (it is idle during the other rows), per request it
-# served: steadier than requests/s on a shared machine.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+# served: steadier than requests/s on a shared machine. With --workers, every worker's.
+tree() { echo "$1"; local child; for child in $(pgrep -P "$1" || true); do tree "$child"; done; }
+cpu_ticks() { local total=0 pid; for pid in $(tree "${pids[0]}"); do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
 before=$(cpu_ticks)
 "$compare" http://127.0.0.1:18081/v1/chat/completions -H "Host: $sub.bench.local" -H "Authorization: Bearer $key" | tee "$work/compare.txt"
 after=$(cpu_ticks)

@@ -54,6 +54,19 @@ async def test_headers_crossing_the_proxy(aiproxy_gateway):
     assert "authorization" not in seen, "the consumer's gateway key must never reach the upstream"
 
 
+def test_what_an_upstream_answers_with_passes_down_without_hop_by_hop_or_the_gateways_own_headers() -> None:
+    from aiproxy_core.proxy.headers import downstream_headers
+
+    raw = [
+        (b"Content-Type", b"application/json"), (b"Connection", b"keep-alive, X-Hop"), (b"X-Hop", b"1"), (b"Keep-Alive", b"timeout=5"),
+        (b"Transfer-Encoding", b"chunked"), (b"Content-Length", b"10"), (b"X-AIProxy-Cost", b"99"), (b"Connection", b"X-Other"),
+        (b"X-Other", b"2"), (b"X-Upstream", b"kept"),
+    ]
+    # Names lowercased; Connection and what it names, Keep-Alive, the framing, and a cost the
+    # upstream claims for this gateway are gone; the rest stays, in order.
+    assert downstream_headers(raw).raw == [(b"content-type", b"application/json"), (b"x-upstream", b"kept")]
+
+
 async def test_a_request_id_is_made_when_the_client_sends_none(aiproxy_gateway):
     response = await aiproxy_gateway.proxy.post("/v1/echo", json={})
     generated = response.headers["x-request-id"]

@@ -23,7 +23,7 @@ HOP_BY_HOP = frozenset(
 #: Set by the gateway itself, or secrets of the client that the upstream must not see.
 _NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "authorization", "x-api-key"}
 _NOT_FORWARDED_UP_IDENTITY = _NOT_FORWARDED_UP | {"accept-encoding"}
-_NOT_PASSED_DOWN = HOP_BY_HOP | {"content-length"}
+_NOT_PASSED_DOWN_BYTES = frozenset(name.encode() for name in HOP_BY_HOP | {"content-length"})
 
 
 def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
@@ -104,12 +104,17 @@ def upstream_request_headers(
 def downstream_headers(raw: Sequence[tuple[bytes, bytes]]) -> MutableHeaders:
     """The upstream's response headers minus hop-by-hop ones, Content-Length (set on send) and
     the gateway's own ``X-AIProxy-*`` (an upstream, or a gateway in front of it, must not speak
-    for this one: a cost or target it sent would read as this gateway's)."""
-    pairs = [(name.lower(), value) for name, value in raw]
-    tokens = {t.encode() for t in _connection_tokens((n.decode("latin-1"), v.decode("latin-1")) for n, v in pairs if n == b"connection")}
-    kept = [
-        (n, v)
-        for n, v in pairs
-        if n.decode("latin-1") not in _NOT_PASSED_DOWN and n not in tokens and not n.startswith(b"x-aiproxy-")
-    ]
+    for this one: a cost or target it sent would read as this gateway's). One pass over bytes: no
+    name is decoded."""
+    kept = []
+    named: set[bytes] | None = None  # the headers Connection names are hop-by-hop for this message
+    for name, value in raw:
+        name = name.lower()
+        if name in _NOT_PASSED_DOWN_BYTES or name.startswith(b"x-aiproxy-"):
+            if name == b"connection":
+                named = (named or set()) | {token.strip().lower() for token in value.split(b",") if token.strip()}
+            continue
+        kept.append((name, value))
+    if named:
+        kept = [(name, value) for name, value in kept if name not in named]
     return MutableHeaders(raw=kept)

@@ -390,12 +390,15 @@ class ProxyApp:
         return await self.router.forward(ctx, route.plan, path, upstream_headers, watch, bool(chain.response_chunk), overridden)
 
     async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send: Send, watch: DisconnectWatch | None) -> None:
-        headers = response.headers
+        # The gateway's own headers replace any of the same name, in one pass over the list
+        # (MutableHeaders' item assignment scans it once per header).
+        raw = response.headers.raw
+        own = [(b"x-request-id", shown_id.encode("latin-1"))]
         if ctx is not None and ctx.response_headers:
-            for name, value in ctx.response_headers.items():
-                headers[name] = value
-        headers["x-request-id"] = shown_id
-        raw = headers.raw
+            own += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in ctx.response_headers.items()]
+        names = {name for name, _ in own}
+        raw[:] = [pair for pair in raw if pair[0] not in names]
+        raw += own
         if response.stream is None:
             body = response.body or b""
             raw.append((b"content-length", str(len(body)).encode()))

@@ -121,6 +121,21 @@ async def test_a_client_cannot_grow_the_model_label_without_bound(aiproxy_gatewa
     assert total(found, "aiproxy_requests_total", tenant=tenant, gen_ai_request_model="other") == 30
 
 
+async def test_a_model_label_follows_an_edited_rule(aiproxy_gateway_factory, aiproxy_mock_upstream):
+    # The series a request counts in is looked up from a cache of earlier requests' labels: an
+    # edited rule (a new object) must not keep the label its old targets gave.
+    gw = await aiproxy_gateway_factory(rule={"target": None, "targets": [{"url": aiproxy_mock_upstream, "model": "house-model"}]})
+    for _ in range(3):
+        assert (await gw.chat(model="house-model")).status_code == 200
+    await gw.set_chain([], targets=[{"url": aiproxy_mock_upstream, "model": "other-house-model"}])
+    for _ in range(2):
+        assert (await gw.chat(model="house-model")).status_code == 200
+    found = await scrape(gw)
+    tenant = gw.tenant["id"]
+    assert total(found, "aiproxy_requests_total", tenant=tenant, gen_ai_request_model="house-model") == 3
+    assert total(found, "aiproxy_requests_total", tenant=tenant, gen_ai_request_model="other") == 2
+
+
 async def test_label_sets_beyond_max_series_are_counted_together(aiproxy_gateway_factory):
     gw = await aiproxy_gateway_factory(config={"metrics": {"max_series": 2}})
     for model in ("gpt-4o", "gpt-4o-mini", "o3", "gpt-4.1"):

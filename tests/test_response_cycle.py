@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -94,6 +95,20 @@ def test_a_whole_answer_arrives_framed_as_before(server: int) -> None:
     assert lines[0] == b"HTTP/1.1 200 OK" and body == b"hello"
     assert b"content-type: text/plain" in lines and b"content-length: 5" in lines  # names lowercased, as uvicorn sends them
     assert any(line.startswith(b"date: ") for line in lines)  # the server's own headers, as before
+
+
+def test_a_kept_alive_connection_gets_the_current_date(server: int) -> None:
+    # The server replaces its default headers every second; a connection must not keep the first.
+    def date_of(answer: bytes) -> bytes:
+        return next(line for line in answer.split(b"\r\n") if line.startswith(b"date: "))
+
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
+        sock.sendall(b"GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = read_until(sock, b"hello")
+        time.sleep(1.2)
+        sock.sendall(b"GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+        second = read_until(sock, b"hello")
+    assert date_of(first) != date_of(second)
 
 
 def test_the_head_is_not_held_when_the_body_comes_later(server: int) -> None:

@@ -43,7 +43,7 @@ class Refused(Exception):
 
 class HeaderLimits:
     """The limits of one connection. The class using it sets ``limits`` (a class attribute), has
-    ``loop``, ``transport``, ``parser`` and ``client``, calls :meth:`_init_limits` in its
+    ``loop``, ``transport``, ``parser``, ``client`` and ``server_state``, calls :meth:`_init_limits` in its
     ``__init__``, and says through :meth:`_answering` and :meth:`_abandon` what its own request
     state is."""
 
@@ -52,6 +52,7 @@ class HeaderLimits:
     transport: asyncio.Transport
     parser: Any
     client: tuple[str, int] | None
+    server_state: Any  # uvicorn's ServerState: its default_headers go on every refusal
 
     def _init_limits(self) -> None:
         limits = self.limits
@@ -185,7 +186,7 @@ class HeaderLimits:
         if in_flight:  # its app is reading the body: it sees a disconnect, and writes nothing
             self._abandon()
         request_id = new_request_id()
-        self.transport.write(refusal_bytes(error, request_id, self._default_headers()))
+        self.transport.write(refusal_bytes(error, request_id, self.server_state.default_headers))
         logger.info("refused a request from %s with %d %s (request id %s)", self._peer(), error.status, error.code, request_id)
         if not in_flight and self.transport.can_write_eof():
             # Nothing else writes on this connection now: half-close, and read on for a moment.
@@ -193,10 +194,6 @@ class HeaderLimits:
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
-
-    def _default_headers(self) -> list[tuple[bytes, bytes]]:
-        headers: list[tuple[bytes, bytes]] = getattr(self, "server_state").default_headers
-        return headers
 
     # --- the header timer -----------------------------------------------------------------------------
 

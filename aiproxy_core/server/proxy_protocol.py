@@ -162,7 +162,7 @@ class _Exchange:
         scope: Any = self.scope
         self.head_only = scope["method"] == "HEAD"
         head, chunked, self.expected_length, self.keep_alive = answer_head(
-            status, message.get("headers", ()), connection.default_headers, self.keep_alive, self.head_only,
+            status, message.get("headers", ()), connection.server_state.default_headers, self.keep_alive, self.head_only,
         )
         self.chunked = chunked
         if connection.access_log:  # uvicorn's line (logging.access_log with the plain format)
@@ -193,8 +193,9 @@ class ProxyHttpProtocol(HeaderLimits, asyncio.Protocol):
         self.app: Callable[..., Awaitable[None]] = config.loaded_app
         self.loop = _loop or asyncio.get_event_loop()
         self.keepalive_timeout: float = config.timeout_keep_alive
+        # Its default_headers are read per answer: uvicorn's server replaces that list every
+        # second (the Date header), so a copy kept per connection would go stale.
         self.server_state = server_state
-        self.default_headers: list[tuple[bytes, bytes]] = server_state.default_headers
         self.access_logger = logging.getLogger("uvicorn.access")
         self.access_log = self.access_logger.hasHandlers()  # as uvicorn decides it
         self.parser = httptools.HttpRequestParser(self)
@@ -402,7 +403,7 @@ class ProxyHttpProtocol(HeaderLimits, asyncio.Protocol):
     def _answer_error(self, message: str, request_id: str) -> None:
         """A 500 envelope and close: the app failed before its answer began."""
         if not self.transport.is_closing():
-            self.transport.write(refusal_bytes(GatewayError(message), request_id, self.default_headers))
+            self.transport.write(refusal_bytes(GatewayError(message), request_id, self.server_state.default_headers))
             self.transport.close()
 
     def response_complete(self, exchange: _Exchange) -> None:

@@ -18,7 +18,7 @@ __all__ = ["UnfitJSON", "loads", "strict_loads"]
 
 #: Every digit as "0", so that nineteen digits in a row (maybe an integer past 64 bits, which
 #: orjson reads as a float) are one substring search: ~1 µs for a queue item, where a regular
-#: expression took ~8 µs (more than the parse it guarded).
+#: expression took ~8 µs (more than the parse it guarded). Only then is the parsed value walked.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _NINETEEN_DIGITS = b"0" * 19
 
@@ -29,12 +29,29 @@ def loads(data: bytes | str) -> Any:
     bits (orjson reads those as floats); what orjson refuses (``NaN``, ``Infinity``, deep nesting)
     goes to ``json.loads``, which accepts it or raises its own error."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-    if _NINETEEN_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+    # Nineteen digits in a row are mostly inside strings (a request id's hex, say): only when
+    # orjson also gave a float as large as an integer past 64 bits may it have read one as a float.
+    if _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO) and _holds_huge_float(value):
+        return json.loads(data)
+    return value
+
+
+#: The smallest magnitude orjson gives a float for an integer it cannot hold (below -2**63, or 2**64 up).
+_HUGE = float(2**63)
+
+
+def _holds_huge_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return not -_HUGE < value < _HUGE
+    if isinstance(value, dict):
+        return any(_holds_huge_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_huge_float(item) for item in value)
+    return False
 
 
 class UnfitJSON(ValueError):

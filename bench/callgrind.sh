@@ -6,7 +6,11 @@
 # Usage: bench/callgrind.sh VARIANT...
 #   VARIANT: "name | rule-json | chain-json", as bench/ab.sh (without its gateway field).
 # Env: REQUESTS (default 2000), WARMUP (500: fewer leaves first-call costs in the count), PYTHON, CONFIG (YAML lines added to the config,
-#   e.g. CONFIG='metrics: {enabled: false}'), COMPARE (../shared/bench/compare.sh's location).
+#   e.g. CONFIG='metrics: {enabled: false}'), COMPARE (../shared/bench/compare.sh's location),
+#   CONNS and DURATION (e.g. CONNS=32 DURATION=30s: the counted requests come from wrk at that many
+#   connections for that long instead of one connection in sequence, so what batches per event-loop
+#   turn under load, as Redis calls do, is counted as it runs under load; wrk must be installed),
+#   KEEP (a folder: each variant's callgrind dump is copied there as NAME.out, for callgrind_annotate).
 # Prints per variant: instructions per request, and the ratio to the first variant.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,11 +59,17 @@ for variant in "$@"; do
   send "$sub.bench.local" "$key" "$warmup"
   callgrind_control -i on "$gateway" >/dev/null 2>&1
   callgrind_control -z "$gateway" >/dev/null 2>&1
-  send "$sub.bench.local" "$key" "$requests"
+  if [[ -n ${CONNS:-} ]]; then
+    requests=$(wrk -t1 -c"$CONNS" -d"${DURATION:-30s}" --timeout 30s -s "$shared/post.lua" -H "Host: $sub.bench.local" \
+      -H "Authorization: Bearer $key" http://127.0.0.1:18091/v1/chat/completions | awk '/requests in/ {print $1}')
+  else
+    send "$sub.bench.local" "$key" "$requests"
+  fi
   callgrind_control -d "$gateway" >/dev/null 2>&1
   callgrind_control -i off "$gateway" >/dev/null 2>&1
   dump=$(ls -t "$work"/cg.out.* | head -1)
   total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+  [[ -n ${KEEP:-} ]] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/$name.out"
   per=$((total / requests))
   [[ -z $first ]] && first=$per
   printf '%16s%16d%16.4f\n' "$name" "$per" "$(echo "$per / $first" | bc -l)"

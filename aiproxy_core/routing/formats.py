@@ -94,7 +94,10 @@ class FormatBridge:
         if response.status >= 400 or b'"usage"' not in (response.body or b""):
             return
         if parsed is None:
-            parsed = _parsed(response.body or b"")
+            try:
+                parsed = response.json  # parsed once: hooks that read ctx.response.json get this parse
+            except ValueError:
+                parsed = None
         if isinstance(parsed, dict):
             self.cost.of_answer(ctx, target, parsed)
 

@@ -30,7 +30,7 @@ import os
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from ..redis_scripts import RequestScript
-from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
+from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind, new_verdict
 from .counter_windows import FixedBucket, SlidingBuckets, checked_amount, checked_kind, window_ms
 from .keyspace import KeySpace
 from .redis_count_batch import COUNT_MANY, count_many_arguments
@@ -325,7 +325,7 @@ def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], part
     """Verdicts from COUNT_MANY's reply for one call, the waits computed as COUNT computes them in
     Lua (a call whose counters are all sliding or fixed needs only the check and the write in
     Redis: its waits follow from what it returns)."""
-    allowed = all(parts[i] == 1 for i in range(0, len(parts), 4))
+    allowed = parts[0] == 1 if len(parts) == 4 else all(parts[i] == 1 for i in range(0, len(parts), 4))
     verdicts = []
     for i, (request, width) in enumerate(zip(requests, widths)):
         fits, cur, prev, elapsed = parts[4 * i : 4 * i + 4]
@@ -339,14 +339,8 @@ def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], part
             retry = reset = window.wait_ms(request.limit - request.cost) / 1000
         else:
             retry = reset = math.inf
-        verdicts.append(_verdict(allowed, count, request.limit, retry, reset))
+        verdicts.append(new_verdict(allowed, count, request.limit, retry, reset))
     return verdicts
-
-
-def _verdict(allowed: bool, count: float, limit: int, retry_after: float, reset_after: float) -> CounterVerdict:
-    return CounterVerdict(
-        allowed=allowed, count=count, limit=limit, remaining=max(0.0, limit - count), retry_after=retry_after, reset_after=reset_after
-    )
 
 
 def _seconds(ms: int) -> float:
@@ -460,7 +454,7 @@ class RedisCounters(Counters):
         for i, (request, width) in enumerate(zip(requests, widths)):
             _, cur, prev, elapsed, retry, reset = parts[6 * i : 6 * i + 6]
             count = prev * (width - elapsed) / width + cur if prev else cur
-            verdicts.append(_verdict(allowed, count, request.limit, _seconds(retry), _seconds(reset)))
+            verdicts.append(new_verdict(allowed, count, request.limit, _seconds(retry), _seconds(reset)))
         return verdicts
 
     async def refund(self, name: str, cost: int, *, window: float, kind: WindowKind = "sliding") -> None:

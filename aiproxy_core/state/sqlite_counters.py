@@ -21,7 +21,7 @@ import math
 import sqlite3
 from typing import Iterator, Sequence
 
-from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind
+from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind, new_verdict
 from .counter_windows import (
     ExactLog,
     FixedBucket,
@@ -131,14 +131,7 @@ def _distinct(counters: list[tuple[str, str, int]]) -> None:
 
 
 def _verdict(judgement: Judgement, limit: int, *, allowed: bool) -> CounterVerdict:
-    return CounterVerdict(
-        allowed=allowed,
-        count=judgement.count,
-        limit=limit,
-        remaining=max(0.0, limit - judgement.count),
-        retry_after=judgement.retry_ms / 1000,
-        reset_after=judgement.reset_ms / 1000,
-    )
+    return new_verdict(allowed, judgement.count, limit, judgement.retry_ms / 1000, judgement.reset_ms / 1000)
 
 
 class SqliteCounters(Counters):

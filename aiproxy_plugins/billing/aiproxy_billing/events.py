@@ -19,7 +19,10 @@ def billing_subject(consumer_id: str | None, key_id: str) -> str:
     return consumer_id if consumer_id is not None else f"key:{key_id}"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, 3.7 µs for these 13
+# against 0.46 µs, and an event is built twice per billed request (appended, then claimed). Nothing
+# changes an event after it is built, and none is hashed.
+@dataclass(slots=True)
 class BillingEvent:
     request_id: str
     tenant_id: str

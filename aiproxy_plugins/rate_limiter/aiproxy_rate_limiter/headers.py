@@ -18,7 +18,9 @@ __all__ = ["PolicyStatus", "UNAVAILABLE_HEADER", "limit_headers"]
 UNAVAILABLE_HEADER = ("X-RateLimit-Status", "unavailable")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per limit per request, and a frozen dataclass sets each field through
+# object.__setattr__ (1.4 µs for these six, ~0.3 µs plain). None is changed or hashed.
+@dataclass(slots=True)
 class PolicyStatus:
     name: str
     limit: int
@@ -31,17 +33,36 @@ class PolicyStatus:
 
 def _sf_string(text: str) -> str:
     """A structured-field string (RFC 8941): quoted, with ``\\`` and ``"`` escaped."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    found = _SF_STRINGS.get(text)
+    if found is None:
+        if len(_SF_STRINGS) >= 1024:
+            _SF_STRINGS.clear()
+        found = _SF_STRINGS[text] = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return found
+
+
+#: Policy names as structured-field strings: the same few on every request.
+_SF_STRINGS: dict[str, str] = {}
 
 
 def limit_headers(statuses: Sequence[PolicyStatus]) -> dict[str, str]:
     if not statuses:
         return {}
-    tightest = min(statuses, key=lambda s: (not s.refusing, s.remaining, -s.reset_seconds))
+    if len(statuses) == 1:  # the usual case, without the sort key and the joins: 4.4 -> ~1.5 µs
+        tightest = statuses[0]
+        name = _sf_string(tightest.name)
+        remaining, reset = str(tightest.remaining), str(tightest.reset_seconds)
+        policy = f"{name};q={tightest.limit};w={tightest.window_seconds}"
+        state = f"{name};r={remaining};t={reset}"
+    else:
+        tightest = min(statuses, key=lambda s: (not s.refusing, s.remaining, -s.reset_seconds))
+        remaining, reset = str(tightest.remaining), str(tightest.reset_seconds)
+        policy = ", ".join(f"{_sf_string(s.name)};q={s.limit};w={s.window_seconds}" for s in statuses)
+        state = ", ".join(f"{_sf_string(s.name)};r={s.remaining};t={s.reset_seconds}" for s in statuses)
     return {
-        "RateLimit-Policy": ", ".join(f"{_sf_string(s.name)};q={s.limit};w={s.window_seconds}" for s in statuses),
-        "RateLimit": ", ".join(f"{_sf_string(s.name)};r={s.remaining};t={s.reset_seconds}" for s in statuses),
+        "RateLimit-Policy": policy,
+        "RateLimit": state,
         "X-RateLimit-Limit": str(tightest.limit),
-        "X-RateLimit-Remaining": str(tightest.remaining),
-        "X-RateLimit-Reset": str(tightest.reset_seconds),
+        "X-RateLimit-Remaining": remaining,
+        "X-RateLimit-Reset": reset,
     }

@@ -111,13 +111,13 @@ class RateLimiterSettings(BaseModel):
 
     #: The counters a request touches, per (tier, scope, subject): names built once per consumer
     #: (or IP, or header value), not per request. Bounded: a flood of new subjects clears it.
-    #: (A private attribute of a pydantic model is read through ``__getattr__``, ~0.5 µs: the
-    #: request path reads this one once.)
+    #: (A private attribute of a pydantic model is read through its ``__getattr__``, in Python:
+    #: ``counting`` took 3.5 µs that way, 0.4 µs reading ``__pydantic_private__`` itself.)
     _counting: dict[tuple[str, str, str], tuple[tuple[Policy, ...], tuple[Slot, ...]]] = PrivateAttr(default_factory=dict)
 
     def counting(self, tier: str, scope: str, subject: str) -> tuple[tuple[Policy, ...], tuple[Slot, ...]]:
         """The policies of ``tier`` and one :class:`Slot` per policy, counted for ``subject`` in ``scope``."""
-        cache = self._counting
+        cache = self.__pydantic_private__["_counting"]  # type: ignore[index]
         key = (tier, scope, subject)
         found = cache.get(key)
         if found is None:
@@ -125,7 +125,7 @@ class RateLimiterSettings(BaseModel):
                 cache.clear()
             policies = self.policies(tier)
             found = cache[key] = (policies, counter_slots(policies, cost=self.cost, scope=scope, subject=subject))
-        return found
+        return found  # type: ignore[no-any-return]
 
     def policies(self, tier: str) -> tuple[Policy, ...]:
         """Every limit that applies to a request of a tenant on ``tier``."""

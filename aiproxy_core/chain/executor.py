@@ -17,6 +17,7 @@ logger = logging.getLogger("aiproxy.chain")
 _UNREACHABLE: tuple[type[Exception], ...] = (*STORE_UNREACHABLE, OSError)
 
 _CTX_SETTINGS = ("ctx", "settings")
+_CTX_SETTINGS_ENTRY = ("ctx", "settings", "entry")
 _CTX = ("ctx",)
 
 #: How a runner calls one step: :func:`call_step`, or tracing's wrapper of it (a span per step),
@@ -31,6 +32,8 @@ def _called(step: Step, ctx: RequestContext, chunk: bytes | None) -> Any:
         return step.function(ctx=ctx, settings=step.settings)
     if argnames == _CTX:
         return step.function(ctx=ctx)
+    if argnames == _CTX_SETTINGS_ENTRY:  # the rate limiter's, on every request it counts
+        return step.function(ctx=ctx, settings=step.settings, entry=step.entry)
     available = {"ctx": ctx, "settings": step.settings, "chunk": chunk, "entry": step.entry}
     return step.function(**{name: available[name] for name in argnames})
 

@@ -43,4 +43,5 @@ def listener_configs(gateway: Gateway, *, log_level: str, access_log: bool) -> t
     if server.proxy_server == "aiproxy":  # its own protocol writes no uvicorn access line: the JSON log is the proxy's
         common["http"] = proxy_protocol(limits)
     proxy = uvicorn.Config(gateway.proxy_app, server_header=False, date_header=False, **common)
+    gateway.proxy_app.post_response_in_task = True  # both protocols answer before the app returns
     return admin, proxy

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence, Union
+from typing import Any, Literal, Sequence, TypeVar, Union
 
 __all__ = [
     "CounterRefund",
@@ -211,22 +211,27 @@ class CounterVerdict:
 
 
 def new_verdict(allowed: bool, count: float, limit: int, retry_after: float, reset_after: float) -> CounterVerdict:
-    """What the stores answer (``remaining`` follows from ``count``), built without the frozen
-    dataclass's ``__init__``: it sets each field through ``object.__setattr__``, 1.5 µs against
-    0.4 µs for the same instance written straight into its ``__dict__``, once per counter per
-    rate-limited request."""
-    verdict = _new(CounterVerdict)
-    fields = verdict.__dict__
-    fields["allowed"] = allowed
-    fields["count"] = count
-    fields["limit"] = limit
-    fields["remaining"] = max(0.0, limit - count)
-    fields["retry_after"] = retry_after
-    fields["reset_after"] = reset_after
-    return verdict
+    """What the stores answer (``remaining`` follows from ``count``), built by :func:`_frozen`."""
+    return _frozen(CounterVerdict, {
+        "allowed": allowed, "count": count, "limit": limit, "remaining": max(0.0, limit - count),
+        "retry_after": retry_after, "reset_after": reset_after,
+    })
 
 
-_new = object.__new__
+_T = TypeVar("_T")
+
+
+def _frozen(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """An instance of the frozen dataclass ``cls`` (no slots, no ``__post_init__`` to run) with
+    ``fields`` as its ``__dict__``. Its own ``__init__`` sets each field through
+    ``object.__setattr__``: 1.5 µs for a verdict against ~0.4 µs here, and the stores build one
+    per counter per rate-limited request, one per claimed queue item."""
+    instance = _new(cls)
+    _set(instance, "__dict__", fields)
+    return instance
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +344,11 @@ class QueueEntry:
     def __post_init__(self) -> None:
         if not self.batch:
             object.__setattr__(self, "batch", self.id)
+
+
+def new_queue_entry(item_id: str, item: Value, attempts: int, batch: str) -> QueueEntry:
+    """A claimed item as the stores hand it out (``batch`` given), built by :func:`_frozen`."""
+    return _frozen(QueueEntry, {"id": item_id, "item": item, "attempts": attempts, "batch": batch or item_id})
 
 
 class Queue(abc.ABC):

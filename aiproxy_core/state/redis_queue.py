@@ -27,7 +27,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..redis_scripts import RequestScript
-from .api import Queue, QueueEntry, Value
+from .api import Queue, QueueEntry, Value, new_queue_entry
 from .keyspace import KeySpace
 from .queue_checks import check_claim, checked_name
 from .turn_batch import TurnBatch
@@ -288,7 +288,7 @@ class RedisQueue(Queue):
             batch = f"{self._name}/{entry_id}"
             for index in range(len(flat) // 2):
                 if mask[index : index + 1] != "1":  # acknowledged already by the worker before
-                    claimed.append(QueueEntry(f"{entry_id}:{flat[2 * index]}", decode(flat[2 * index + 1]), int(attempts), batch))
+                    claimed.append(new_queue_entry(f"{entry_id}:{flat[2 * index]}", decode(flat[2 * index + 1]), int(attempts), batch))
         return claimed
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
-from .api import Queue, QueueEntry, Value
+from .api import Queue, QueueEntry, Value, new_queue_entry
 from .queue_checks import check_claim, checked_name
 from .sqlite_db import StateDatabase
 from .turn_batch import TurnBatch
@@ -109,7 +109,7 @@ class SqliteQueue(Queue):
                 " WHERE plugin = ? AND queue = ? AND grp = ? AND item_id = ?",
                 [(worker, now, plugin, name, group, item_id) for item_id, _, _ in stale],
             )
-            entries = [QueueEntry(str(item_id), _decoded(item), attempts + 1, f"{name}/{item_id}") for item_id, attempts, item in stale]
+            entries = [new_queue_entry(str(item_id), _decoded(item), attempts + 1, f"{name}/{item_id}") for item_id, attempts, item in stale]
             if len(entries) < count:
                 new = conn.execute(
                     "SELECT id, item FROM state_queue_items WHERE plugin = ? AND queue = ? AND id > ? ORDER BY id LIMIT ?",
@@ -121,7 +121,7 @@ class SqliteQueue(Queue):
                         [(plugin, name, group, item_id, worker, now) for item_id, _ in new],
                     )
                     conn.execute("UPDATE state_queue_groups SET cursor = ? WHERE plugin = ? AND queue = ? AND grp = ?", (new[-1][0], plugin, name, group))
-                    entries.extend(QueueEntry(str(item_id), _decoded(item), 1, f"{name}/{item_id}") for item_id, item in new)
+                    entries.extend(new_queue_entry(str(item_id), _decoded(item), 1, f"{name}/{item_id}") for item_id, item in new)
         return entries
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:

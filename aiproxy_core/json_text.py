@@ -45,12 +45,18 @@ _HUGE = float(2**63)
 
 
 def _holds_huge_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return not -_HUGE < value < _HUGE
-    if isinstance(value, dict):
-        return any(_holds_huge_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_huge_float(item) for item in value)
+    # A loop over a stack, not a call per value: a queued event is a dozen flat fields.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not -_HUGE < item < _HUGE:
+                return True
+        elif kind is dict:
+            stack += item.values()
+        elif kind is list:
+            stack += item
     return False
 
 

@@ -353,14 +353,15 @@ def _model(ctx: RequestContext) -> str:
 
 
 def _ask_for_stream_usage(ctx: RequestContext, state: Any) -> None:
-    if "json" not in ctx.request.headers.get("content-type", ""):
-        return  # not a JSON body: nothing to ask, and nothing to parse
     raw = ctx.request.body
     if b'"stream"' not in raw and b"\\u" not in raw:
         # Most requests are not streamed: skip parsing the body (~2 % of the gateway's CPU under
         # load). A body with \u escapes is parsed anyway: "\u0073tream" is also the key stream,
-        # and a client must not dodge token billing by spelling it so.
+        # and a client must not dodge token billing by spelling it so. (Before the header look-up
+        # below, which scans and decodes the request's headers: this is one search in bytes.)
         return
+    if "json" not in ctx.request.headers.get("content-type", ""):
+        return  # not a JSON body: nothing to ask, and nothing to parse
     try:
         body = ctx.request.json
     except BadRequest:

@@ -26,6 +26,16 @@ class Step:
     settings: Any
     on_error: str
     entry: EntryRef
+    #: The arguments the hook takes that are the same on every call (``settings``, ``entry``),
+    #: and the names of those that change per call (``ctx``, ``chunk``): worked out here, once per
+    #: chain, so a call builds no dict of what it could pass (~0.7 µs a call).
+    fixed: dict[str, Any] = field(init=False, compare=False, repr=False)
+    per_call: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        same = {"settings": self.settings, "entry": self.entry}
+        object.__setattr__(self, "fixed", {name: same[name] for name in self.argnames if name in same})
+        object.__setattr__(self, "per_call", tuple(name for name in self.argnames if name not in same))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,6 @@ logger = logging.getLogger("aiproxy.chain")
 #: request is refused 503 ``plugin_unavailable`` (retry later), not 500 as for a plugin bug.
 _UNREACHABLE: tuple[type[Exception], ...] = (*STORE_UNREACHABLE, OSError)
 
-_CTX_SETTINGS = ("ctx", "settings")
-_CTX_SETTINGS_ENTRY = ("ctx", "settings", "entry")
 _CTX = ("ctx",)
 
 #: How a runner calls one step: :func:`call_step`, or tracing's wrapper of it (a span per step),
@@ -27,15 +25,10 @@ StepCall = Callable[[Step, RequestContext, bytes | None], Awaitable[Any]]
 
 def _called(step: Step, ctx: RequestContext, chunk: bytes | None) -> Any:
     """The hook called with the arguments it names (awaitable if it is an ``async def``)."""
-    argnames = step.argnames
-    if argnames == _CTX_SETTINGS:  # the common signatures, without building a dict
-        return step.function(ctx=ctx, settings=step.settings)
-    if argnames == _CTX:
-        return step.function(ctx=ctx)
-    if argnames == _CTX_SETTINGS_ENTRY:  # the rate limiter's, on every request it counts
-        return step.function(ctx=ctx, settings=step.settings, entry=step.entry)
-    available = {"ctx": ctx, "settings": step.settings, "chunk": chunk, "entry": step.entry}
-    return step.function(**{name: available[name] for name in argnames})
+    if step.per_call == _CTX:  # every stage hook but response_chunk, without building a dict
+        return step.function(ctx=ctx, **step.fixed)
+    given = {"ctx": ctx, "chunk": chunk}
+    return step.function(**{name: given[name] for name in step.per_call}, **step.fixed)
 
 
 async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None) -> Any:

@@ -211,13 +211,14 @@ class ProxyApp:
                 ctx.annotations["client_disconnected"] = True
                 ctx.annotations[INTERRUPTED] = "client"
                 ctx.response = ProxyResponse(CLIENT_CLOSED_REQUEST, None, b"")
-                self._after_response(chain, ctx)
             if self.access_log is not None:
                 self._log_access(self.access_log, started, request_id, client_id, scope, ctx, view, None)
             if self.metrics is not None:
                 self.metrics.record(started, CLIENT_CLOSED_REQUEST, view.tenant.id if view is not None else "", ctx, None)
             if trace is not None:
                 trace.end(scope, ctx, view.tenant if view is not None else None, None, CLIENT_CLOSED_REQUEST)
+            if ctx is not None and chain is not None and chain.post_response:
+                await self._after_response(chain, ctx)  # last, as on an answered request: the log and metrics do not wait
             return
         except GatewayError as exc:
             response = error_response(exc, shown_id)
@@ -236,20 +237,18 @@ class ProxyApp:
                 trace.end(scope, ctx, view.tenant if view is not None else None, response, response.status)
         if ctx is not None and chain is not None and chain.post_response:
             ctx.response = response
-            if self.post_response_in_task and ctx.trace is None and not chain.post_response_now:
-                # The answer is out and the listener has already moved on to the connection's next
-                # request (both protocols start it once an answer is complete, whatever its task
-                # still does): the request's own task runs the hooks, instead of a new task per
-                # request (create, schedule, register: ~5 % of the monetized chain's CPU).
-                await run_post_response(chain.post_response, ctx)
-            else:
-                self._after_response(chain, ctx)
+            await self._after_response(chain, ctx)
 
-    def _after_response(self, chain: CompiledChain, ctx: RequestContext) -> None:
-        """post_response: inline when its hooks are all plain ``def`` (no task per request), else
-        in the background; traced requests always in the background (their stage is a span)."""
-        if chain.post_response_now and ctx.trace is None:
+    async def _after_response(self, chain: CompiledChain, ctx: RequestContext) -> None:
+        """post_response, once the answer is out (or the client left), with no task per request
+        where that can be: called inline when its hooks are all plain ``def``; awaited in the
+        request's own task behind the gateway's listeners (:attr:`post_response_in_task`: the
+        connection's next request is already being served); else in a background task, as for
+        traced requests (their stage is a span that may end after the request's)."""
+        if ctx.trace is None and chain.post_response_now:
             run_post_response_now(chain.post_response, ctx)
+        elif ctx.trace is None and self.post_response_in_task:
+            await run_post_response(chain.post_response, ctx)
         else:
             self.in_background(_post_response(chain.post_response, ctx))
 

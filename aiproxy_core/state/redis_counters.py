@@ -325,7 +325,7 @@ def _bucket_verdicts(requests: Sequence[CounterRequest], widths: list[int], part
     """Verdicts from COUNT_MANY's reply for one call, the waits computed as COUNT computes them in
     Lua (a call whose counters are all sliding or fixed needs only the check and the write in
     Redis: its waits follow from what it returns)."""
-    allowed = parts[0] == 1 if len(parts) == 4 else all(parts[i] == 1 for i in range(0, len(parts), 4))
+    allowed = 0 not in parts[::4]  # each counter's fits flag is 1 or 0: one search in C, no generator
     verdicts = []
     for i, (request, width) in enumerate(zip(requests, widths)):
         fits, cur, prev, elapsed = parts[4 * i : 4 * i + 4]

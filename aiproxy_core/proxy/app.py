@@ -378,10 +378,11 @@ class ProxyApp:
             await discard(current)
             ctx.response = replaced
 
-    async def _forward(
+    def _forward(
         self, ctx: RequestContext, chain: CompiledChain, scope: Scope, host: str | None, watch: DisconnectWatch, route: Route, path: RequestPath,
         first_url: str,
-    ) -> ProxyResponse:
+    ) -> Awaitable[ProxyResponse]:
+        """The router's answer (its coroutine, awaited by the caller: no coroutine of its own in between)."""
         request = ctx.request
         rule = ctx.rule
         client = scope.get("client")
@@ -400,7 +401,7 @@ class ProxyApp:
         )
         # A plugin that pointed ctx.upstream_url elsewhere sends there, once (no routing).
         overridden = None if ctx.upstream_url is first_url else ctx.upstream_url
-        return await self.router.forward(ctx, route.plan, path, upstream_headers, watch, bool(chain.response_chunk), overridden)
+        return self.router.forward(ctx, route.plan, path, upstream_headers, watch, bool(chain.response_chunk), overridden)
 
     async def _send(self, response: ProxyResponse, ctx: RequestContext | None, chain: CompiledChain | None, shown_id: str, send: Send, watch: DisconnectWatch | None) -> None:
         # The gateway's own headers replace any of the same name, in one pass over the list
@@ -415,8 +416,11 @@ class ProxyApp:
         if response.stream is None:
             body = response.body or b""
             raw.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": response.status, "headers": raw})
-            await send({"type": "http.response.body", "body": body})
+            # The gateway's own listener takes a whole answer in one call (server/proxy_protocol.py).
+            answer = getattr(getattr(send, "__self__", None), "answer", None)
+            if answer is None or not answer(response.status, raw, body):
+                await send({"type": "http.response.start", "status": response.status, "headers": raw})
+                await send({"type": "http.response.body", "body": body})
             return
         await send({"type": "http.response.start", "status": response.status, "headers": raw})
         chunk_steps = chain.response_chunk if chain is not None else ()

@@ -50,11 +50,14 @@ class DisconnectWatch:
         self.gone = False
         #: True while the request's task awaits the upstream: the only time it may be cancelled.
         self.waiting = False
-        self._task = asyncio.current_task()
         self._future: asyncio.Future[MutableMapping[str, Any]] | None = None
         # The gateway's listeners: receive is a method of an object that calls back on a disconnect
-        # (at once if the client left while the body was read).
-        on_disconnect: Callable[[Callable[[], None] | None], None] | None = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+        # (at once if the client left while the body was read), and the gateway's own protocol's
+        # also knows the request's task (asyncio.current_task() costs a getpid() system call).
+        owner = getattr(receive, "__self__", None)
+        task = getattr(owner, "task", None)
+        self._task = task if task is not None else asyncio.current_task()
+        on_disconnect: Callable[[Callable[[], None] | None], None] | None = getattr(owner, "on_disconnect", None)
         self._on_disconnect = on_disconnect
         if on_disconnect is not None:
             on_disconnect(self._client_left)

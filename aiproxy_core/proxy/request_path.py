@@ -21,9 +21,11 @@ from ..errors import BadRequest
 
 __all__ = ["RequestPath", "request_path"]
 
-#: Anything that needs the careful way: escapes, dots (a segment may be ``.`` or ``..``),
-#: backslashes, control characters, spaces and bytes beyond ASCII. Most AI API paths have none.
-_NEEDS_CARE = re.compile(rb"[%.\\\x00-\x20\x7f-\xff]")
+#: Every byte a path can hold and still be taken as it is; anything else needs the careful way:
+#: escapes, dots (a segment may be ``.`` or ``..``), backslashes, control characters, spaces and
+#: bytes beyond ASCII. Most AI API paths have none. (``raw.translate(None, _PLAIN)`` leaves
+#: those: one C loop, a third of a regular expression's character class.)
+_PLAIN = bytes(set(range(0x21, 0x7F)) - set(b"%.\\"))
 #: Escapes whose decoded byte would become structure: ``/``, ``?``, ``#``, ``\``, NUL.
 _STRUCTURAL_ESCAPE = re.compile(rb"%(?:2[fF]|3[fF]|23|5[cC]|00)")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
@@ -57,7 +59,7 @@ def request_path(raw: bytes) -> RequestPath:
         raw = raw[:query_at]
     if not raw.startswith(b"/"):
         raise _invalid("must start with '/'")
-    if _NEEDS_CARE.search(raw) is None:  # the common case: nothing to decode or remove
+    if not raw.translate(None, _PLAIN):  # the common case: nothing to decode or remove
         text = raw.decode("ascii")
         return RequestPath(text, text)
     if b"\\" in raw:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable
 
 from ..context import ProxyResponse
 from ..errors import GatewayError, ServiceUnavailable, UpstreamTimeout, UpstreamUnreachable
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from ..context import RequestContext
     from ..proxy.disconnect import DisconnectWatch
+    from ..tracing.request_trace import RequestTrace
     from ..upstream import UpstreamClient, UpstreamResponse
 
 __all__ = ["Router", "WHOLE_BODY_LIMIT"]
@@ -183,7 +184,7 @@ class Router:
             raise last.error
         raise _exhausted(last, attempt)
 
-    async def _attempt(
+    def _attempt(
         self,
         ctx: RequestContext,
         target: RouteTarget,
@@ -193,20 +194,15 @@ class Router:
         wants_stream: bool,
         ttft: float | None,
         stream_chunks: bool,
-    ) -> RoutedResponse:
+    ) -> Awaitable[RoutedResponse]:
+        """One attempt: the exchange itself (no coroutine in between), in a span of its own when
+        the request is traced: a CLIENT span per attempt, failed ones included, ending when the
+        head arrives; its traceparent goes upstream in place of any the client sent."""
         trace = ctx.trace
         if trace is None:
-            return await self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks)
-        # Traced: a CLIENT span per attempt, failed ones included, ending when the head arrives;
-        # its traceparent goes upstream in place of any the client sent.
+            return self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks)
         span = trace.start_attempt(ctx.request.method, target, endpoint.url)
-        try:
-            response = await self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks, span)
-        except BaseException as exc:
-            trace.attempt_failed(span, exc, _failure_kind(exc) if isinstance(exc, GatewayError) else None)
-            raise
-        trace.attempt_answered(span, response.status)
-        return response
+        return _traced_attempt(trace, span, self._exchange(ctx, target, endpoint, headers, watch, wants_stream, ttft, stream_chunks, span))
 
     async def _exchange(
         self,
@@ -282,6 +278,16 @@ class Router:
             error.log_detail = f"no first event within ttft_timeout {ttft} s"
             raise error from None
         return upstream, first, chunks
+
+
+async def _traced_attempt(trace: RequestTrace, span: Span, exchange: Awaitable[RoutedResponse]) -> RoutedResponse:
+    try:
+        response = await exchange
+    except BaseException as exc:
+        trace.attempt_failed(span, exc, _failure_kind(exc) if isinstance(exc, GatewayError) else None)
+        raise
+    trace.attempt_answered(span, response.status)
+    return response
 
 
 class RoutedResponse(ProxyResponse):

@@ -16,9 +16,11 @@ and its behaviour on the wire, and does per request:
 - the parser callbacks, counting the header block against the limits as they go;
 - one scope dict, one :class:`_Exchange` (five attributes set, the rest class defaults), one task
   running the app, which removes itself from the server's task set (no done callback);
-- on the answer: header names and values checked with one search each over all of them joined,
-  the head held until its body so both leave in one write (a content-length answer), chunks
-  framed as they come (a stream); the keep-alive timer is armed once per idle period, not per request.
+- on the answer: header names and values checked with one pass each over all of them joined; a
+  whole answer given in one call (:meth:`_Exchange.answer`, the Proxy API's way for answers that
+  are not streamed) or, through ASGI, the head held until its body so both leave in one write (a
+  content-length answer); chunks framed as they come (a stream); the keep-alive timer is armed
+  once per idle period, not per request.
 
 The limits and refusals are those of the uvicorn protocol (:mod:`.http_protocol`), answered the
 same way (:mod:`.refusals`): ``header_timeout``, ``max_header_bytes``, ``max_header_count``, two
@@ -140,9 +142,51 @@ class _Exchange:
             self._start(message)
             return
         check_body_message(message, self.response_complete)
-        more_body = message.get("more_body", False)
         held, self.held_head = self.held_head, None
-        data, self.expected_length = framed_body(message.get("body", b""), more_body, self.chunked, self.head_only, self.expected_length, held)
+        self._body(message.get("body", b""), message.get("more_body", False), held)
+
+    def answer(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+        """A whole answer, its head and its body, in one write: what ``send`` does for an
+        ``http.response.start`` and a last ``http.response.body`` without two coroutines, two
+        message dicts and a callback for a held head. The Proxy API's answers that are not
+        streamed go this way. False when it cannot go at once (the client is not reading what
+        was written: the caller uses ``send``, which waits for it); nothing is written for a
+        client that left, as with ``send``."""
+        if self.response_started or (self.connection.write_paused and not self.disconnected):
+            return False
+        if not self.disconnected:
+            self._body(body, False, self._head(status, headers))
+        return True
+
+    def _start(self, message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.start":
+            raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{message['type']}'.")
+        head = self._head(message["status"], message.get("headers", ()))
+        if self.chunked is not False or self.head_only:  # a stream, HEAD, 204/304: the head goes at once
+            self.transport.write(head)
+            return
+        self.held_head = head
+        self.connection.loop.call_soon(self._write_held_head)
+
+    def _head(self, status: int, headers: Any) -> bytes:
+        """The answer's head, with what the body's framing and the connection need noted."""
+        self.response_started = True
+        self.expect_continue = False
+        connection = self.connection
+        scope: Any = self.scope
+        self.head_only = scope["method"] == "HEAD"
+        head, self.chunked, self.expected_length, self.keep_alive = answer_head(
+            status, headers, connection.server_state.default_headers, self.keep_alive, self.head_only,
+        )
+        if connection.access_log:  # uvicorn's line (logging.access_log with the plain format)
+            connection.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"], get_path_with_query_string(scope), scope["http_version"], status,
+            )
+        return head
+
+    def _body(self, body: bytes, more_body: bool, held: bytes | None) -> None:
+        """One body message's bytes (after ``held``, a head that waited for them); the last ends the exchange."""
+        data, self.expected_length = framed_body(body, more_body, self.chunked, self.head_only, self.expected_length, held)
         if data:
             self.transport.write(data)
         if not more_body:
@@ -150,30 +194,7 @@ class _Exchange:
             self.wake()
             if not self.keep_alive:
                 self.transport.close()
-            connection.response_complete(self)
-
-    def _start(self, message: dict[str, Any]) -> None:
-        if message["type"] != "http.response.start":
-            raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{message['type']}'.")
-        self.response_started = True
-        self.expect_continue = False
-        status = message["status"]
-        connection = self.connection
-        scope: Any = self.scope
-        self.head_only = scope["method"] == "HEAD"
-        head, chunked, self.expected_length, self.keep_alive = answer_head(
-            status, message.get("headers", ()), connection.server_state.default_headers, self.keep_alive, self.head_only,
-        )
-        self.chunked = chunked
-        if connection.access_log:  # uvicorn's line (logging.access_log with the plain format)
-            connection.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"], get_path_with_query_string(scope), scope["http_version"], status,
-            )
-        if chunked is not False or self.head_only:  # a stream, HEAD, 204/304: the head goes at once
-            self.transport.write(head)
-            return
-        self.held_head = head
-        connection.loop.call_soon(self._write_held_head)
+            self.connection.response_complete(self)
 
     def _write_held_head(self) -> None:
         """No body followed within the turn: the head goes alone (a stream's client sees its

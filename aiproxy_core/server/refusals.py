@@ -6,13 +6,12 @@ straight to the socket: no app is involved)."""
 from __future__ import annotations
 
 import http
-import re
 
 from ..errors import BadRequest, GatewayError
 
 __all__ = [
-    "BAD_HEADER_NAME",
-    "BAD_HEADER_VALUE",
+    "HEADER_NAME_BYTES",
+    "HEADER_VALUE_BYTES",
     "LINGER_SECONDS",
     "METHOD_MARGIN",
     "REQUEST_LINE_AND_END",
@@ -21,10 +20,13 @@ __all__ = [
     "refusal_bytes",
 ]
 
-#: What a response header name or value must not hold (uvicorn's HEADER_RE and HEADER_VALUE_RE).
-#: Character classes: searching all names (or values) joined finds what a search of each would.
-BAD_HEADER_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-BAD_HEADER_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+#: Every byte a response header name may hold, and every byte a value may: the complements of
+#: uvicorn's HEADER_RE (a control byte, space or separator) and HEADER_VALUE_RE (a control byte
+#: but tab). ``joined.translate(None, HEADER_NAME_BYTES)`` deletes the allowed bytes, so what is
+#: left is what a header must not hold; all names (or values) joined are checked at once. One C
+#: loop over the bytes: the regular expressions' character classes took ~3x as long.
+HEADER_NAME_BYTES = bytes(set(range(0x21, 0x7F)) - set(b'()<>@,;:[]={}\\"') | set(range(0x80, 0x100)))
+HEADER_VALUE_BYTES = bytes(set(range(0x20, 0x7F)) | {0x09} | set(range(0x80, 0x100)))
 
 #: What a request line adds to the URL and method: two spaces, "HTTP/1.1", CRLF; and the blank line.
 REQUEST_LINE_AND_END = 2 + 8 + 2 + 2

@@ -105,24 +105,28 @@ class ConnectionPool:
         self._connections.clear()
         self._idle.clear()
 
-    async def acquire(self, origin: Origin) -> tuple[Http1Connection, bool]:
-        """A connection to ``origin`` and whether it was reused (idle in the pool) or new."""
+    def take_idle(self, origin: Origin) -> Http1Connection | None:
+        """A kept-alive connection to ``origin`` still within ``keepalive_timeout``, if there is
+        one (no coroutine: the common case of a request under load); else :meth:`connect`."""
         idle = self._idle.get(origin.key)
-        if idle:
-            now = asyncio.get_running_loop().time()
-            while idle:
-                connection = idle.pop()
-                if connection.closed:
-                    continue
-                if now - connection.idle_since < self._keepalive:
-                    return connection, True
-                connection.close()
+        while idle:
+            connection = idle.pop()
+            if connection.closed:
+                continue
+            # The connection's own loop: asyncio.get_running_loop() makes a getpid() system call.
+            if connection.loop.time() - connection.idle_since < self._keepalive:
+                return connection
+            connection.close()
+        return None
+
+    async def connect(self, origin: Origin) -> Http1Connection:
+        """A new connection to ``origin``, once ``max_connections`` allows one."""
         if origin.refusal is not None:
             raise TargetRefused(f"{origin.key} {origin.refusal}")
         async with asyncio.timeout(self._connect_timeout):
             await self._slot()
             try:
-                return await self._dial(origin), False
+                return await self._dial(origin)
             except BaseException:
                 self._open -= 1
                 self._wake_slot_waiter()
@@ -131,7 +135,7 @@ class ConnectionPool:
     def release(self, connection: Http1Connection) -> None:
         """Give back a connection its request is done with: kept when reusable, else closed."""
         if connection.reusable():
-            connection.idle_since = asyncio.get_running_loop().time()
+            connection.idle_since = connection.loop.time()
             idle = self._idle.get(connection.key)
             if idle is None:
                 idle = self._idle[connection.key] = []

@@ -133,10 +133,13 @@ class Http1UpstreamClient:
         head = _request_head(method, target, origin, headers, body)
         timeout = read_timeout or self._config.read_timeout
         for attempt in (1, 2):
-            try:
-                connection, reused = await pool.acquire(origin)
-            except Exception as exc:
-                raise upstream_error(exc, url) from exc
+            connection = pool.take_idle(origin)
+            reused = connection is not None
+            if connection is None:
+                try:
+                    connection = await pool.connect(origin)
+                except Exception as exc:
+                    raise upstream_error(exc, url) from exc
             try:
                 connection.start(head, body, timeout, method == "HEAD")
                 await connection.head()

@@ -3,12 +3,15 @@
 An asyncio protocol with httptools' (llhttp's) response parser: a request's head and body go out
 in one write, the answer's head is parsed in the callbacks and its body is kept as the chunks
 that arrived, so a whole body costs one join and a stream hands each chunk on as it came. This is
-the upstream half of the gateway's hot path: per request it allocates one future for the head,
-one per wait for body bytes, and one timer.
+the upstream half of the gateway's hot path: per request it allocates one future for the head
+and one per wait for body bytes.
 
 Timeouts are the ``upstream.read_timeout`` kind: the longest wait for the upstream's next bytes.
-One timer per exchange checks the time of the last bytes instead of being re-armed on every read;
-while reading is paused because the consumer is slow, the upstream is not blamed.
+One timer per connection checks the time of the last bytes instead of being re-armed on every
+read, and it outlives an exchange: the next exchange on the connection takes it over, and it is
+re-armed only when it fires before a deadline (a timer made and cancelled per request cost
+~2.6 µs on uvloop). While reading is paused because the consumer is slow, the upstream is not
+blamed.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Http1Connection(asyncio.Protocol):
         self.idle_since = 0.0
         #: True while the pool counts this connection against ``max_connections``.
         self.counted = True
-        self._loop = loop
+        self.loop = loop
         self._on_lost = on_lost
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
@@ -45,6 +48,8 @@ class Http1Connection(asyncio.Protocol):
         self._chunks: deque[bytes] = deque()
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
+        #: When the pending timer fires (loop time; meaningless while ``_timer`` is None).
+        self._timer_at = 0.0
         self._last_data = 0.0
         self._new_exchange(active=False, head_only=False, read_timeout=0.0)
 
@@ -71,7 +76,7 @@ class Http1Connection(asyncio.Protocol):
         if not self._active:  # bytes nobody asked for on an idle connection: it cannot be trusted again
             self.close()
             return
-        self._last_data = self._loop.time()
+        self._last_data = self.loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -139,8 +144,10 @@ class Http1Connection(asyncio.Protocol):
         """Send one request; then await :meth:`head`, and :meth:`read_all` or :meth:`next_chunk`."""
         assert self._transport is not None
         self._new_exchange(active=True, head_only=head_only, read_timeout=read_timeout)
-        self._last_data = self._loop.time()
-        self._timer = self._loop.call_at(self._last_data + read_timeout, self._on_timer)
+        now = self._last_data = self.loop.time()
+        deadline = now + read_timeout
+        if self._timer is None or self._timer_at > deadline:  # none pending, or one too late for this exchange
+            self._arm(deadline)
         if body:
             self._transport.writelines((head, body))
         else:
@@ -197,9 +204,9 @@ class Http1Connection(asyncio.Protocol):
             raise self._error
         if self._paused and self._transport is not None:
             self._paused = False
-            self._last_data = self._loop.time()  # the quiet time was the consumer's, not the upstream's
+            self._last_data = self.loop.time()  # the quiet time was the consumer's, not the upstream's
             self._transport.resume_reading()
-        waiter = self._waiter = self._loop.create_future()
+        waiter = self._waiter = self.loop.create_future()
         try:
             await waiter
         finally:
@@ -211,9 +218,10 @@ class Http1Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     def _finish(self) -> None:
+        # The timer stays: it fires once, finds the exchange complete and stops (or the next
+        # exchange on this connection takes it over).
         self.complete = True
         self._active = False
-        self._cancel_timer()
         self._wake()
 
     def _fail(self, error: BaseException) -> None:
@@ -233,15 +241,20 @@ class Http1Connection(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
+    def _arm(self, at: float) -> None:
+        self._cancel_timer()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._on_timer)
+
     def _on_timer(self) -> None:
         self._timer = None
-        if self.complete:
+        if not self._active:  # idle between exchanges, or the exchange is over
             return
-        now = self._loop.time()
+        now = self.loop.time()
         quiet = now - self._last_data
         if self._paused or quiet < self._timeout:
             start = now if self._paused else self._last_data
-            self._timer = self._loop.call_at(start + self._timeout, self._on_timer)
+            self._arm(start + self._timeout)
             return
         self._fail(TimeoutError(f"no bytes from the upstream for {self._timeout:g} s"))
 

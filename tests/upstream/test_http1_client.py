@@ -82,6 +82,15 @@ def answer_then_close(raw: bytes) -> Callable[[int, bytes, bytes, asyncio.Stream
     return answer
 
 
+async def trickle(writer: asyncio.StreamWriter, count: int) -> None:
+    """A chunked answer's head, then ``count`` one-byte chunks 0.1 s apart (the last chunk is the caller's)."""
+    writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+    for _ in range(count):
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"1\r\nx\r\n")
+
+
 def client_for(**config: object) -> Http1UpstreamClient:
     return Http1UpstreamClient(UpstreamConfig(**config), TargetPolicy(["127.0.0.1/32"]))
 
@@ -219,23 +228,20 @@ async def test_garbage_is_not_an_answer(client):
     assert "not valid HTTP/1.1" in failed.value.log_detail
 
 
+async def stall_or_trickle(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+    if b"/stall-head" in head:
+        await asyncio.sleep(1)
+        return
+    await trickle(writer, 8)  # 0.8 s in all, never 0.3 s without a byte
+    if b"/stall-body" in head:
+        await asyncio.sleep(1)
+        return
+    writer.write(b"0\r\n\r\n")
+
+
 async def test_read_timeout_is_the_longest_silence_not_the_whole_answer():
     client = client_for(read_timeout=0.3)
     await client.start()
-
-    async def stall_or_trickle(number: int, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        if b"/stall-head" in head:
-            await asyncio.sleep(1)
-            return
-        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-        for _ in range(8):  # 0.8 s in all, never 0.3 s without a byte
-            await writer.drain()
-            await asyncio.sleep(0.1)
-            writer.write(b"1\r\nx\r\n")
-        if b"/stall-body" in head:
-            await asyncio.sleep(1)
-            return
-        writer.write(b"0\r\n\r\n")
 
     try:
         async with Upstream(stall_or_trickle) as upstream:
@@ -249,6 +255,31 @@ async def test_read_timeout_is_the_longest_silence_not_the_whole_answer():
             assert timed_out.value.status == 504
             # A rule's own timeout wins over the config's.
             assert await (await client.send("GET", f"{base}/trickle", [], b"", read_timeout=5)).read() == b"x" * 8
+    finally:
+        await client.close()
+
+
+async def test_each_request_on_a_reused_connection_keeps_its_own_read_timeout():
+    """The connection's timer outlives an exchange: a later request with a shorter timeout is not
+    given the earlier one's, and an earlier short timer firing while the connection sat idle (or
+    during a later, longer request) fails nothing."""
+    client = client_for(read_timeout=5)
+    await client.start()
+
+    try:
+        async with Upstream(stall_or_trickle) as upstream:
+            base = f"http://127.0.0.1:{upstream.port}"
+            # A long timeout first, then a short one that stalls: it fails by its own, long before 5 s.
+            assert await (await client.send("GET", f"{base}/trickle", [], b"", read_timeout=5)).read() == b"x" * 8
+            async with asyncio.timeout(1.5):
+                with pytest.raises(UpstreamTimeout):
+                    await client.send("GET", f"{base}/stall-head", [], b"", read_timeout=0.3)
+            assert upstream.connections == 1  # the same connection
+            # A short timeout first, then idle past it, then a long trickle: nothing fails.
+            assert await (await client.send("GET", f"{base}/trickle", [], b"", read_timeout=0.2)).read() == b"x" * 8
+            await asyncio.sleep(0.4)
+            assert await (await client.send("GET", f"{base}/trickle", [], b"", read_timeout=0.25)).read() == b"x" * 8
+            assert upstream.connections == 2  # the timed-out one was closed; the rest went on one
     finally:
         await client.close()
 

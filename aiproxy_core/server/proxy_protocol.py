@@ -113,6 +113,18 @@ class _Exchange:
         if listener is not None and self.disconnected:
             listener()
 
+    def whole_body(self) -> bytes | None:
+        """The request's whole body when all of it has arrived and none was given yet: what
+        ``receive`` would return first, without a coroutine and a message (the Proxy API's common
+        case). None otherwise (more is on its way, a 100-continue is owed, the client left): the
+        caller uses ``receive``."""
+        if self.more_body or self.body_given or self.expect_continue or self.disconnected:
+            return None
+        self.body_given = True
+        body = bytes(self.body)
+        self.body = bytearray()
+        return body
+
     # --- ASGI ------------------------------------------------------------------------------------
 
     async def receive(self) -> dict[str, Any]:

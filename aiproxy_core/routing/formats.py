@@ -155,8 +155,12 @@ def _parsed(body: bytes) -> Any:
 
 def _encoded(response: ProxyResponse) -> bool:
     """A compressed answer (``Content-Encoding``) is passed on as it is: nothing here reads it."""
-    encoding = response.headers.get("content-encoding")
-    return encoding is not None and encoding.lower() != "identity"
+    # Over the raw pairs (names are lowercase there): Headers.get would decode each name and
+    # raise and catch a KeyError for the header most answers lack.
+    for name, value in response.headers.raw:
+        if name == b"content-encoding":
+            return value.lower() != b"identity"
+    return False
 
 
 def _bad_answer() -> GatewayError:

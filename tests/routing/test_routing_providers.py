@@ -4,6 +4,7 @@ tools), Azure OpenAI's URL and header shape, and the cost of each answer."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import anthropic
@@ -12,7 +13,7 @@ import openai
 import pytest
 
 from aiproxy_core import GatewayConfig
-from aiproxy_sdk import LiveGateway
+from aiproxy_sdk import LiveGateway, ServerThread
 
 BASE_DOMAIN = "gateway.test"
 TOOLS_OPENAI = [
@@ -217,3 +218,33 @@ def test_a_cut_translated_stream_is_never_complete_for_either_client(live, aipro
     host, key, _ = seed(live, {"targets": [{"url": aiproxy_mock_upstream, "upstream_headers": cut}]})
     with pytest.raises(openai.APIError):
         list(openai_client(live, host, key).chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": "a b c d e"}]))
+
+
+@pytest.mark.parametrize("encoding, provider", [("gzip", None), ("gzip", "anthropic"), ("identity", None)])
+def test_a_compressed_answer_passes_through_unread(live, encoding, provider):
+    """A ``Content-Encoding`` other than identity: the gateway reads nothing of the answer (no
+    cost, no translation: an Anthropic target's answer is not turned into OpenAI's shape), and the
+    client gets the upstream's bytes as they were; ``identity`` is read as plain JSON."""
+    answer = json.dumps({"model": "gpt-4o", "choices": [], "usage": {"prompt_tokens": 1000, "completion_tokens": 0}}).encode()
+    sent = gzip.compress(answer) if encoding == "gzip" else answer
+
+    async def upstream(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        headers = [(b"content-type", b"application/json"), (b"Content-Encoding", encoding.encode()), (b"content-length", str(len(sent)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": sent})
+
+    with ServerThread(upstream) as url:
+        host, key, _ = seed(live, {"targets": [{"url": url, **({"provider": provider} if provider else {})}]})
+        with httpx.Client(base_url=live.proxy_url, headers={"Host": host, "Authorization": f"Bearer {key}"}) as client:
+            with client.stream("POST", "/v1/chat/completions", json={"model": "gpt-4o", "max_tokens": 16, "messages": [{"role": "user", "content": "Hello"}]}) as reply:
+                raw = b"".join(reply.iter_raw())
+    assert reply.status_code == 200 and raw == sent
+    assert reply.headers["content-encoding"] == encoding
+    if encoding == "gzip":
+        assert "x-aiproxy-cost" not in reply.headers
+    else:  # gpt-4o: $2.50 per million input tokens
+        assert float(reply.headers["x-aiproxy-cost"]) == pytest.approx(1000 * 2.5e-6)

@@ -18,7 +18,8 @@ def body_model(parsed: Any, body: bytes | None) -> str | None:
     """``model`` of ``parsed`` (a body already parsed, or None), else of ``body`` when it is JSON
     of at most :data:`MODEL_BODY_LIMIT` bytes that names one (traces read answers by it too)."""
     if parsed is None:
-        if not body or len(body) > MODEL_BODY_LIMIT or b'"model"' not in body:
+        # find(), not `in`: `bytes in bytes` builds and clears a TypeError on 3.11.
+        if not body or len(body) > MODEL_BODY_LIMIT or body.find(b'"model"') < 0:
             return None
         try:
             # orjson itself, not json_text.loads: that guards integers past 64 bits, which do not

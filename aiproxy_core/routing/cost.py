@@ -69,7 +69,7 @@ class RequestCost:
         seen: dict[str, Any] = {}
         try:
             async for chunk in events:
-                if b'"usage"' in chunk:
+                if chunk.find(b'"usage"') >= 0:  # per event: find(), as `in` builds and clears a TypeError on 3.11
                     chunk = self._costed(ctx, target, chunk, seen)
                 yield chunk
         finally:

@@ -68,7 +68,7 @@ def last_usage(chunk: bytes) -> dict[str, Any] | None:
         return None
     found = None
     for event in split_events(chunk):
-        if b'"usage"' not in event:
+        if event.find(b'"usage"') < 0:
             continue
         payload = event_payload(event)
         if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):

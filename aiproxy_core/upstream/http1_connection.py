@@ -48,8 +48,6 @@ class Http1Connection(asyncio.Protocol):
         self._chunks: deque[bytes] = deque()
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
-        #: When the pending timer fires (loop time; meaningless while ``_timer`` is None).
-        self._timer_at = 0.0
         self._last_data = 0.0
         self._new_exchange(active=False, head_only=False, read_timeout=0.0)
 
@@ -146,7 +144,7 @@ class Http1Connection(asyncio.Protocol):
         self._new_exchange(active=True, head_only=head_only, read_timeout=read_timeout)
         now = self._last_data = self.loop.time()
         deadline = now + read_timeout
-        if self._timer is None or self._timer_at > deadline:  # none pending, or one too late for this exchange
+        if self._timer is None or self._timer.when() > deadline:  # none pending, or one too late for this exchange
             self._arm(deadline)
         if body:
             self._transport.writelines((head, body))
@@ -243,7 +241,6 @@ class Http1Connection(asyncio.Protocol):
 
     def _arm(self, at: float) -> None:
         self._cancel_timer()
-        self._timer_at = at
         self._timer = self.loop.call_at(at, self._on_timer)
 
     def _on_timer(self) -> None:

@@ -36,6 +36,11 @@ HOT_PATH_MODULES: tuple[str, ...] = (
     "aiproxy_core.auth.key_cache",
     "aiproxy_core.request_ids",
     "aiproxy_core.json_text",
+    "aiproxy_core.auth.consumer_cache",
+    "aiproxy_core.chain.executor",
+    "aiproxy_core.redis_scripts",
+    "aiproxy_core.state.redis_count_batch",
+    "aiproxy_core.state.turn_batch",
 )
 
 #: mypyc's name for the shared library the modules' code lives in (``<GROUP>__mypyc``).

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from .compiled.raise_from import raised_from
+
 __all__ = ["UnfitJSON", "loads", "strict_loads"]
 
 #: Every digit as "0", so that nineteen digits in a row (maybe an integer past 64 bits, which
@@ -69,16 +71,16 @@ def strict_loads(body: bytes | str) -> Any:
     try:
         value = loads(body)
     except RecursionError:
-        raise UnfitJSON("it is nested too deeply; flatten it") from None
+        raise raised_from(UnfitJSON("it is nested too deeply; flatten it"), None)
     except ValueError as exc:
-        raise UnfitJSON(str(exc)) from None
+        raise raised_from(UnfitJSON(str(exc)), None)
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     # Only an escape or a 3-byte sequence starting 0xED can be a surrogate: skip the check otherwise.
     if raw.find(b"\\u") >= 0 or raw.find(b"\xed") >= 0:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise UnfitJSON("it holds a lone UTF-16 surrogate (such as \\ud800), which is no character; send valid Unicode") from None
+            raise raised_from(UnfitJSON("it holds a lone UTF-16 surrogate (such as \\ud800), which is no character; send valid Unicode"), None)
         except RecursionError:
-            raise UnfitJSON("it is nested too deeply; flatten it") from None
+            raise raised_from(UnfitJSON("it is nested too deeply; flatten it"), None)
     return value

@@ -14,8 +14,9 @@ __all__ = ["BUILD_DIR", "GROUP", "HOT_PATH_MODULES", "MANIFEST", "PURE_PYTHON_EN
 #: - ``proxy.app``: compiled, an exception caught by ``except Exception`` in ``_send`` was raised
 #:   again once its ``finally: await discard(...)`` had run (tests/test_request_integrity.py
 #:   caught it); tests/test_compiled_hot_path.py keeps ``await`` out of ``finally`` here;
-#: - ``routing.router``, ``routing.formats``, ``routing.cost``, ``upstream.http1_client``: they
-#:   hold async generators, which mypyc does not compile;
+#: - ``raise ... from``, whose cause mypyc drops: :func:`.raise_from.raised_from` sets it instead;
+#: - async generators, which mypyc does not compile: the ones of the modules above are in
+#:   ``proxy.streaming``, ``routing.translated_stream`` and ``upstream.body_chunks``;
 #: - ``pricing.*``: a compiled function checks argument types itself, so a mistyped price file
 #:   would fail with a TypeError instead of the message that names the bad value;
 #: - ``pricing.usage_shapes``: builds its dataclass with ``object.__new__``, which a compiled
@@ -27,6 +28,10 @@ HOT_PATH_MODULES: tuple[str, ...] = (
     "aiproxy_core.server.refusals",
     "aiproxy_core.upstream.connection_pool",
     "aiproxy_core.upstream.http1_connection",
+    "aiproxy_core.upstream.http1_client",
+    "aiproxy_core.routing.router",
+    "aiproxy_core.routing.formats",
+    "aiproxy_core.routing.cost",
     "aiproxy_core.proxy.headers",
     "aiproxy_core.proxy.routing",
     "aiproxy_core.proxy.request_path",

@@ -19,6 +19,8 @@ from typing import Any, Awaitable, Callable, MutableMapping
 
 from starlette.types import Receive
 
+from ..compiled.raise_from import raised_from
+
 __all__ = ["ClientDisconnected", "DisconnectSignal", "DisconnectWatch"]
 
 
@@ -90,7 +92,7 @@ class DisconnectWatch:
             return await waiting
         except asyncio.CancelledError:
             if self.gone and self._task is not None and self._task.uncancel() == 0:
-                raise ClientDisconnected from None
+                raise raised_from(ClientDisconnected(), None)
             raise
         finally:
             self.waiting = False

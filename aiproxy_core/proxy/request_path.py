@@ -18,6 +18,7 @@ import re
 from urllib.parse import quote, unquote_to_bytes
 
 from ..errors import BadRequest
+from ..compiled.raise_from import raised_from
 
 __all__ = ["RequestPath", "request_path"]
 
@@ -74,7 +75,7 @@ def request_path(raw: bytes) -> RequestPath:
     try:
         decoded = decoded_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid("is not UTF-8 once decoded") from None
+        raise raised_from(_invalid("is not UTF-8 once decoded"), None)
     decoded = remove_dot_segments(decoded)
     return RequestPath(decoded, quote(decoded, safe=_SAFE))
 

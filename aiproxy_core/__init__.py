@@ -3,13 +3,6 @@
 Plugins import only what is listed in ``__all__``.
 """
 
-# First: the compiled hot path, when its build matches these sources, must be found before the
-# .py files of its modules are imported (aiproxy_core.compiled).
-from .compiled.loader import use_compiled as _use_compiled
-
-_use_compiled()
-
-
 from .admin.json_body import read_body, read_model
 from .admin.lookups import authorized_tenant
 from .admin.secret_values import kept_secret, masked as masked_secret

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Coroutine
 from starlette.types import Receive, Send
 
 from .auth import ConsumerDirectory, KeyAuthenticator
-from .compiled.loader import hot_path
 from .config import GatewayConfig
 from .errors import PluginLoadError
 from .plugins import PluginRegistry
@@ -153,8 +152,7 @@ class Gateway:
         if self.metrics is not None:
             self.metrics.start()
         self._started = True
-        logger.info("gateway started; state in %s; kept records (ledgers) in %s; %s", self.store.description,
-                    _sink_description(self.state.record_sink), hot_path().describe())
+        logger.info("gateway started; state in %s; kept records (ledgers) in %s", self.store.description, _sink_description(self.state.record_sink))
 
     async def stop(self) -> None:
         if not self._started:

@@ -14,8 +14,6 @@ from typing import Any
 
 import orjson
 
-from .compiled.raise_from import raised_from
-
 __all__ = ["UnfitJSON", "loads", "strict_loads"]
 
 #: Every digit as "0", so that nineteen digits in a row (maybe an integer past 64 bits, which
@@ -71,16 +69,16 @@ def strict_loads(body: bytes | str) -> Any:
     try:
         value = loads(body)
     except RecursionError:
-        raise raised_from(UnfitJSON("it is nested too deeply; flatten it"), None)
+        raise UnfitJSON("it is nested too deeply; flatten it") from None
     except ValueError as exc:
-        raise raised_from(UnfitJSON(str(exc)), None)
+        raise UnfitJSON(str(exc)) from None
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     # Only an escape or a 3-byte sequence starting 0xED can be a surrogate: skip the check otherwise.
     if raw.find(b"\\u") >= 0 or raw.find(b"\xed") >= 0:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise raised_from(UnfitJSON("it holds a lone UTF-16 surrogate (such as \\ud800), which is no character; send valid Unicode"), None)
+            raise UnfitJSON("it holds a lone UTF-16 surrogate (such as \\ud800), which is no character; send valid Unicode") from None
         except RecursionError:
-            raise raised_from(UnfitJSON("it is nested too deeply; flatten it"), None)
+            raise UnfitJSON("it is nested too deeply; flatten it") from None
     return value

@@ -31,8 +31,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .compiled.raise_from import raised_from
-
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -222,11 +220,11 @@ class RequestScript:
             async with asyncio.timeout(timeout):
                 return await self._fallback(keys=keys, args=args, client=redis)
         except RedisConnectionError as exc:
-            raise raised_from(ConnectionError(f"the connection to Redis failed: {exc}"), exc)
+            raise ConnectionError(f"the connection to Redis failed: {exc}") from exc
         except RedisTimeoutError as exc:
-            raise raised_from(TimeoutError(f"Redis did not answer in time: {exc}"), exc)
+            raise TimeoutError(f"Redis did not answer in time: {exc}") from exc
         except RedisError as exc:
-            raise raised_from(ScriptError(str(exc)), exc)
+            raise ScriptError(str(exc)) from exc
 
 
 def text_reply(reply: Any) -> Any:

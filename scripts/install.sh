@@ -37,15 +37,8 @@ current=$(fingerprint)
 stamp() { echo ".venv/.aiproxy-installed-$1"; }
 # A test install holds everything a demo install does, so either stamp will do for the demo.
 up_to_date() { [[ -x .venv/bin/aiproxy && -f $(stamp "$1") && $(<"$(stamp "$1")") == "$current" ]]; }
-# The hot path compiled with mypyc (aiproxy_core/compiled): rebuilt when one of its sources changed,
-# else only a check of their hashes. Without a C compiler the gateway runs those modules as pure
-# Python (slower), and says so when it starts.
-compile_hot_path() {
-  .venv/bin/python -m aiproxy_core.compiled.build || echo "    continuing without the compiled hot path"
-}
 if [[ -z ${AIPROXY_REINSTALL:-} ]] && { up_to_date test || { [[ $mode == demo ]] && up_to_date demo; }; }; then
   echo "aiproxy: .venv is up to date (no pyproject.toml and no install script changed since it was installed); pip skipped"
-  compile_hot_path
   exit 0
 fi
 
@@ -71,16 +64,14 @@ steps=2
 # Each editable package would otherwise get a build environment of its own, with setuptools
 # fetched into it: about 14 s apiece, most of a first install's time. One setuptools (>= 70.1
 # builds wheels without the wheel package) in .venv serves them all.
-step "[1/$steps] setuptools and mypy (its mypyc compiles the hot path), to build aiproxy's packages"
-"${pip[@]}" "setuptools>=70.1" "mypy>=2.4,<2.5" 2> >(quiet_stderr)
+step "[1/$steps] setuptools, to build aiproxy's packages"
+"${pip[@]}" "setuptools>=70.1" 2> >(quiet_stderr)
 step "[2/$steps] aiproxy-core${core#.}, aiproxy-sdk and the plugins without torch: ${light[*]##*/}"
 "${pip[@]}" --no-build-isolation -e "$core" -e ./sdk ${editable[@]+"${editable[@]}"} 2> >(quiet_stderr)
 if [[ $mode == test ]]; then
   step "[3/3] the AI plugins, torch's CPU build first: ${heavy[*]}"
   .venv/bin/aiproxy install --bundle ai --source repo 2> >(quiet_stderr)
 fi
-step "the hot path, compiled with mypyc (about 40 s, again only when one of its sources changes)"
-compile_hot_path
 echo "$current" >"$(stamp "$mode")"
 step "installed into .venv (next start skips pip until a pyproject.toml changes)"
 if [[ $mode == demo ]]; then

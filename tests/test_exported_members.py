@@ -29,7 +29,6 @@ IMPLEMENTATION_MODULES = {
     "auth": "key and consumer caches of the Proxy API",
     "bundles": "bundled plugin sets",
     "chain": "the chain executor",
-    "compiled": "the hot-path modules compiled with mypyc, their build and the loader that uses it",
     "cli": "the `aiproxy` command; run as a program, not imported",
     "config": "exported as GatewayConfig, load_config and the section classes",
     "context": "exported as ProxyRequest, ProxyResponse, RequestContext",

@@ -6,7 +6,6 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from ..context import ProxyResponse, RequestContext
-from ..compiled.raise_from import raised_from
 from ..errors import GatewayError, PluginFailed, ServiceUnavailable
 from ..store.base import STORE_UNREACHABLE, UNAVAILABLE_RETRY_AFTER
 from .compiled import Step
@@ -53,22 +52,22 @@ async def call_step(step: Step, ctx: RequestContext, chunk: bytes | None = None)
         )  # fmt: skip
         if step.on_error == "open":
             return None
-        raise raised_from(ServiceUnavailable(
+        raise ServiceUnavailable(
             f"plugin {step.plugin!r} cannot reach the store it needs right now, so the request was refused; "
             f"retry shortly (request id {ctx.request_id})",
             code="plugin_unavailable",
             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
             details=[{"plugin": step.plugin, "hook": step.hook}],
-        ), exc)
+        ) from exc
     except Exception as exc:
         logger.exception("plugin %r failed in %s (request %s)", step.plugin, step.hook, ctx.request_id)
         if step.on_error == "open":
             return None
-        raise raised_from(PluginFailed(
+        raise PluginFailed(
             f"plugin {step.plugin!r} failed in {step.hook}: {type(exc).__name__}; "
             f"the gateway log has the details under request id {ctx.request_id}",
             details=[{"plugin": step.plugin, "hook": step.hook}],
-        ), exc)
+        ) from exc
 
 
 async def run_answering(steps: tuple[Step, ...], ctx: RequestContext, call: StepCall = call_step) -> ProxyResponse | None:

@@ -19,8 +19,6 @@ from typing import Any, Awaitable, Callable, MutableMapping
 
 from starlette.types import Receive
 
-from ..compiled.raise_from import raised_from
-
 __all__ = ["ClientDisconnected", "DisconnectSignal", "DisconnectWatch"]
 
 
@@ -92,7 +90,7 @@ class DisconnectWatch:
             return await waiting
         except asyncio.CancelledError:
             if self.gone and self._task is not None and self._task.uncancel() == 0:
-                raise raised_from(ClientDisconnected(), None)
+                raise ClientDisconnected from None
             raise
         finally:
             self.waiting = False

@@ -18,7 +18,6 @@ import re
 from urllib.parse import quote, unquote_to_bytes
 
 from ..errors import BadRequest
-from ..compiled.raise_from import raised_from
 
 __all__ = ["RequestPath", "request_path"]
 
@@ -75,7 +74,7 @@ def request_path(raw: bytes) -> RequestPath:
     try:
         decoded = decoded_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        raise raised_from(_invalid("is not UTF-8 once decoded"), None)
+        raise _invalid("is not UTF-8 once decoded") from None
     decoded = remove_dot_segments(decoded)
     return RequestPath(decoded, quote(decoded, safe=_SAFE))
 

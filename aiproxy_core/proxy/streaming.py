@@ -4,14 +4,14 @@ and closed when it will not be read to its end (its connection goes back to the 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator
 
 from ..sse import EVENT_END
 
 if TYPE_CHECKING:
     from ..context import ProxyResponse
 
-__all__ = ["close_stream", "discard", "prepended", "rewritten", "sse_events"]
+__all__ = ["close_stream", "discard", "sse_events"]
 
 logger = logging.getLogger("aiproxy.proxy")
 
@@ -51,27 +51,5 @@ async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
                 pending = pending[cut:]
         if pending:
             yield pending
-    finally:
-        await close_stream(chunks)
-
-
-async def prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``first`` (a chunk already read, if not empty), then the rest of the stream."""
-    try:
-        if first:
-            yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await close_stream(rest)
-
-
-async def rewritten(chunks: AsyncIterator[bytes], needle: bytes, rewrite: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:
-    """``chunks``, each one that holds ``needle`` passed through ``rewrite`` first."""
-    try:
-        async for chunk in chunks:
-            if chunk.find(needle) >= 0:  # per event: find(), as `in` builds and clears a TypeError on 3.11
-                chunk = rewrite(chunk)
-            yield chunk
     finally:
         await close_stream(chunks)

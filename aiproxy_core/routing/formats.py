@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from ..errors import BadRequest, GatewayError
+from ..errors import BadRequest, GatewayError, UpstreamUnreachable
 from ..json_text import loads
-from ..proxy.streaming import sse_events
+from ..proxy.streaming import close_stream, sse_events
 from ..translation import (
     AnthropicToOpenAIStream,
     OpenAIToAnthropicStream,
@@ -21,9 +21,7 @@ from ..translation import (
     openai_response,
 )
 from .cost import RequestCost
-from .translated_stream import translated
 from .route_targets import ANTHROPIC_VERSION, RouteTarget
-from ..compiled.raise_from import raised_from
 
 if TYPE_CHECKING:
     from ..context import ProxyResponse, RequestContext
@@ -55,7 +53,7 @@ class FormatBridge:
             try:
                 translated = anthropic_request(body, model=target.model) if translation == TO_ANTHROPIC else openai_request(body, model=target.model)
             except TranslationError as exc:
-                raise raised_from(BadRequest(str(exc), code="untranslatable_request"), None)
+                raise BadRequest(str(exc), code="untranslatable_request") from None
             return _dumps(translated)
         return _dumps({**body, "model": target.model})
 
@@ -114,9 +112,9 @@ class FormatBridge:
         stream = response.stream
         if translation == TO_ANTHROPIC:
             include_usage = _asks_usage(ctx)
-            stream = translated(stream, AnthropicToOpenAIStream(target.model, include_usage))
+            stream = _translated(stream, AnthropicToOpenAIStream(target.model, include_usage))
         elif translation == TO_OPENAI:
-            stream = translated(stream, OpenAIToAnthropicStream(target.model))
+            stream = _translated(stream, OpenAIToAnthropicStream(target.model))
         else:
             stream = sse_events(stream)
         response.stream = self.cost.of_stream(ctx, target, stream)
@@ -129,6 +127,25 @@ def _asks_usage(ctx: RequestContext) -> bool:
         return False
     options = body.get("stream_options") if isinstance(body, dict) else None
     return isinstance(options, dict) and options.get("include_usage") is True
+
+
+async def _translated(chunks: AsyncIterator[bytes], translator: AnthropicToOpenAIStream | OpenAIToAnthropicStream) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            out = translator.feed(chunk)
+            if out:
+                yield out
+        if translator.cut_off:
+            # Raised like a broken transfer, so the proxy ends the stream with its own interrupted
+            # event in the client's format and marks the request interrupted for metering.
+            error = UpstreamUnreachable("the upstream of this route ended its stream before the answer was complete")
+            error.log_detail = "the translated stream ended without its final event"
+            raise error
+        tail = translator.finish()
+        if tail:
+            yield tail
+    finally:
+        await close_stream(chunks)
 
 
 def _parsed(body: bytes) -> Any:

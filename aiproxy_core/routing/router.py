@@ -18,15 +18,13 @@ from ..context import ProxyResponse
 from ..errors import GatewayError, ServiceUnavailable, UpstreamTimeout, UpstreamUnreachable
 from ..proxy.headers import downstream_headers
 from ..proxy.request_path import RequestPath
-from ..proxy.streaming import close_stream, discard, prepended
+from ..proxy.streaming import close_stream, discard
 from ..state_keys import UPSTREAM_MS
 from .failures import Failure, backoff_delay, context_exceeded, retry_after_seconds
 from .formats import FormatBridge
 from .health import TargetHealth
 from .plan import RoutePlan
 from .route_targets import Endpoint, RouteTarget
-from .routed_response import RoutedResponse
-from ..compiled.raise_from import raised_from
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -245,7 +243,7 @@ class Router:
             return routed
         # After a first event the rest comes from the same iterator: a second iter_chunks() would
         # leave the first one suspended, and its finalizer would close the connection mid-stream.
-        chunks: AsyncIterator[bytes] = upstream.iter_chunks() if first is None or rest is None else prepended(first, rest)
+        chunks: AsyncIterator[bytes] = upstream.iter_chunks() if first is None or rest is None else _prepended(first, rest)
         routed = RoutedResponse(upstream.status, response_headers, stream=chunks)
         routed.retry_after = retry_after
         self.bridge.finish_stream(ctx, target, endpoint.translation, routed, is_stream, stream_chunks)
@@ -278,7 +276,7 @@ class Router:
         except TimeoutError:
             error = UpstreamTimeout("the upstream of this route sent nothing within the route's time to first token")
             error.log_detail = f"no first event within ttft_timeout {ttft} s"
-            raise raised_from(error, None)
+            raise error from None
         return upstream, first, chunks
 
 
@@ -292,6 +290,22 @@ async def _traced_attempt(trace: RequestTrace, span: Span, exchange: Awaitable[R
     return response
 
 
+class RoutedResponse(ProxyResponse):
+    """A response with what routing needs to know of it (the upstream's ``Retry-After``)."""
+
+    __slots__ = ("retry_after",)
+
+    retry_after: float | None
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await close_stream(rest)
 
 
 def _asks_stream(ctx: RequestContext) -> bool:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httptools
-from mypy_extensions import mypyc_attr
 
 from ..errors import BadRequest, GatewayError, HeadersTooLarge
 from ..request_ids import new_request_id
@@ -42,16 +41,13 @@ class Refused(Exception):
     """Raised from a parser callback to stop parsing; the refusal is in ``_refusal``."""
 
 
-# Compiled with the hot path (aiproxy_core.compiled); the Admin listener's protocol is a Python
-# class that mixes it in.
-@mypyc_attr(allow_interpreted_subclasses=True)
 class HeaderLimits:
     """The limits of one connection. The class using it sets ``limits`` (a class attribute), has
     ``loop``, ``transport``, ``parser``, ``client`` and ``server_state``, calls :meth:`_init_limits` in its
     ``__init__``, and says through :meth:`_answering` and :meth:`_abandon` what its own request
     state is."""
 
-    limits: ClassVar[HttpLimits]
+    limits: HttpLimits
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     parser: Any

@@ -37,7 +37,6 @@ from collections import deque
 from typing import Any, Awaitable, Callable
 
 import httptools
-from mypy_extensions import mypyc_attr
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from ..errors import GatewayError
@@ -217,8 +216,6 @@ class _Exchange:
             self.transport.write(held)
 
 
-# proxy_protocol() makes a Python subclass per listener (its limits); tests make others.
-@mypyc_attr(allow_interpreted_subclasses=True)
 class ProxyHttpProtocol(HeaderLimits, asyncio.Protocol):
     """One client connection of the Proxy listener. Use :func:`proxy_protocol` for the class
     with given limits; uvicorn's server makes one per connection, with its usual arguments."""
@@ -358,9 +355,7 @@ class ProxyHttpProtocol(HeaderLimits, asyncio.Protocol):
         upgrade = parser.should_upgrade()
         if upgrade:
             self._check_upgrade(self._headers)
-        # Any: httptools' stub types its fields as bytes, but an absent part is None (and the
-        # compiled build checks declared types).
-        url: Any = httptools.parse_url(self._url)
+        url = httptools.parse_url(self._url)
         raw_path = url.path
         path = raw_path.decode("ascii")
         if "%" in path:

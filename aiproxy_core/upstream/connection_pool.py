@@ -61,7 +61,7 @@ class SystemResolver:
         if cached is not None and cached[0] > now:
             return cached[1]
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys([str(info[4][0]) for info in infos]))
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if len(self._cache) >= 4096:
             self._cache.clear()
         self._cache[(host, port)] = (now + DNS_TTL_SECONDS, addresses)

@@ -18,12 +18,10 @@ from typing import AsyncIterator
 
 from ..config import UpstreamConfig
 from ..errors import GatewayError, UpstreamUnreachable
-from .body_chunks import body_chunks
 from .connection_pool import ConnectionPool, Origin, Resolver
 from .http1_connection import Http1Connection
 from .target_policy import TargetPolicy, split_origin
 from .upstream_errors import upstream_error
-from ..compiled.raise_from import raised_from
 
 __all__ = ["Http1Response", "Http1UpstreamClient"]
 
@@ -59,12 +57,22 @@ class Http1Response:
         try:
             return await self._connection.read_all()
         except Exception as exc:
-            raise raised_from(upstream_error(exc, self._url), exc)
+            raise upstream_error(exc, self._url) from exc
         finally:
             self.release()
 
-    def iter_chunks(self) -> AsyncIterator[bytes]:
-        return body_chunks(self._connection, self._url, self.release)
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        connection = self._connection
+        try:
+            while True:
+                chunk = await connection.next_chunk()
+                if not chunk:
+                    return
+                yield chunk
+        except Exception as exc:
+            raise upstream_error(exc, self._url) from exc
+        finally:
+            self.release()
 
     def release(self) -> None:
         """Back to the pool when the body was read to its end, else the connection is closed."""
@@ -131,7 +139,7 @@ class Http1UpstreamClient:
                 try:
                     connection = await pool.connect(origin)
                 except Exception as exc:
-                    raise raised_from(upstream_error(exc, url), exc)
+                    raise upstream_error(exc, url) from exc
             try:
                 connection.start(head, body, timeout, method == "HEAD")
                 await connection.head()
@@ -142,7 +150,7 @@ class Http1UpstreamClient:
                 # (as Go's http.Transport does for a server that closed an idle connection).
                 if attempt == 1 and reused and isinstance(exc, ConnectionError) and not connection.headers:
                     continue
-                raise raised_from(upstream_error(exc, url), exc)
+                raise upstream_error(exc, url) from exc
             except BaseException:  # cancelled (the client left): the connection is in an unknown state
                 connection.close()
                 raise

@@ -11,7 +11,10 @@
 # then per round the CPU time each process (floor included) spent per request, in µs, from
 # /proc (user + system, every thread): less noisy than requests/s when the host is shared.
 # Even rounds measure the variants in reverse order.
-# Env: DURATION (per measurement, default 5s), CONNS (32), PYTHON, COMPARE, CONFIG_B, ENV_B.
+# Env: DURATION (per measurement, default 5s), CONNS (32), PYTHON, COMPARE, CONFIG_B, ENV_B,
+#   PIN=1: the gateways and the floor on CPU 1, wrk and nginx on CPU 0, so a process's CPU time is
+#   not moved by where the scheduler put it (on the 2-core host, unpinned runs of one code moved
+#   more than a change of 10 %; docs/benchmarks.md, fifth session).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=$1; shift
@@ -24,9 +27,14 @@ work=$(mktemp -d /tmp/aiproxy-ab.XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 curl -s -o /dev/null -XPOST http://127.0.0.1:9101/ || { pids+=("$("$shared/run_nginx.sh")"); sleep 1; }
+served_cpu=() load_cpu=()
+if [[ -n ${PIN:-} ]]; then
+  served_cpu=(taskset -c 1) load_cpu=(taskset -c 0)
+  for p in $(pgrep -f bench-nginx); do taskset -p -c 0 "$p" >/dev/null; done
+fi
 venv=/tmp/aiproxy-bench-floor
 [[ -x $venv/bin/uvicorn ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q starlette 'uvicorn[standard]' aiohttp >/dev/null 2>&1; }
-(cd "$shared" && exec "$venv/bin/uvicorn" floor_proxy_aiohttp:app --port 9103 --no-access-log --loop uvloop --http httptools --log-level warning) > /dev/null 2>&1 &
+(cd "$shared" && exec ${served_cpu[@]+"${served_cpu[@]}"} "$venv/bin/uvicorn" floor_proxy_aiohttp:app --port 9103 --no-access-log --loop uvloop --http httptools --log-level warning) > /dev/null 2>&1 &
 pids+=($!)
 floor_pid=$!
 declare -A admin proxy gateway_pid
@@ -40,7 +48,7 @@ upstream: {allowed_networks: ["127.0.0.1/32"]}
 YAML
   [[ $gw == b ]] && printf '%s\n' "${CONFIG_B:-}" >> "$work/$gw/config.yaml"
   environment=(); [[ $gw == b ]] && read -ra environment <<< "${ENV_B:-}"
-  (cd "$work/$gw" && exec env "${environment[@]}" "$python" -m aiproxy_core.cli.main serve --config "$work/$gw/config.yaml") > "$work/$gw/gateway.log" 2>&1 &
+  (cd "$work/$gw" && exec env "${environment[@]}" ${served_cpu[@]+"${served_cpu[@]}"} "$python" -m aiproxy_core.cli.main serve --config "$work/$gw/config.yaml") > "$work/$gw/gateway.log" 2>&1 &
   pids+=($!)
   gateway_pid[$gw]=$!
 done
@@ -60,7 +68,7 @@ measure() { # pid url [headers...] -> "requests/s cpu-µs-per-request" (the CPU 
   local pid=$1 u=$2; shift 2
   local before out
   before=$(ticks "$pid")
-  out=$(wrk -t1 -c"$conns" -d"$dur" -s "$shared/post.lua" "$@" "$u" 2>&1)
+  out=$(${load_cpu[@]+"${load_cpu[@]}"} wrk -t1 -c"$conns" -d"$dur" -s "$shared/post.lua" "$@" "$u" 2>&1)
   echo "$out" | awk -v spent=$(( ($(ticks "$pid") - before) * tick_us )) '
     / requests in / {requests = $1} /Requests\/sec/ {rps = $2}
     END {printf "%s %.1f\n", rps, requests ? spent / requests : 0}'

@@ -24,13 +24,18 @@ shared=$(dirname "${COMPARE:-$here/../../shared/bench/compare.sh}")
 python=${PYTHON:-python3}
 [[ $python == */* ]] && python=$(realpath -s "$python")
 work=$(mktemp -d /tmp/aiproxy-ab.XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
+pids=() pinned_nginx=()
+# A shared nginx this run pinned gets every CPU back: later unpinned runs must not inherit CPU 0.
+trap 'for p in "${pinned_nginx[@]}"; do taskset -p -c "0-$(( $(nproc) - 1 ))" "$p" >/dev/null 2>&1; done
+      for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 curl -s -o /dev/null -XPOST http://127.0.0.1:9101/ || { pids+=("$("$shared/run_nginx.sh")"); sleep 1; }
 served_cpu=() load_cpu=()
 if [[ -n ${PIN:-} ]]; then
   served_cpu=(taskset -c 1) load_cpu=(taskset -c 0)
-  for p in $(pgrep -f bench-nginx); do taskset -p -c 0 "$p" >/dev/null; done
+  # The master's command line names bench-nginx; its workers (which serve) are its children.
+  for master in $(pgrep -f bench-nginx); do
+    for p in "$master" $(pgrep -P "$master"); do taskset -p -c 0 "$p" >/dev/null && pinned_nginx+=("$p"); done
+  done
 fi
 venv=/tmp/aiproxy-bench-floor
 [[ -x $venv/bin/uvicorn ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q starlette 'uvicorn[standard]' aiohttp >/dev/null 2>&1; }

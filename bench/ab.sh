@@ -5,7 +5,8 @@
 # Usage: bench/ab.sh ROUNDS VARIANT...
 #   VARIANT: "name | gateway | rule-json | chain-json", gateway "a" or "b": two gateway processes
 #   (SQLite), b with CONFIG_B's YAML lines added (e.g. CONFIG_B='metrics: {enabled: false}') and
-#   ENV_B's variables set (e.g. ENV_B='AIPROXY_SERVER__PROXY_SERVER=uvicorn').
+#   ENV_B's variables set (e.g. ENV_B='AIPROXY_SERVER__PROXY_SERVER=uvicorn'); CONFIG_A and ENV_A
+#   do the same for a (e.g. both on Redis, b running another checkout's code through PYTHONPATH).
 #   Each variant is a tenant with one rule (bench/seed_route.py: RULE fields, CHAIN).
 # Prints per round each variant's requests/s, its ratio to the floor, and to the first variant;
 # then per round the CPU time each process (floor included) spent per request, in µs, from
@@ -51,8 +52,9 @@ server: {admin_port: ${admin[$gw]}, proxy_port: ${proxy[$gw]}, base_domain: "ben
 storage: {path: "$work/$gw/aiproxy.db"}
 upstream: {allowed_networks: ["127.0.0.1/32"]}
 YAML
-  [[ $gw == b ]] && printf '%s\n' "${CONFIG_B:-}" >> "$work/$gw/config.yaml"
-  environment=(); [[ $gw == b ]] && read -ra environment <<< "${ENV_B:-}"
+  if [[ $gw == a ]]; then extra=${CONFIG_A:-} variables=${ENV_A:-}; else extra=${CONFIG_B:-} variables=${ENV_B:-}; fi
+  printf '%s\n' "$extra" >> "$work/$gw/config.yaml"
+  environment=(); read -ra environment <<< "$variables"
   (cd "$work/$gw" && exec env "${environment[@]}" ${served_cpu[@]+"${served_cpu[@]}"} "$python" -m aiproxy_core.cli.main serve --config "$work/$gw/config.yaml") > "$work/$gw/gateway.log" 2>&1 &
   pids+=($!)
   gateway_pid[$gw]=$!

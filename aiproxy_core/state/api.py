@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence, TypeVar, Union
+from typing import Any, Awaitable, Literal, Sequence, TypeVar, Union
 
 __all__ = [
     "CounterRefund",
@@ -279,7 +279,7 @@ class Counters(abc.ABC):
         (then nothing is counted and the verdict says when to retry)."""
 
     @abc.abstractmethod
-    async def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> list[CounterVerdict]:
+    def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> Awaitable[list[CounterVerdict]]:
         """Count each request's cost in its counter only if *every* one fits, as one atomic step
         (one script on Redis, one transaction on SQLite): all counted or none. One verdict per
         request, in order; each ``allowed`` is the step's outcome. When refused, the counters
@@ -355,8 +355,11 @@ class Queue(abc.ABC):
     """One plugin's durable queue (one per name). Items carry what they need, tenant included."""
 
     @abc.abstractmethod
-    async def append(self, item: Value) -> None:
-        """Queue ``item`` durably. Items appended in one event-loop turn are written together."""
+    def append(self, item: Value) -> Awaitable[None]:
+        """Queue ``item`` durably: ``await queue.append(item)`` returns once it is written, and
+        raises ValueError for an item that cannot be stored (the others of its turn are written).
+        Items appended in one event-loop turn are written together. (An awaitable, not necessarily a coroutine: the
+        stores hand back their write's future, one await level less per append.)"""
 
     @abc.abstractmethod
     async def claim(self, group: str, worker: str, *, count: int = 100, reclaim_after: float = 30.0) -> list[QueueEntry]:

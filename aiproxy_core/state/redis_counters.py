@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, NamedTuple, Sequence
 
 from ..redis_scripts import RequestScript
 from .api import Counters, CounterRefund, CounterRequest, CounterVerdict, Reservation, WindowKind, new_verdict
@@ -391,8 +391,9 @@ class RedisCounters(Counters):
         (verdict,) = await self._count("a", [CounterRequest(name, cost, limit=limit, window=window, kind=kind)])
         return verdict
 
-    async def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> list[CounterVerdict]:
-        return await self._count("a", requests, timeout)
+    def add_all(self, requests: Sequence[CounterRequest], *, timeout: float | None = None) -> Awaitable[list[CounterVerdict]]:
+        # The counting coroutine itself: a rate-limited request awaits one level fewer.
+        return self._count("a", requests, timeout)
 
     async def peek(self, name: str, *, limit: int, window: float, kind: WindowKind = "sliding") -> CounterVerdict:
         (verdict,) = await self._count("p", [CounterRequest(name, 1, limit=limit, window=window, kind=kind)])

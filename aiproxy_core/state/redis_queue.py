@@ -30,7 +30,7 @@ from ..redis_scripts import RequestScript
 from .api import Queue, QueueEntry, Value, new_queue_entry
 from .keyspace import KeySpace
 from .queue_checks import check_claim, checked_name
-from .turn_batch import TurnBatch
+from .turn_batch import TurnBatch, refused
 from .value_codec import decode, encode
 
 if TYPE_CHECKING:
@@ -257,9 +257,14 @@ class RedisQueue(Queue):
         #: Each entry this process claimed: how many items it holds, until acknowledged.
         self._sizes: dict[str, int] = {}
 
-    async def append(self, item: Value) -> None:
-        # Encoded here, so a bad item fails its own append, not the turn's whole batch.
-        await self._batch.add(encode(item))
+    def append(self, item: Value) -> "asyncio.Future[None]":
+        # Encoded here, so a bad item fails its own append, not the turn's whole batch. The
+        # batch's future itself is returned: no coroutine per append (see Queue.append).
+        try:
+            encoded = encode(item)
+        except ValueError as exc:
+            return refused(exc)
+        return self._batch.add(encoded)
 
     async def _write(self, items: list[str]) -> None:
         # One script call per entry, sent together (on the script connection: in this turn's one

@@ -20,13 +20,14 @@ event-loop turn are inserted in one transaction (:class:`.TurnBatch`).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any, Sequence
 
 from .api import Queue, QueueEntry, Value, new_queue_entry
 from .queue_checks import check_claim, checked_name
 from .sqlite_db import StateDatabase
-from .turn_batch import TurnBatch
+from .turn_batch import TurnBatch, refused
 from .value_codec import dump_json, load_json
 
 __all__ = ["SCHEMA", "SqliteQueue"]
@@ -75,9 +76,13 @@ class SqliteQueue(Queue):
         self._name = checked_name("queue", name)
         self._batch: TurnBatch[str | bytes] = TurnBatch(self._write)
 
-    async def append(self, item: Value) -> None:
+    def append(self, item: Value) -> "asyncio.Future[None]":
         # Encoded here, so a bad item fails its own append, not the turn's whole batch.
-        await self._batch.add(item if isinstance(item, bytes) else dump_json(item))
+        try:
+            encoded = item if isinstance(item, bytes) else dump_json(item)
+        except ValueError as exc:
+            return refused(exc)
+        return self._batch.add(encoded)
 
     async def _write(self, items: list[str | bytes]) -> None:
         rows = [(self._plugin, self._name, item) for item in items]

@@ -4,7 +4,7 @@ Under load a gateway finishes tens of requests per event-loop turn; a queue writ
 (an XADD, an INSERT transaction) pays its fixed cost that many times over. :class:`TurnBatch`
 holds the items added during a turn and hands them to ``write`` in one call once the turn's other
 callbacks have run (``loop.call_soon``). Every caller awaits the write that holds its item:
-``add`` returns once it is durable and raises what the write raised. Items added while a write is
+``add`` returns a future that is done once the item is durable, and raises what the write raised. Items added while a write is
 in flight (a Redis round trip) join the next one, so there is never more than one write at a time.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable, Generic, TypeVar
 
-__all__ = ["TurnBatch"]
+__all__ = ["TurnBatch", "refused"]
 
 T = TypeVar("T")
 
@@ -24,20 +24,29 @@ class TurnBatch(Generic[T]):
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._scheduled = False
+        #: The loop of the write scheduled or in flight (the caller's own: it runs in this turn).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def add(self, item: T) -> None:
-        loop = asyncio.get_running_loop()
+    def add(self, item: T) -> "asyncio.Future[None]":
+        """Queue ``item`` for this turn's write; ``await`` the result (done once it is written).
+
+        A plain function returning the future, not a coroutine: a request that appends (billing's
+        event, after the answer) awaits through one level fewer, and while a write is scheduled
+        the loop is known without ``asyncio.get_running_loop()`` (a ``getpid`` system call per
+        call on Python 3.11)."""
+        loop = self._loop if self._scheduled and self._loop is not None else asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((item, future))
         if not self._scheduled:
             self._scheduled = True
+            self._loop = loop
             # call_soon: the flush starts after the callbacks already queued for this turn, so
             # every coroutine appending now joins the same write.
             loop.call_soon(self._start_flush, loop)
         # No shield needed: the write runs in the flush task, and each appender awaits a future
         # of its own, so one appender cancelled (a client left) cancels only that future; its
         # item is written with the others (a shield cost a second future per item).
-        await future
+        return future
 
     def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
         # The task is kept referenced until done (a bare create_task may be collected mid-write).
@@ -61,6 +70,7 @@ class TurnBatch(Generic[T]):
                         future.set_result(None)
         finally:
             self._scheduled = False
+            self._loop = None
             self._flush_task = None
             # Left over only when the flush itself was cancelled (the loop is closing): those
             # items were not written, and their appenders must not wait forever.
@@ -68,3 +78,12 @@ class TurnBatch(Generic[T]):
             for _, future in leftover:
                 if not future.done():
                     future.set_exception(RuntimeError("the queue write was cancelled (the event loop is closing)"))
+
+
+def refused(exc: Exception) -> "asyncio.Future[None]":
+    """An append's outcome when its item was refused before joining a batch: awaiting it raises
+    ``exc``, as awaiting an ``async def`` append did, so ``gather(..., return_exceptions=True)``
+    over appends still gets each bad item's error in its place."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future

@@ -7,7 +7,7 @@ billing. The ledger worker (:mod:`.worker`) claims items as group ``ledger``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable
 
 from aiproxy_core.state import PluginState, Queue
 
@@ -23,8 +23,10 @@ class MeteringQueue:
     def __init__(self, state: PluginState) -> None:
         self.queue: Queue = state.queue("events")
 
-    async def put(self, event: BillingEvent) -> None:
-        await self.queue.append(event.to_dict())
+    def put(self, event: BillingEvent) -> Awaitable[None]:
+        """``await`` it: done once the event is queued durably. The queue's own awaitable is
+        handed back (no coroutine of ours per billed request)."""
+        return self.queue.append(event.to_dict())
 
     async def backlog(self) -> dict[str, Any]:
         """What waits for a worker: ``events_waiting`` stays near 0 when the workers keep up."""

@@ -32,6 +32,14 @@ class CachedPlans:
         self._entries: dict[tuple[str, str], tuple[float, Plan | None]] = {}
         self._loads: SingleFlight[tuple[str, str], Plan | None] = SingleFlight()
 
+    def fresh(self, tenant_id: str, plan_id: str) -> tuple[Plan | None] | None:
+        """``(plan,)`` when the cache holds it from less than ``ttl`` seconds ago, else None
+        (then ``await current(...)``): the request path's hit, without a coroutine."""
+        cached = self._entries.get((tenant_id, plan_id))
+        if cached is not None and cached[0] > self._clock():
+            return (cached[1],)
+        return None
+
     async def current(self, tenant_id: str, plan_id: str) -> Plan | None:
         """The plan as of at most ``ttl`` seconds ago (None: no such plan)."""
         key = (tenant_id, plan_id)

@@ -37,7 +37,7 @@ from .admin_routes import billing_routes
 from .openapi import billing_admin_openapi, billing_tenant_openapi
 from .backend import BillingBackend, open_backend
 from .cli import add_report_commands, add_worker_command
-from .consumer_plans import request_plan_id
+from .consumer_plans import known_plan_id, request_plan_id
 from .credits import PrepaidCredits, from_micros, to_micros
 from .events import BillingEvent, billing_subject
 from .export import Exporter
@@ -193,9 +193,13 @@ class Billing:
     @hookimpl
     async def pre_request(self, ctx: RequestContext, settings: BillingSettings) -> None:
         state = billing_state(ctx.state)
-        plan_id = await request_plan_id(ctx) or settings.plan_id
+        # The usual case, the consumer's plan known and cached, awaits nothing: each coroutine
+        # of a hook is created, run and torn down per request.
+        plan_id = known_plan_id(ctx) or await request_plan_id(ctx) or settings.plan_id
         if plan_id is not None:
-            state.plan = await self.backend().plans.current(ctx.tenant.id, plan_id)
+            plans = self.backend().plans
+            cached = plans.fresh(ctx.tenant.id, plan_id)
+            state.plan = cached[0] if cached is not None else await plans.current(ctx.tenant.id, plan_id)
         plan = state.plan.spec if state.plan is not None else None
         if state.plan is not None and state.plan.spec.rate_limits:
             _hand_over_rate_limits(ctx, state.plan.id, state.plan.spec.rate_limits)

@@ -150,14 +150,20 @@ def _label(ctx: RequestContext) -> None:
     All entries write the same headers from all of their states, so two entries (a tenant's
     required one and a rule's own) do not overwrite each other.
     """
-    states = entry_states(ctx.state).values()
-    statuses = [status for state in states for status in state.statuses]
+    by_entry = entry_states(ctx.state)
+    if len(by_entry) == 1:  # one limiter entry (the usual chain): no lists or generators to build
+        (only,) = by_entry.values()
+        statuses, retry_after, unavailable = only.statuses, only.retry_after, only.unavailable
+    else:
+        states = by_entry.values()
+        statuses = tuple(status for state in states for status in state.statuses)
+        retry_after = max((s.retry_after for s in states if s.retry_after is not None), default=None)
+        unavailable = any(state.unavailable for state in states)
     headers = ctx.response_headers
     headers.update(limit_headers(statuses))
-    retry_after = max((s.retry_after for s in states if s.retry_after is not None), default=None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if any(state.unavailable for state in states):
+    if unavailable:
         headers[UNAVAILABLE_HEADER[0]] = UNAVAILABLE_HEADER[1]
 
 

@@ -312,6 +312,8 @@ class _Prepared(NamedTuple):
 
 #: Recent calls' preparations by key prefix, tenant, plugin and requests; cleared when full.
 _PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+#: No requests tuple is this (RedisCounters._last before the first call).
+_NOTHING = object()
 _PREPARED_MAX = 4096
 
 
@@ -370,6 +372,10 @@ class RedisCounters(Counters):
         self._keys = keys
         self._plugin = plugin
         self._tenant = tenant_id
+        #: The last remembered requests tuple and its preparation: a rate limiter passes the same
+        #: tuple object on every request of a subject, found here by identity, with no memo key
+        #: to build and hash (the tuple is kept referenced, so its id cannot be reused meanwhile).
+        self._last: tuple[object, _Prepared | None] = (_NOTHING, None)
 
     def _base(self, name: str) -> str:
         return self._keys.key(self._tenant, self._plugin, "c", name)
@@ -403,10 +409,22 @@ class RedisCounters(Counters):
         """The call's keys and arguments, checked; remembered for the same requests (a rate
         limiter asks the same few counter sets on every request: building and checking them was
         ~5 % of the gateway's CPU under load)."""
+        last, last_prepared = self._last
+        if requests is last and last_prepared is not None:
+            return last_prepared
         memo = self._memo_key(requests)
         prepared = _PREPARED.get(memo) if memo is not None else None
-        if prepared is not None:
-            return prepared
+        if prepared is None:
+            prepared = self._prepare(requests)
+            if memo is not None:
+                if len(_PREPARED) >= _PREPARED_MAX:
+                    _PREPARED.clear()
+                _PREPARED[memo] = prepared
+        if memo is not None and type(requests) is tuple:  # a tuple of frozen requests cannot change
+            self._last = (requests, prepared)
+        return prepared
+
+    def _prepare(self, requests: Sequence[CounterRequest]) -> _Prepared:
         keys: list[str] = []
         counters: list[Any] = []
         widths: list[int] = []
@@ -418,12 +436,7 @@ class RedisCounters(Counters):
             self._counter_keys(keys, request.name, tag, width)
             counters += (tag, cost, limit, width)
             widths.append(width)
-        prepared = _Prepared(keys, counters, widths, all(tag != "x" for _, tag, _ in seen))
-        if memo is not None:
-            if len(_PREPARED) >= _PREPARED_MAX:
-                _PREPARED.clear()
-            _PREPARED[memo] = prepared
-        return prepared
+        return _Prepared(keys, counters, widths, all(tag != "x" for _, tag, _ in seen))
 
     def _memo_key(self, requests: Sequence[CounterRequest]) -> tuple[Any, ...] | None:
         """What a preparation is remembered by, or None (not remembered, so checked every time)

@@ -38,6 +38,9 @@ __all__ = ["BackendPluginState", "StateService", "data_directory"]
 
 _PLUGIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
+#: Counters objects one plugin state keeps (one per tenant) before it starts over.
+_COUNTERS_KEPT = 10_000
+
 
 def data_directory(config: "GatewayConfig") -> Path:
     """Where a gateway keeps its files: beside the SQLite store embedded, ``./aiproxy-data`` on Redis."""
@@ -139,6 +142,9 @@ class BackendPluginState(PluginState):
         #: One object per queue name: its per-turn batcher must be shared by every appender.
         self._queues: dict[str, Queue] = {}
         self._records: dict[str, Records] = {}
+        #: Counters per tenant, made once: a rate limiter asks for them on every request, and
+        #: they hold per-tenant memos (RedisCounters._last). Bounded: past it, made again.
+        self._counters: dict[str, Counters] = {}
 
     def values(self, tenant_id: str) -> Values:
         checked_tenant(tenant_id)  # the same ids on every backend
@@ -149,6 +155,14 @@ class BackendPluginState(PluginState):
         return RedisValues(service.redis, service.scripts, service.keys, self.plugin, tenant_id)
 
     def counters(self, tenant_id: str) -> Counters:
+        counters = self._counters.get(tenant_id)
+        if counters is None:
+            if len(self._counters) >= _COUNTERS_KEPT:
+                self._counters.clear()
+            counters = self._counters[tenant_id] = self._new_counters(tenant_id)
+        return counters
+
+    def _new_counters(self, tenant_id: str) -> Counters:
         checked_tenant(tenant_id)
         service = self._service
         if service.db is not None:

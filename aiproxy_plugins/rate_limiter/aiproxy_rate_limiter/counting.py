@@ -14,8 +14,7 @@ reached (and :class:`ScriptError` when Redis refuses a script, e.g. out of memor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Awaitable, Callable, Sequence, TypeVar
+from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 
 from aiproxy_core import ScriptError
 from aiproxy_core.state import CounterRefund, CounterRequest, Counters, CounterVerdict, WindowKind
@@ -30,8 +29,9 @@ UNBOUNDED = 2**53 - 1
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+# A NamedTuple, not a frozen dataclass: every request looks its counter requests up by its slots
+# (acquire's _STEPS), and a dataclass's generated __hash__ runs in Python per slot and lookup.
+class Slot(NamedTuple):
     """One counter a request touches."""
 
     name: str

@@ -178,11 +178,16 @@ class StateExports:
     async def queue_events(self, events: list[BillingEvent]) -> None:
         """Queue the events of tenants that have a target (the ledger calls it for each batch)."""
         exporting: dict[str, bool] = {}
+        items: list[dict[str, Any]] = []
         for event in events:
             if event.tenant_id not in exporting:
                 exporting[event.tenant_id] = await self._state.values(event.tenant_id).get(TARGET) is not None
             if exporting[event.tenant_id]:
-                await self._queue.append({"event": event.to_dict(), "attempts": 0, "not_before": 0})
+                items.append({"event": event.to_dict(), "attempts": 0, "not_before": 0})
+        if items:
+            # Appended in one turn: one write for the batch (an await per append was a round trip
+            # per event, so an exporting tenant's busy ledger batch took hundreds of them).
+            await asyncio.gather(*[self._queue.append(item) for item in items])
 
     async def take_due(self, now: float, lease: float, limit: int) -> list[QueuedExport]:
         for entry in await self._queue.claim(EXPORTER, self._worker, count=limit, reclaim_after=lease):

@@ -183,6 +183,21 @@ async def test_the_ledger_write_queues_exports_and_leases_hide_taken_entries(bil
     assert sorted(json.loads(t.event)["request_id"] for t in replayed) == ["r-0", "r-1", "r-2"]
 
 
+async def test_a_ledger_batch_queues_its_exports_in_one_write(billing_state: Any, backend: dict[str, Any] | None) -> None:
+    """A busy ledger batch of an exporting tenant queues its deliveries together: on Redis they
+    travel as one queue entry (one write, one batch), not a round trip per event; every event is
+    queued on both backends, in order."""
+    from aiproxy_billing.export import ExportTarget
+
+    store = open_backend(billing_state)
+    await store.exports.put_target("t-exp", ExportTarget(url="https://example.com/hook"))
+    await store.ledger.write([("metering/7-0", _event("t-exp", n)) for n in range(200)])
+    entries = await billing_state.queue("exports").claim("probe", "w", count=500)
+    assert [entry.item["event"]["request_id"] for entry in entries] == [f"r-{n}" for n in range(200)]
+    if backend is not None:
+        assert len({entry.batch for entry in entries}) == 1
+
+
 def _event(tenant: str, n: int) -> BillingEvent:
     return BillingEvent(
         request_id=f"r-{n}", tenant_id=tenant, consumer_id="con_1", key_id="key_1", rule_id="rule_1",

@@ -68,6 +68,8 @@ class BillingEvent:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "BillingEvent":
         """Fields this version does not know are ignored: a newer gateway's event still bills here."""
+        if doc.keys() == _FIELD_SET:  # as this version queues them: no dict to rebuild per event
+            return cls(**doc)
         return cls(**{name: doc[name] for name in _FIELD_NAMES if name in doc})
 
     @classmethod
@@ -87,6 +89,7 @@ class BillingEvent:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(BillingEvent))
+_FIELD_SET = frozenset(_FIELD_NAMES)
 
 #: The last whole second :meth:`BillingEvent.now` formatted, and its text.
 _second_text: list = [-1, ""]  # type: ignore[type-arg]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from aiproxy_core.state import Increment, OnceStep, PluginState, Record, Records, Values
 
-from .events import BillingEvent
+from .events import BillingEvent, billing_subject
 from .pricing import PeriodUsage
 
 if TYPE_CHECKING:
@@ -63,17 +63,30 @@ class Ledger:
         if self.records.sink != "none":  # on Redis without a records server nothing would be kept
             await self.records.write([Record(e.tenant_id, e.request_id, _seconds(e), e.to_dict()) for e in events])
         await self._exports.queue_events(events)
+        # Events alike (a batch's are mostly one consumer's calls of one endpoint and model) are
+        # counted together first, so each aggregate's field names are built once per group, not
+        # per event.
+        groups: dict[tuple[str, str, str | None, str, str, str, str, str | None], list[int]] = {}
+        for batch, event in claimed:
+            group = (event.tenant_id, batch, event.consumer_id, event.key_id, event.timestamp[:10], event.endpoint, event.model, event.plan_id)
+            found = groups.get(group)
+            if found is None:
+                groups[group] = [1, event.input_tokens, event.output_tokens]
+            else:
+                found[0] += 1
+                found[1] += event.input_tokens
+                found[2] += event.output_tokens
         # tenant -> batch -> aggregate key -> summed fields; the tenant's total (TOTALS) is one
         # more aggregate, so its count of events is also what a fresh step adds.
         sums: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(lambda: defaultdict(dict))
-        for batch, event in claimed:
-            aggregates = sums[event.tenant_id][batch]
-            key, fields = _aggregate(event)
+        for (tenant_id, batch, consumer_id, key_id, day, endpoint, model, plan_id), (count, tokens_in, tokens_out) in groups.items():
+            aggregates = sums[tenant_id][batch]
+            key, fields = _aggregate(billing_subject(consumer_id, key_id), day, endpoint, model, plan_id, count, tokens_in, tokens_out)
             into = aggregates.setdefault(key, {})
             for name, amount in fields.items():
                 into[name] = into.get(name, 0) + amount
             totals = aggregates.setdefault(TOTALS, {"events": 0})
-            totals["events"] += 1
+            totals["events"] += count
         new = 0
         for tenant_id, batches in sums.items():
             values = self._state.values(tenant_id)
@@ -126,21 +139,23 @@ def _events_of(step: OnceStep) -> int:
     return next(increment.fields["events"] for increment in step.increments if increment.key == TOTALS)
 
 
-def _aggregate(event: BillingEvent) -> tuple[str, dict[str, int]]:
-    """The daily aggregate an event adds to, and what it adds."""
-    endpoint, model = event.endpoint[:MAX_NAME], event.model[:MAX_NAME]
+def _aggregate(
+    consumer: str, day: str, endpoint: str, model: str, plan_id: str | None, count: int, tokens_in: int, tokens_out: int
+) -> tuple[str, dict[str, int]]:
+    """The daily aggregate ``count`` alike events add to, and what they add."""
+    endpoint, model = endpoint[:MAX_NAME], model[:MAX_NAME]
     # Only what reports and invoices read: requests and tokens in all are sums of these (each
     # field is Redis work per event in the ledger's script, so none is kept twice).
     fields = {
-        f"ep:{endpoint}": 1,
-        f"epin:{endpoint}": event.input_tokens,
-        f"epout:{endpoint}": event.output_tokens,
-        f"mdin:{model}": event.input_tokens,
-        f"mdout:{model}": event.output_tokens,
+        f"ep:{endpoint}": count,
+        f"epin:{endpoint}": tokens_in,
+        f"epout:{endpoint}": tokens_out,
+        f"mdin:{model}": tokens_in,
+        f"mdout:{model}": tokens_out,
     }
-    if event.plan_id:
-        fields[f"plan:{event.plan_id[:MAX_NAME]}"] = 1
-    return f"daily:{event.consumer}:{event.day}", fields
+    if plan_id:
+        fields[f"plan:{plan_id[:MAX_NAME]}"] = count
+    return f"daily:{consumer}:{day}", fields
 
 
 def _seconds(event: BillingEvent) -> float:

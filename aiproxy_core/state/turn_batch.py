@@ -4,8 +4,9 @@ Under load a gateway finishes tens of requests per event-loop turn; a queue writ
 (an XADD, an INSERT transaction) pays its fixed cost that many times over. :class:`TurnBatch`
 holds the items added during a turn and hands them to ``write`` in one call once the turn's other
 callbacks have run (``loop.call_soon``). Every caller awaits the write that holds its item:
-``add`` returns a future that is done once the item is durable, and raises what the write raised. Items added while a write is
-in flight (a Redis round trip) join the next one, so there is never more than one write at a time.
+``add`` returns a future that is done once the item is durable, and raises what the write
+raised. Items added while a write is in flight (a Redis round trip) join the next one, so there
+is never more than one write at a time.
 """
 
 from __future__ import annotations

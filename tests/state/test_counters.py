@@ -163,6 +163,23 @@ async def test_add_all_counts_in_every_counter_or_in_none(state_backend: StateSe
     assert (await counters.peek("roomy", limit=10, window=LONG, kind=kind)).count == 1
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_reused_request_list_counts_what_it_holds_at_each_call(state_backend: StateService, kind: str) -> None:
+    """A caller that reuses one list of requests and changes it between calls gets each call's
+    own counters counted (the stores remember the preparation of a repeated tuple, never a list),
+    and a repeated tuple keeps counting in its own counter."""
+    counters = state_backend.for_plugin("limiter").counters("t1")
+    requests = [CounterRequest("first", 1, limit=5, window=LONG, kind=kind)]
+    assert [v.count for v in await counters.add_all(requests)] == [1]
+    requests[0] = CounterRequest("second", 2, limit=5, window=LONG, kind=kind)
+    assert [v.count for v in await counters.add_all(requests)] == [2]
+    step = (CounterRequest("first", 1, limit=5, window=LONG, kind=kind),)
+    assert [v.count for v in await counters.add_all(step)] == [2]
+    assert [v.count for v in await counters.add_all(step)] == [3]
+    assert (await counters.peek("second", limit=5, window=LONG, kind=kind)).count == 2
+    assert counters is state_backend.for_plugin("limiter").counters("t1")  # made once per tenant
+
+
 async def test_add_all_holds_every_limit_under_200_concurrent_steps(state_backend: StateService) -> None:
     """Mixed kinds and windows in one step: the tightest limit decides, the others count exactly as much."""
     counters = state_backend.for_plugin("limiter").counters("t1")

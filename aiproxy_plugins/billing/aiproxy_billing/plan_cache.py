@@ -42,10 +42,10 @@ class CachedPlans:
 
     async def current(self, tenant_id: str, plan_id: str) -> Plan | None:
         """The plan as of at most ``ttl`` seconds ago (None: no such plan)."""
+        cached = self.fresh(tenant_id, plan_id)
+        if cached is not None:
+            return cached[0]
         key = (tenant_id, plan_id)
-        cached = self._entries.get(key)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
         plan = await self._loads.load(key, lambda: self._store.get(tenant_id, plan_id))
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()

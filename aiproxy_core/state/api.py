@@ -358,8 +358,9 @@ class Queue(abc.ABC):
     def append(self, item: Value) -> Awaitable[None]:
         """Queue ``item`` durably: ``await queue.append(item)`` returns once it is written, and
         raises ValueError for an item that cannot be stored (the others of its turn are written).
-        Items appended in one event-loop turn are written together. (An awaitable, not necessarily a coroutine: the
-        stores hand back their write's future, one await level less per append.)"""
+        Items appended in one event-loop turn are written together. (An awaitable, not
+        necessarily a coroutine: the stores hand back their write's future, one await level less
+        per append.)"""
 
     @abc.abstractmethod
     async def claim(self, group: str, worker: str, *, count: int = 100, reclaim_after: float = 30.0) -> list[QueueEntry]:

@@ -124,26 +124,24 @@ class CountBatch:
     def __init__(self, scripts: "ScriptConnection") -> None:
         self._scripts = scripts
         self._waiting: list[_Call] = []
-        self._scheduled = False
-        #: The loop of the flush scheduled for this turn: the caller's own, found once per turn
-        #: (``asyncio.get_running_loop()`` is a ``getpid`` system call per call on Python 3.11).
+        #: The loop of the flush scheduled for this turn (None: none is): the caller's own, found
+        #: once per turn (``asyncio.get_running_loop()`` is a ``getpid`` system call per call on
+        #: Python 3.11).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def count(self, mode: str, keys: list[str], counters: list[Any], timeout: float) -> "asyncio.Future[list[int]]":
-        loop = self._loop if self._scheduled and self._loop is not None else asyncio.get_running_loop()
-        future: asyncio.Future[list[int]] = loop.create_future()
-        self._waiting.append((mode, keys, counters, timeout, future))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop = loop
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
             # call_soon: after the callbacks already queued for this turn, so every request of
             # the turn that reaches its limiter joins this run.
             loop.call_soon(self._flush, loop)
+        future: asyncio.Future[list[int]] = loop.create_future()
+        self._waiting.append((mode, keys, counters, timeout, future))
         return future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._scheduled = False
         self._loop = None
         waiting, self._waiting = self._waiting, []
         for start in range(0, len(waiting), MAX_CALLS):

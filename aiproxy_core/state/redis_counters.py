@@ -312,9 +312,10 @@ class _Prepared(NamedTuple):
 
 #: Recent calls' preparations by key prefix, tenant, plugin and requests; cleared when full.
 _PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+_PREPARED_MAX = 4096
+
 #: No requests tuple is this (RedisCounters._last before the first call).
 _NOTHING = object()
-_PREPARED_MAX = 4096
 
 
 def _once(seen: set[tuple[str, str, int]], name: str, tag: str, width: int) -> None:

@@ -24,8 +24,8 @@ class TurnBatch(Generic[T]):
         self._write = write
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._flush_task: asyncio.Task[None] | None = None
-        self._scheduled = False
-        #: The loop of the write scheduled or in flight (the caller's own: it runs in this turn).
+        #: The loop of the write scheduled or in flight (the caller's own: it runs in this turn);
+        #: None while no write is scheduled.
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, item: T) -> "asyncio.Future[None]":
@@ -35,15 +35,14 @@ class TurnBatch(Generic[T]):
         event, after the answer) awaits through one level fewer, and while a write is scheduled
         the loop is known without ``asyncio.get_running_loop()`` (a ``getpid`` system call per
         call on Python 3.11)."""
-        loop = self._loop if self._scheduled and self._loop is not None else asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((item, future))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop = loop
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
             # call_soon: the flush starts after the callbacks already queued for this turn, so
             # every coroutine appending now joins the same write.
             loop.call_soon(self._start_flush, loop)
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((item, future))
         # No shield needed: the write runs in the flush task, and each appender awaits a future
         # of its own, so one appender cancelled (a client left) cancels only that future; its
         # item is written with the others (a shield cost a second future per item).
@@ -70,7 +69,6 @@ class TurnBatch(Generic[T]):
                     if not future.done():
                         future.set_result(None)
         finally:
-            self._scheduled = False
             self._loop = None
             self._flush_task = None
             # Left over only when the flush itself was cancelled (the loop is closing): those

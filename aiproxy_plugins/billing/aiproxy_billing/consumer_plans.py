@@ -11,7 +11,7 @@ from typing import Any
 
 from aiproxy_core import GatewayServices, RequestContext
 
-__all__ = ["consumer_plan_id", "known_plan_id", "request_plan_id"]
+__all__ = ["consumer_plan_id", "known_plan_id"]
 
 
 def _plan_of(consumer: Any) -> str | None:
@@ -32,13 +32,6 @@ async def consumer_plan_id(services: GatewayServices | None, tenant_id: str, con
 
 def known_plan_id(ctx: RequestContext) -> str | None:
     """The plan of the request's consumer as the request already carries it (``ctx.consumer``):
-    the usual case, answered without a coroutine."""
+    the usual case, answered without a coroutine; else ``await consumer_plan_id(...)`` asks the
+    store."""
     return _plan_of(getattr(ctx, "consumer", None))
-
-
-async def request_plan_id(ctx: RequestContext) -> str | None:
-    """The plan of the consumer making this request, if the core knows it."""
-    plan_id = known_plan_id(ctx)
-    if plan_id is not None:
-        return plan_id
-    return await consumer_plan_id(ctx.services, ctx.tenant.id, ctx.consumer_id)

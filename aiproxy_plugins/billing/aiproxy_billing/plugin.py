@@ -37,7 +37,7 @@ from .admin_routes import billing_routes
 from .openapi import billing_admin_openapi, billing_tenant_openapi
 from .backend import BillingBackend, open_backend
 from .cli import add_report_commands, add_worker_command
-from .consumer_plans import known_plan_id, request_plan_id
+from .consumer_plans import consumer_plan_id, known_plan_id
 from .credits import PrepaidCredits, from_micros, to_micros
 from .events import BillingEvent, billing_subject
 from .export import Exporter
@@ -195,7 +195,7 @@ class Billing:
         state = billing_state(ctx.state)
         # The usual case, the consumer's plan known and cached, awaits nothing: each coroutine
         # of a hook is created, run and torn down per request.
-        plan_id = known_plan_id(ctx) or await request_plan_id(ctx) or settings.plan_id
+        plan_id = known_plan_id(ctx) or await consumer_plan_id(ctx.services, ctx.tenant.id, ctx.consumer_id) or settings.plan_id
         if plan_id is not None:
             plans = self.backend().plans
             cached = plans.fresh(ctx.tenant.id, plan_id)

@@ -31,10 +31,21 @@ def run_aiproxy(
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports. Every socket stays bound until all are picked:
+    two ``free_port()`` calls in a row may get the same port back (the first socket is closed
+    before the second binds), and a gateway given one port for both listeners cannot start."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 class GatewayProcess:
@@ -50,7 +61,7 @@ class GatewayProcess:
     def __init__(self, config: dict[str, Any], *, workdir: Path | None = None, args: tuple[str, ...] = ()) -> None:
         self._args = args
         self._dir = Path(workdir or tempfile.mkdtemp(prefix="aiproxy-proc-"))
-        self.admin_port, self.proxy_port = free_port(), free_port()
+        self.admin_port, self.proxy_port = free_ports(2)
         server = {**config.get("server", {}), "admin_port": self.admin_port, "proxy_port": self.proxy_port}
         upstream = {"allowed_networks": ["127.0.0.1/32"], **config.get("upstream", {})}
         self.config = {**config, "server": server, "upstream": upstream}

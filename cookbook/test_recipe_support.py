@@ -15,7 +15,7 @@ def test_a_gateway_is_not_started_on_a_port_where_something_answers(tmp_path, mo
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.setattr(aiproxy_sdk.processes, "free_port", lambda: port)
+        monkeypatch.setattr(aiproxy_sdk.processes, "free_ports", lambda count: [port] * count)
         with pytest.raises(RecipeFailed) as stopped:
             start_gateway(tmp_path, {})
     assert stopped.value.code == 1

@@ -14,7 +14,7 @@ import pytest
 
 from aiproxy_core import Gateway, GatewayConfig, PluginRegistry
 from aiproxy_core.server.demo import seed_demo
-from aiproxy_sdk import GatewayProcess, free_port
+from aiproxy_sdk import GatewayProcess, free_ports
 
 KEY = re.compile(r"Demo key\s*:\s*(aip_\S+)")
 
@@ -55,11 +55,12 @@ class Demo:
     """``aiproxy serve --demo`` on free ports (the SDK's GatewayProcess), its mock upstream's too."""
 
     def __init__(self, workdir: Path, **config: Any) -> None:
-        self.mock_port = free_port()
+        admin_port, proxy_port, self.mock_port = free_ports(3)  # picked together: all distinct
         self.process = GatewayProcess(
             {"storage": {"path": str(workdir / "aiproxy.db")}, **config},
             workdir=workdir,
             args=("--demo", "--mock-port", str(self.mock_port)),
+            ports=(admin_port, proxy_port),
         )
         self.proxy_port = self.process.proxy_port
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from aiproxy_sdk import free_port
+from aiproxy_sdk import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-admin-token-0123456789"
@@ -123,7 +123,7 @@ def test_the_start_command_serves_healthz_with_composes_environment(tmp_path, ai
         name: interpolated(str(value), {"AIPROXY_SERVER__ADMIN_TOKEN": TOKEN})
         for name, value in compose()["services"]["aiproxy"]["environment"].items()
     }
-    admin_port, proxy_port = free_port(), free_port()
+    admin_port, proxy_port = free_ports(2)
     environment |= {
         "AIPROXY_REDIS__HOST": "127.0.0.1",
         "AIPROXY_REDIS__PREFIX": aiproxy_redis_prefix,

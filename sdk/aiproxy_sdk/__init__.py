@@ -8,6 +8,6 @@
 
 from .harness import GatewayHarness
 from .live import LiveGateway, ServerThread
-from .processes import GatewayProcess, free_port, run_aiproxy
+from .processes import GatewayProcess, free_port, free_ports, run_aiproxy
 
-__all__ = ["GatewayHarness", "GatewayProcess", "LiveGateway", "ServerThread", "free_port", "run_aiproxy"]
+__all__ = ["GatewayHarness", "GatewayProcess", "LiveGateway", "ServerThread", "free_port", "free_ports", "run_aiproxy"]

@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
+from .processes import free_port
+
 __all__ = ["PostgresqlStartError", "PrivatePostgresql", "postgresql_binaries"]
 
 HOST = "127.0.0.1"
@@ -58,7 +60,7 @@ class PrivatePostgresql:
         data = self._directory / "data"
         if self._as_postgres:
             shutil.chown(self._directory, USER)
-        self.port = _free_port()
+        self.port = free_port()
         self._binaries = binaries
         self._run([str(binaries / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "--no-sync", "-E", "UTF8"])
         self._start_server()
@@ -137,10 +139,3 @@ class PrivatePostgresql:
             except OSError:
                 time.sleep(0.05)
         raise PostgresqlStartError(f"PostgreSQL did not answer on {HOST}:{self.port} within {self.timeout:g} s")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port

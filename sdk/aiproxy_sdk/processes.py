@@ -55,13 +55,21 @@ class GatewayProcess:
     processes); the ``server`` ports are filled in. ``args`` go to ``aiproxy serve`` (e.g.
     ``("--workers", "2")``). ``log`` holds what the process printed. Like the harness, it lets rules
     target loopback (``upstream.allowed_networks: ["127.0.0.1/32"]``, where test upstreams run)
-    unless ``config`` sets ``upstream.allowed_networks`` itself.
+    unless ``config`` sets ``upstream.allowed_networks`` itself. ``ports`` (admin, proxy) are for a
+    caller that picks other ports too and needs them all distinct (``free_ports(3)``).
     """
 
-    def __init__(self, config: dict[str, Any], *, workdir: Path | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        workdir: Path | None = None,
+        args: tuple[str, ...] = (),
+        ports: tuple[int, int] | None = None,
+    ) -> None:
         self._args = args
         self._dir = Path(workdir or tempfile.mkdtemp(prefix="aiproxy-proc-"))
-        self.admin_port, self.proxy_port = free_ports(2)
+        self.admin_port, self.proxy_port = ports or free_ports(2)
         server = {**config.get("server", {}), "admin_port": self.admin_port, "proxy_port": self.proxy_port}
         upstream = {"allowed_networks": ["127.0.0.1/32"], **config.get("upstream", {})}
         self.config = {**config, "server": server, "upstream": upstream}

@@ -14,7 +14,7 @@ from collections import Counter
 
 import httpx
 
-from aiproxy_sdk import GatewayProcess, free_port
+from aiproxy_sdk import GatewayProcess, free_ports
 
 BASE_DOMAIN = "gw.test"
 REQUESTS = 2000
@@ -92,8 +92,9 @@ async def _run(urls: list[str], key: str, host: str, count: int, on_progress) ->
 
 
 def test_failover_when_a_target_is_killed_across_two_gateway_processes(aiproxy_redis_prefix, tmp_path):
-    first_upstream = MockProcess(free_port()).start()
-    second_upstream = MockProcess(free_port()).start()
+    first_port, second_port = free_ports(2)  # picked together: two free_port() calls may return one port
+    first_upstream = MockProcess(first_port).start()
+    second_upstream = MockProcess(second_port).start()
     config = {
         "server": {"base_domain": BASE_DOMAIN},
         "redis": {"host": "127.0.0.1", "port": 6379, "prefix": aiproxy_redis_prefix},

@@ -68,7 +68,7 @@ class Ledger:
         # per event.
         groups: dict[tuple[str, str, str | None, str, str, str, str, str | None], list[int]] = {}
         for batch, event in claimed:
-            group = (event.tenant_id, batch, event.consumer_id, event.key_id, event.timestamp[:10], event.endpoint, event.model, event.plan_id)
+            group = (event.tenant_id, batch, event.consumer_id, event.key_id, event.day, event.endpoint, event.model, event.plan_id)
             found = groups.get(group)
             if found is None:
                 groups[group] = [1, event.input_tokens, event.output_tokens]

@@ -51,6 +51,9 @@ class HealthView:
     key: str
     policy: CircuitBreakerPolicy | None
     state: str = "closed"
+    #: Bumped each time this process sets ``state`` itself (a failure, a probe): a refresh that
+    #: read the store before such a change must not overwrite it with what it read.
+    changes: int = 0
     checked: float = 0.0
     refreshing: bool = False
     #: Not yet added to the shared window.
@@ -71,6 +74,11 @@ class HealthView:
 
     def error_rate(self) -> float | None:
         return self.failures / self.requests if self.requests else None
+
+    def settle(self, state: str) -> None:
+        """Set the circuit from what this process has just seen (newer than any refresh in flight)."""
+        self.state = state
+        self.changes += 1
 
 
 class TargetHealth:
@@ -108,7 +116,7 @@ class TargetHealth:
             logger.debug("taking a probe failed", exc_info=True)
             return True
         if not won:
-            view.state = "open"  # someone else probes; until we hear how it went, keep away
+            view.settle("open")  # someone else probes; until we hear how it went, keep away
         return won
 
     def succeeded(self, view: HealthView, latency_ms: float, probing: bool) -> Coroutine[Any, Any, None] | None:
@@ -118,7 +126,7 @@ class TargetHealth:
         view.timed += 1
         view.recent_ms = latency_ms if view.recent_ms is None else view.recent_ms * 0.7 + latency_ms * 0.3
         if probing:
-            view.state = "closed"
+            view.settle("closed")
             return self._close(view)
         return None
 
@@ -134,7 +142,7 @@ class TargetHealth:
         except Exception:
             logger.warning("recording a failure of target %s in the shared state failed", view.key, exc_info=True)
             if probing:
-                view.state = "open"
+                view.settle("open")
 
     async def _count_failure(self, view: HealthView, probing: bool) -> None:
         policy = view.policy
@@ -150,7 +158,7 @@ class TargetHealth:
             and view.failures / view.requests >= policy.failure_ratio
         )
         if probing or over_count or over_ratio:
-            view.state = "open"
+            view.settle("open")
             await values.atomic(
                 [
                     Set(f"open/{view.key}", 1, ttl=policy.cooldown),
@@ -159,6 +167,7 @@ class TargetHealth:
                     Delete(f"stats/{view.key}"),
                 ]
             )
+            view.settle("open")  # again: a refresh that began before the write landed read it closed
             logger.warning("target %s opened its circuit for %.1f s (%d failures in the window)", view.key, policy.cooldown, view.failures)
 
     async def _add_to_window(self, view: HealthView, failures: int) -> None:
@@ -184,15 +193,19 @@ class TargetHealth:
         except Exception:
             logger.warning("closing the circuit of target %s in the shared state failed", view.key, exc_info=True)
             return
+        view.settle("closed")  # again: a refresh that began before the write landed read it half-open
         logger.info("target %s closed its circuit: a probe succeeded", view.key)
 
     async def _refresh(self, view: HealthView) -> None:
         assert self._state is not None
         values = self._state.values(view.tenant_id)
+        changes = view.changes
         try:
             await self._add_to_window(view, failures=0)
             if view.policy is not None:
-                view.state = await _circuit(values, view.key)
+                circuit = await _circuit(values, view.key)
+                if view.changes == changes:  # else this process saw a newer state while the store was read
+                    view.state = circuit
         except Exception:  # the store is down: keep the last view, try again next time
             logger.debug("refreshing target health failed", exc_info=True)
         finally:

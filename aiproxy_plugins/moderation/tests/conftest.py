@@ -4,7 +4,7 @@ and a tiny OpenAI-compatible moderation endpoint for the remote backend."""
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiproxy_sdk.stream_reading import streamed_text
@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aiproxy_moderation import plugin
+from aiproxy_moderation.remote_backend import close_sessions, moderate_remotely
 from aiproxy_sdk import GatewayHarness, ServerThread
 
 MakeGateway = Callable[..., Awaitable[GatewayHarness]]
@@ -95,6 +96,14 @@ def remote_moderation() -> Iterator[str]:
     app = Starlette(routes=[Route("/v1/moderations", _moderations, methods=["POST"]), Route("/broken", _broken, methods=["POST"])])
     with ServerThread(app) as url:
         yield url
+
+
+@pytest.fixture
+async def moderate() -> AsyncIterator[Callable[..., Any]]:
+    """``moderate_remotely`` called outside a gateway: its pooled session (the plugin's
+    ``shutdown`` closes it in a gateway) is closed after the test, not left to the collector."""
+    yield moderate_remotely
+    await close_sessions()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiproxy_moderation.remote_backend import ModerationUnavailable, moderate_remotely
+from aiproxy_moderation.remote_backend import ModerationUnavailable
 from aiproxy_moderation.settings import ModerationSettings
 
 
@@ -30,9 +30,9 @@ async def test_a_clean_prompt_passes_and_pii_never_reaches_the_endpoint(make_gat
     assert sent == {"input": ["hello, I am [EMAIL_1]"], "model": "omni-moderation-latest"}
 
 
-async def test_thresholds_override_the_endpoints_decision(remote_moderation):
+async def test_thresholds_override_the_endpoints_decision(remote_moderation, moderate):
     settings = ModerationSettings.model_validate(remote(remote_moderation, thresholds={"hate": 0.25}))
-    result = await moderate_remotely(["calm words"], settings)
+    result = await moderate(["calm words"], settings)
     assert result.flagged_categories == ["hate"]
     assert result.as_dict()["category_scores"]["hate"] == 0.3
 
@@ -53,7 +53,7 @@ async def test_on_error_open_skips_a_failing_endpoint(aiproxy_gateway_factory, r
     assert (await gw.chat("hello")).status_code == 200
 
 
-async def test_a_bad_answer_is_unavailable_not_a_pass(remote_moderation):
+async def test_a_bad_answer_is_unavailable_not_a_pass(remote_moderation, moderate):
     settings = ModerationSettings.model_validate(remote(remote_moderation, api_key="wrong"))
     with pytest.raises(ModerationUnavailable, match="401"):
-        await moderate_remotely(["x"], settings)
+        await moderate(["x"], settings)

@@ -245,7 +245,9 @@ async def test_circuit_opens_after_failures_and_a_probe_closes_it(aiproxy_gatewa
         aiproxy_gateway_factory,
         aiproxy_mock_upstream,
         [target(aiproxy_mock_upstream, "flaky", upstream_headers=recovering), target(aiproxy_mock_upstream, "steady")],
-        {"circuit_breaker": {"failures": 3, "window": 30, "cooldown": 1}},
+        # 2 s: the four requests up to the check that the circuit is open must all fall within it,
+        # even on a slow CI host.
+        {"circuit_breaker": {"failures": 3, "window": 30, "cooldown": 2}},
         redis=redis,
     )
     for _ in range(3):
@@ -260,7 +262,7 @@ async def test_circuit_opens_after_failures_and_a_probe_closes_it(aiproxy_gatewa
     assert flaky["name"] == "flaky" and flaky["circuit"] == "open"
     assert "X-Mock" not in shown.text
     # After the cooldown one probe goes to it (it has recovered) and closes the circuit.
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 8
     while time.monotonic() < deadline:
         response = await gw.chat()
         assert response.status_code == 200

@@ -8,7 +8,8 @@ is reconfigured starts afresh instead of misreading the old buckets):
   expiring when its bucket's successor ends (``PEXPIRE``): about 100 bytes whatever the limit;
 * fixed: ``base|f<W ms>``, a hash ``{s, c}`` expiring at its bucket's end;
 * exact: ``base|x<W ms>``, a sorted set with one member (``<unique id>|<cost>``, score = ms) per
-  admitted call, and ``base|t<W ms>``, their total; both expire with the newest entry;
+  admitted call, and ``base|t<W ms>``, their total; both expire at one moment, when the newest
+  entry leaves the window (a total found without its log is reset);
 * balance: ``base|b``, an integer string with no TTL (credits are money).
 
 Every script touches keys of one tenant only (one counter's, or several of ``add_all``), all in
@@ -73,6 +74,13 @@ local function load(s)
     local gone = redis.call('ZRANGEBYSCORE', s.key, '-inf', now - width)
     if #gone == 0 then
       s.cur = tonumber(redis.call('GET', s.total) or '0')
+      if s.cur > 0 and redis.call('EXISTS', s.key) == 0 then
+        -- A total without its log (it outlived it: expiries set apart by an older version, an
+        -- eviction, a manual DEL): nothing it counted can be shown to be in the window, so the
+        -- counter starts afresh rather than refuse on it until it expires.
+        redis.call('DEL', s.total)
+        s.cur = 0
+      end
     else
       local freed = 0
       for _, entry in ipairs(gone) do freed = freed + cost_of(entry) end
@@ -117,8 +125,10 @@ local function write(s)
   else
     redis.call('ZADD', s.key, now, member .. s.index .. '|' .. s.cost)
     s.cur = redis.call('INCRBY', s.total, s.cost)
-    redis.call('PEXPIRE', s.key, width)
-    redis.call('PEXPIRE', s.total, width)
+    -- One absolute moment for both: two relative PEXPIREs could fall a millisecond apart, and
+    -- in that millisecond the total would outlive its log.
+    redis.call('PEXPIREAT', s.key, now + width)
+    redis.call('PEXPIREAT', s.total, now + width)
   end
 end
 
@@ -243,9 +253,10 @@ for i = 1, tonumber(ARGV[1]) do
     local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
     if newest[2] then
       redis.call('DECRBY', total_key, cost - left)
-      local ttl = math.max(1, tonumber(newest[2]) + width - now)
-      redis.call('PEXPIRE', log, ttl)
-      redis.call('PEXPIRE', total_key, ttl)
+      -- Later than now: entries at or before now - width were removed above.
+      local ends = tonumber(newest[2]) + width
+      redis.call('PEXPIREAT', log, ends)
+      redis.call('PEXPIREAT', total_key, ends)
     else
       redis.call('DEL', total_key)
     end

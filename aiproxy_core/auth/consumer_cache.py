@@ -12,12 +12,10 @@ class ConsumerDirectory:
         self._store = store
         self._cache: dict[tuple[str, str], Consumer | None] = {}
         self._loads: SingleFlight[tuple[str, str], Consumer | None] = SingleFlight()
-        self._generation = 0
         store.subscribe(self.on_change)
 
     def on_change(self, event: ChangeEvent) -> None:
         if event.kind in ("consumer", "tenant", "reset"):
-            self._generation += 1
             self._loads.forget()
             self._cache.clear()
 
@@ -25,8 +23,7 @@ class ConsumerDirectory:
         slot = (tenant_id, consumer_id)
         if slot in self._cache:
             return self._cache[slot]
-        generation = self._generation
-        consumer = await self._loads.load(slot, lambda: self._store.get_consumer(tenant_id, consumer_id))
-        if generation == self._generation:  # a change event in between may have made it stale
+        consumer, current = await self._loads.load_current(slot, lambda: self._store.get_consumer(tenant_id, consumer_id))
+        if current:  # a change event in between may have made it stale
             self._cache[slot] = consumer
         return consumer

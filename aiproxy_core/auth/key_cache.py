@@ -25,14 +25,12 @@ class KeyAuthenticator:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: dict[str, tuple[ApiKey | None, float]] = {}
-        # Bumped on every change event: a lookup that was in flight across one is not cached,
+        # Forgotten on every change event: a lookup that was in flight across one is not cached,
         # since it may have read the key before it was revoked.
-        self._generation = 0
         self._loads: SingleFlight[str, ApiKey | None] = SingleFlight()
         store.subscribe(self.on_change)
 
     def on_change(self, event: ChangeEvent) -> None:
-        self._generation += 1
         self._loads.forget()
         if event.kind == "key" and event.key_hash:
             self._cache.pop(event.key_hash, None)
@@ -65,9 +63,8 @@ class KeyAuthenticator:
         hit = self._cache.get(digest)
         if hit is not None and hit[1] > now:
             return hit[0]
-        generation = self._generation
-        key = await self._loads.load(digest, lambda: self._store.find_key(digest))
-        if generation != self._generation:
+        key, current = await self._loads.load_current(digest, lambda: self._store.find_key(digest))
+        if not current:
             return key
         if len(self._cache) >= MAX_ENTRIES:
             self._cache.clear()

@@ -90,12 +90,10 @@ class TenantDirectory:
         self._suffix = "." + base_domain.lower().strip(".")
         self._views: dict[str, TenantView | None] = {}
         self._loads: SingleFlight[str, TenantView | None] = SingleFlight()
-        self._generation = 0
         store.subscribe(self.on_change)
 
     def on_change(self, event: ChangeEvent) -> None:
         if event.kind != "key":
-            self._generation += 1
             self._views.clear()
             self._loads.forget()
 
@@ -122,9 +120,8 @@ class TenantDirectory:
         return view
 
     async def _load_once(self, subdomain: str) -> TenantView | None:
-        generation = self._generation
-        view = await self._loads.load(subdomain, lambda: self._load(subdomain))
-        if generation == self._generation:  # not cached if a change event came in meanwhile
+        view, current = await self._loads.load_current(subdomain, lambda: self._load(subdomain))
+        if current:  # not cached if a change event came in meanwhile
             self._views[subdomain] = view
         return view
 

@@ -30,10 +30,9 @@ class CachedPlans:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[tuple[str, str], tuple[float, Plan | None]] = {}
-        self._loads: SingleFlight[tuple[str, str], Plan | None] = SingleFlight()
-        #: Bumped by every put and delete through this cache: a load in flight across one may
+        #: Forgotten by every put and delete through this cache: a load in flight across one may
         #: have read the plan before the change, so what it read is returned but not kept.
-        self._generation = 0
+        self._loads: SingleFlight[tuple[str, str], Plan | None] = SingleFlight()
 
     def fresh(self, tenant_id: str, plan_id: str) -> tuple[Plan | None] | None:
         """``(plan,)`` when the cache holds it from less than ``ttl`` seconds ago, else None
@@ -49,9 +48,8 @@ class CachedPlans:
         if cached is not None:
             return cached[0]
         key = (tenant_id, plan_id)
-        generation = self._generation
-        plan = await self._loads.load(key, lambda: self._store.get(tenant_id, plan_id))
-        if generation != self._generation:
+        plan, current = await self._loads.load_current(key, lambda: self._store.get(tenant_id, plan_id))
+        if not current:
             return plan
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
@@ -76,6 +74,5 @@ class CachedPlans:
         return deleted
 
     def _forget(self, tenant_id: str, plan_id: str) -> None:
-        self._generation += 1
         self._entries.pop((tenant_id, plan_id), None)
         self._loads.forget()  # a load already running may have read the old plan
